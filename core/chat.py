@@ -1,0 +1,138 @@
+"""Chat turns: persist the conversation and stream the model's reply into it.
+
+The desktop app and the CLI both use ChatSession, so a reply is stored the same way whoever
+asked for it: the user message is committed when sent, the reply as it grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from core.engine.client import EngineClient
+from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
+from core.errors import EngineCrashed, GlassboxError, PromptError
+from core.store import ChatStore, StoredMessage
+
+DEFAULT_TITLE = "New chat"
+_TITLE_CHARS = 48
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    chat_id: int
+    user_message_id: int
+    reply_message_id: int
+
+
+ChatEvent = ReplyStarted | TokenEvent | DoneEvent
+
+
+def title_from(text: str) -> str:
+    """A chat title from its first message: the first line, shortened at a word boundary."""
+    line = " ".join(text.strip().split("\n", 1)[0].split())
+    if len(line) <= _TITLE_CHARS:
+        return line or DEFAULT_TITLE
+    cut = line[:_TITLE_CHARS].rsplit(" ", 1)[0] or line[:_TITLE_CHARS]
+    return cut + "…"
+
+
+def _as_prompt(system_prompt: str, history: list[StoredMessage]) -> list[ChatMessage]:
+    messages = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
+    for m in history:
+        # Failed replies and empty interrupted ones carry nothing the model should see.
+        if m.role in ("user", "assistant") and m.status != "failed" and m.content:
+            messages.append(ChatMessage(m.role, m.content))  # type: ignore[arg-type]
+    return messages
+
+
+class ChatSession:
+    """Runs chat turns against one store and one engine (both owned by the calling thread)."""
+
+    def __init__(
+        self, store: ChatStore, engine: EngineClient, commit_interval_s: float = 1.0
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.commit_interval_s = commit_interval_s
+
+    def send(self, chat_id: int, text: str, sampling: SamplingSettings) -> Iterator[ChatEvent]:
+        """Store `text` as the user's message and stream the answer to it."""
+        if not text.strip():
+            raise PromptError("The message is empty: type something to send.")
+        chat = self.store.get_chat(chat_id)
+        user = self.store.add_message(chat_id, "user", text)
+        if chat.title == DEFAULT_TITLE:
+            self.store.rename_chat(chat_id, title_from(text))
+        try:
+            yield from self._answer(chat_id, user, sampling)
+        except PromptError:
+            # Nothing was generated: take the message back so the user can edit and resend.
+            self.store.delete_messages_from(user.id)
+            raise
+
+    def regenerate(self, chat_id: int, sampling: SamplingSettings) -> Iterator[ChatEvent]:
+        """Answer the last user message again, replacing the reply that followed it."""
+        user = self._last_user_message(chat_id)
+        self._drop_after(chat_id, user)
+        yield from self._answer(chat_id, user, sampling)
+
+    def edit_last_user(
+        self, chat_id: int, text: str, sampling: SamplingSettings
+    ) -> Iterator[ChatEvent]:
+        """Replace the last user message (and what followed it) with `text`, then answer it."""
+        if not text.strip():
+            raise PromptError("The message is empty: type something to send.")
+        last = self._last_user_message(chat_id)
+        self.store.delete_messages_from(last.id)
+        yield from self.send(chat_id, text, sampling)
+
+    def _last_user_message(self, chat_id: int) -> StoredMessage:
+        for m in reversed(self.store.messages(chat_id)):
+            if m.role == "user":
+                return m
+        raise PromptError("This chat has no message of yours to answer yet.")
+
+    def _drop_after(self, chat_id: int, message: StoredMessage) -> None:
+        later = [m for m in self.store.messages(chat_id) if m.id > message.id]
+        if later:
+            self.store.delete_messages_from(later[0].id)
+
+    def _answer(
+        self, chat_id: int, user: StoredMessage, sampling: SamplingSettings
+    ) -> Iterator[ChatEvent]:
+        chat = self.store.get_chat(chat_id)
+        history = [m for m in self.store.messages(chat_id) if m.id <= user.id]
+        prompt = _as_prompt(chat.system_prompt, history)
+        events = self.engine.generate(prompt, sampling)
+        # Pull the first event before creating the reply row: a prompt that is refused
+        # (too long, empty) must leave no empty reply behind.
+        first = next(events)
+        writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s)
+        yield ReplyStarted(chat_id, user.id, writer.message_id)
+        done = False
+        try:
+            for event in _chain(first, events):
+                if isinstance(event, TokenEvent):
+                    writer.append(event.text)
+                else:
+                    status = "interrupted" if event.finish_reason == "cancelled" else "complete"
+                    writer.finish(status, asdict(event.stats))
+                    done = True
+                yield event
+        except EngineCrashed:
+            writer.finish("interrupted")
+            raise
+        except GlassboxError as exc:
+            writer.finish("failed")
+            self.store.update_message(writer.message_id, writer.text or str(exc), "failed")
+            raise
+        finally:
+            if not done and writer.is_open:
+                # The caller stopped listening (a closed window): keep what arrived, marked so.
+                writer.finish("interrupted")
+
+
+def _chain(first: object, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest

@@ -1,0 +1,77 @@
+"""The engine child process: owns the model, answers requests from one client.
+
+llama.cpp calls abort() on some malformed files; living in a child process means that takes
+down only this process, and the client reports it as EngineCrashed.
+"""
+
+from __future__ import annotations
+
+import logging
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from core.engine.protocol import ErrorReply, LoadRequest
+from core.engine.runner import ModelRunner
+from core.engine.types import DoneEvent, GenerateRequest
+from core.errors import NoModelLoaded
+
+log = logging.getLogger(__name__)
+
+
+class _Server:
+    def __init__(self, conn: Connection, cancel: Event) -> None:
+        self._conn = conn
+        self._cancel = cancel
+        self._runner: ModelRunner | None = None
+
+    def _model(self) -> ModelRunner:
+        if self._runner is None:
+            raise NoModelLoaded("No model is loaded yet: choose one first.")
+        return self._runner
+
+    def _load(self, request: LoadRequest) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+        self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers)
+        self._conn.send(("loaded", self._runner.info))
+
+    def _generate(self, request: GenerateRequest) -> None:
+        events = self._model().generate(request.messages, request.sampling, self._cancel.is_set)
+        for event in events:
+            kind = "done" if isinstance(event, DoneEvent) else "token"
+            self._conn.send((kind, event))
+
+    def handle(self, op: str, payload: Any) -> bool:
+        """Serve one request; False when the client asked the process to end."""
+        if op == "shutdown":
+            return False
+        try:
+            if op == "load":
+                self._load(payload)
+            elif op == "generate":
+                self._generate(payload)
+            elif op == "count_tokens":
+                self._conn.send(("count", self._model().count_tokens(payload)))
+            else:
+                raise ValueError(f"unknown request {op!r}")
+        except Exception as exc:  # every failure becomes a reply; the process stays up
+            log.debug("request %s failed", op, exc_info=True)
+            self._conn.send(("error", ErrorReply.from_exception(exc)))
+        return True
+
+
+def serve(conn: Connection, cancel: Event) -> None:
+    """Entry point of the child process."""
+    server = _Server(conn, cancel)
+    try:
+        while True:
+            try:
+                op, payload = conn.recv()
+            except EOFError:  # the client went away
+                return
+            if not server.handle(op, payload):
+                return
+    finally:
+        conn.close()

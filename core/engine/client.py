@@ -1,0 +1,207 @@
+"""The one way callers reach a model: a client for the engine child process.
+
+The CLI, the desktop app, the tests and the benchmarks all use this class. It is owned by one
+thread; only `cancel()` may be called from another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from core.engine.protocol import ErrorReply, LoadRequest
+from core.engine.types import (
+    ChatMessage,
+    DoneEvent,
+    GenerateRequest,
+    GenerationEvent,
+    ModelInfo,
+    SamplingSettings,
+)
+from core.errors import EngineCrashed, GlassboxError
+
+_POLL_S = 0.05
+_SHUTDOWN_WAIT_S = 5.0
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            return f"it was ended by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"it was ended by signal {-code}"
+    return f"it exited with code {code}"
+
+
+class EngineClient:
+    """Starts, talks to and restarts the engine child process."""
+
+    def __init__(self) -> None:
+        self._ctx = mp.get_context("spawn")  # fork would copy Qt and thread state
+        self._cancel = self._ctx.Event()
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._model: ModelInfo | None = None
+        self._last_load: LoadRequest | None = None
+
+    # -- process lifetime -------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def model(self) -> ModelInfo | None:
+        return self._model
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        from core.engine.child import serve
+
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(
+            target=serve, args=(child, self._cancel), name="glassbox-engine", daemon=True
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._model = None
+
+    def close(self) -> None:
+        """End the child process, politely first."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        self._model = None
+        if conn is not None:
+            try:
+                conn.send(("shutdown", None))
+            except (OSError, ValueError):
+                pass
+        if proc is not None:
+            proc.join(_SHUTDOWN_WAIT_S)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        if conn is not None:
+            conn.close()
+
+    def restart(self) -> ModelInfo | None:
+        """A fresh child process, with the last model loaded again if there was one."""
+        self.close()
+        self.start()
+        if self._last_load is None:
+            return None
+        return self._load(self._last_load)
+
+    # -- requests ---------------------------------------------------------------------------
+    def _send(self, op: str, payload: Any) -> None:
+        if not self.alive or self._conn is None:
+            self.start()
+        assert self._conn is not None
+        try:
+            self._conn.send((op, payload))
+        except (OSError, ValueError) as exc:
+            raise self._crashed() from exc
+
+    def _receive(self) -> tuple[str, Any]:
+        conn, proc = self._conn, self._proc
+        assert conn is not None and proc is not None
+        while True:
+            try:
+                if conn.poll(_POLL_S):
+                    kind, payload = conn.recv()
+                    if kind == "error":
+                        assert isinstance(payload, ErrorReply)
+                        raise payload.to_exception()
+                    return kind, payload
+            except (EOFError, OSError) as exc:
+                raise self._crashed() from exc
+            if not proc.is_alive() and not conn.poll(0):
+                raise self._crashed()
+
+    def _crashed(self) -> EngineCrashed:
+        proc = self._proc
+        if proc is not None:
+            proc.join(1.0)
+        what = _describe_exit(proc.exitcode if proc else None)
+        model = f" while running {Path(self._model.path).name}" if self._model else ""
+        self.close()
+        return EngineCrashed(
+            f"The model engine stopped unexpectedly{model} ({what}). "
+            "Your chats are safe; load a model to continue."
+        )
+
+    def _load(self, request: LoadRequest) -> ModelInfo:
+        self._send("load", request)
+        kind, payload = self._receive()
+        assert kind == "loaded"
+        self._model = payload
+        return payload
+
+    def load(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> ModelInfo:
+        """Load a GGUF model, replacing the current one. Raises ModelLoadError, EngineCrashed."""
+        request = LoadRequest(str(path), n_ctx, n_gpu_layers)
+        self._model = None
+        info = self._load(request)
+        self._last_load = request
+        return info
+
+    def count_tokens(self, text: str) -> int:
+        self._send("count_tokens", text)
+        return int(self._receive()[1])
+
+    def generate(
+        self, messages: Sequence[ChatMessage], sampling: SamplingSettings | None = None
+    ) -> Iterator[GenerationEvent]:
+        """Stream a reply. Ends with one DoneEvent; cancel() makes it end early."""
+        request = GenerateRequest(list(messages), sampling or SamplingSettings())
+        self._cancel.clear()
+        self._send("generate", request)
+        finished = False
+        try:
+            while True:
+                try:
+                    kind, event = self._receive()
+                except GlassboxError:
+                    finished = True  # an error reply ends the request; nothing to drain
+                    raise
+                if kind == "done":
+                    finished = True
+                    yield event
+                    return
+                yield event
+        finally:
+            if not finished and self.alive:
+                self._drain_after_abandon()
+
+    def _drain_after_abandon(self) -> None:
+        # The caller stopped iterating early: stop the child and read up to its DoneEvent so
+        # the next request does not receive this reply's leftovers.
+        self._cancel.set()
+        try:
+            while not isinstance(self._receive()[1], DoneEvent):
+                pass
+        except Exception:  # the reply ended in an error or a crash: nothing left to drain
+            pass
+
+    def cancel(self) -> None:
+        """Stop the reply being generated, from any thread. A no-op when idle."""
+        self._cancel.set()
+
+    def __enter__(self) -> EngineClient:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

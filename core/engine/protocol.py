@@ -1,0 +1,39 @@
+"""Messages between the engine client and its child process: plain tuples of plain data.
+
+Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest)
+                            | ("count_tokens", str) | ("shutdown", None)
+Replies  (child -> client): ("loaded", ModelInfo) | ("token", TokenEvent) | ("done", DoneEvent)
+                            | ("count", int) | ("error", ErrorReply)
+Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import errors
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    path: str
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    kind: str  # the name of a GlassboxError subclass
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorReply:
+        if isinstance(exc, errors.GlassboxError):
+            return cls(type(exc).__name__, str(exc))
+        return cls("GlassboxError", f"The model engine failed: {type(exc).__name__}: {exc}")
+
+    def to_exception(self) -> errors.GlassboxError:
+        cls = getattr(errors, self.kind, errors.GlassboxError)
+        if not (isinstance(cls, type) and issubclass(cls, errors.GlassboxError)):
+            cls = errors.GlassboxError
+        return cls(self.message)

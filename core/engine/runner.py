@@ -1,0 +1,168 @@
+"""The model itself: llama-cpp-python behind one narrow adapter. Runs inside the engine child."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from core.engine.budget import fit_messages, reply_reserve
+from core.engine.chat_template import ChatTemplate
+from core.engine.gguf_file import read_header
+from core.engine.types import (
+    ChatMessage,
+    DoneEvent,
+    FinishReason,
+    GenerationEvent,
+    GenerationStats,
+    ModelInfo,
+    SamplingSettings,
+    TokenEvent,
+)
+from core.errors import ModelLoadError, PromptError
+
+log = logging.getLogger(__name__)
+
+
+def _default_threads() -> int:
+    # llama.cpp's decode is memory-bound; one thread a core, not per hyper-thread.
+    return max(1, (os.cpu_count() or 2))
+
+
+class ModelRunner:
+    """One loaded GGUF model with its chat template. Owned by one thread."""
+
+    def __init__(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> None:
+        header = read_header(path)
+        import llama_cpp  # heavy: imported only where a model really loads
+
+        self._llama_cpp = llama_cpp
+
+        started = time.perf_counter()
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=_default_threads(),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
+        load_s = time.perf_counter() - started
+        meta = self._llm.metadata
+        self._template = ChatTemplate(
+            meta.get("tokenizer.chat_template"),
+            bos_token=self._piece(self._llm.token_bos()),
+            eos_token=self._piece(self._llm.token_eos()),
+        )
+        arch = str(header.metadata.get("general.architecture", "unknown"))
+        self.info = ModelInfo(
+            path=str(path),
+            name=str(header.metadata.get("general.name") or Path(path).stem),
+            architecture=arch,
+            n_ctx=self._llm.n_ctx(),
+            n_ctx_train=int(header.metadata.get(f"{arch}.context_length", 0) or 0),
+            n_params=int(self._llm._model.n_params()),
+            size_bytes=header.actual_size,
+            has_chat_template=self._template.from_model,
+            load_s=load_s,
+        )
+
+    def close(self) -> None:
+        self._llm.close()
+
+    def _piece(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _tokenize_prompt(self, prompt: str) -> list[int]:
+        bos = self._piece(self._llm.token_bos())
+        # Many templates write the BOS text themselves; adding another would double it.
+        add_bos = bool(bos) and self._llm._model.add_bos_token() and not prompt.startswith(bos)
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
+        return len(self._tokenize_prompt(self._template.render(messages)))
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingSettings,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[GenerationEvent]:
+        """Stream the reply to `messages`, stopping at end of turn, max_tokens or cancel."""
+        if not messages or not messages[-1].content.strip():
+            raise PromptError("The message is empty: type something to send.")
+        n_ctx = self._llm.n_ctx()
+        reserve = reply_reserve(sampling.max_tokens, n_ctx)
+        kept, dropped = fit_messages(messages, self.count_prompt, n_ctx, reserve)
+        tokens = self._tokenize_prompt(self._template.render(kept))
+        self._llm.set_seed(sampling.seed if sampling.seed >= 0 else random.randrange(2**31))
+        yield from self._stream(tokens, sampling, cancelled, dropped)
+
+    def _stream(
+        self,
+        tokens: list[int],
+        sampling: SamplingSettings,
+        cancelled: Callable[[], bool],
+        dropped: int,
+    ) -> Iterator[GenerationEvent]:
+        n_ctx = self._llm.n_ctx()
+        limit = min(sampling.max_tokens, n_ctx - len(tokens))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        started = time.perf_counter()
+        first_at = last_at = started
+        count = 0
+        finish: FinishReason = "length"
+        stream = self._llm.generate(
+            tokens,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repeat_penalty,
+            reset=True,
+        )
+        for token in stream:
+            if cancelled():
+                finish = "cancelled"
+                break
+            if self._llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token):
+                finish = "stop"
+                break
+            last_at = time.perf_counter()
+            if count == 0:
+                first_at = last_at
+            count += 1
+            text = decoder.decode(self._llm.detokenize([token]))
+            if text:
+                pieces.append(text)
+                yield TokenEvent(text)
+            if count >= limit:
+                break
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            pieces.append(tail)
+            yield TokenEvent(tail)
+        total = time.perf_counter() - started
+        decode_s = last_at - first_at
+        stats = GenerationStats(
+            prompt_tokens=len(tokens),
+            completion_tokens=count,
+            ttft_s=(first_at - started) if count else total,
+            tokens_per_s=((count - 1) / decode_s) if count > 1 and decode_s > 0 else 0.0,
+            total_s=total,
+            n_ctx=n_ctx,
+            dropped_messages=dropped,
+        )
+        yield DoneEvent("".join(pieces), finish, stats)

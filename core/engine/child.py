@@ -7,6 +7,7 @@ down only this process, and the client reports it as EngineCrashed.
 from __future__ import annotations
 
 import logging
+import signal
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
@@ -64,6 +65,9 @@ class _Server:
 
 def serve(conn: Connection, cancel: Event) -> None:
     """Entry point of the child process."""
+    # Ctrl+C in a terminal reaches the whole process group; the client decides what it
+    # means (usually: cancel this reply), so the child must not die of it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = _Server(conn, cancel)
     try:
         while True:

@@ -1,0 +1,147 @@
+"""`glassbox ask` and `glassbox chat`: the command line over the same core API as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from core.config import database_path
+from core.engine.client import EngineClient
+from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
+from core.errors import GlassboxError
+from core.models.bundled import default_chat_model
+
+_DEFAULTS = SamplingSettings()
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", help="GGUF file to run (default: bundled SmolLM2)")
+    p.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
+    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="-1 for a random seed")
+    p.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
+    p.add_argument("--system", default="", help="system prompt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glassbox",
+        description="Chat with local GGUF models. Run `python main.py` for the desktop app.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer one question and exit")
+    ask.add_argument("question", help="the question; '-' reads it from standard input")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    _add_model_options(ask)
+    chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats")
+    _add_model_options(chat)
+    return parser
+
+
+def _sampling(args: argparse.Namespace) -> SamplingSettings:
+    if args.max_tokens < 1:
+        raise GlassboxError("--max-tokens must be at least 1.")
+    return SamplingSettings(
+        temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
+    )
+
+
+def _start_engine(args: argparse.Namespace) -> EngineClient:
+    engine = EngineClient()
+    try:
+        engine.load(args.model or default_chat_model(), n_ctx=args.ctx)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def _stream(events: Iterator[object], out: TextIO, echo: bool) -> DoneEvent | None:
+    """Print tokens as they come; Ctrl+C stops the reply, not the program."""
+    done = None
+    try:
+        for event in events:
+            if isinstance(event, TokenEvent) and echo:
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, DoneEvent):
+                done = event
+    except KeyboardInterrupt:
+        if echo:
+            out.write(" [stopped]")
+    if echo:
+        out.write("\n")
+    return done
+
+
+def _ask(args: argparse.Namespace) -> int:
+    question = sys.stdin.read() if args.question == "-" else args.question
+    messages = [ChatMessage("system", args.system)] if args.system.strip() else []
+    messages.append(ChatMessage("user", question))
+    sampling = _sampling(args)
+    with _start_engine(args) as engine:
+        done = _stream(engine.generate(messages, sampling), sys.stdout, echo=not args.json)
+    if done is None:
+        return 130
+    if args.json:
+        stats = done.stats
+        result = {
+            "text": done.text,
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+            "ttft_s": round(stats.ttft_s, 4),
+            "tokens_per_s": round(stats.tokens_per_s, 2),
+        }
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from core.chat import ChatSession
+    from core.store import ChatStore
+
+    sampling = _sampling(args)
+    store = ChatStore(database_path())
+    try:
+        with _start_engine(args) as engine:
+            session = ChatSession(store, engine)
+            chat = store.create_chat(system_prompt=args.system)
+            print(f"Chatting with {engine.model.name if engine.model else 'the model'}. "
+                  "Ctrl+C stops a reply; /exit or Ctrl+D quits.")
+            while True:
+                try:
+                    line = input("you> ")
+                except (EOFError, KeyboardInterrupt):
+                    print()
+                    return 0
+                if line.strip() in ("/exit", "/quit"):
+                    return 0
+                if not line.strip():
+                    continue
+                try:
+                    sys.stdout.write("assistant> ")
+                    _stream(session.send(chat.id, line, sampling), sys.stdout, echo=True)
+                except GlassboxError as exc:
+                    print(f"glassbox: {exc}", file=sys.stderr)
+    finally:
+        store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _ask(args) if args.command == "ask" else _chat(args)
+    except GlassboxError as exc:
+        print(f"glassbox: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

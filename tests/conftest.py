@@ -1,0 +1,42 @@
+"""Shared fixtures: every test gets its own data folder; engine tests share one loaded model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.engine.client import EngineClient
+from core.models.bundled import default_chat_model
+
+
+@pytest.fixture(autouse=True)
+def glassbox_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point GLASSBOX_HOME at a fresh folder so no test touches a real user's data."""
+    home = tmp_path / "glassbox-home"
+    monkeypatch.setenv("GLASSBOX_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return default_chat_model()
+
+
+@pytest.fixture(scope="session")
+def engine(model_path: Path) -> Iterator[EngineClient]:
+    """The real bundled model in a real engine child, shared by tests that do not break it."""
+    client = EngineClient()
+    client.load(model_path, n_ctx=2048)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def own_engine(model_path: Path) -> Iterator[EngineClient]:
+    """An engine a test may kill or reload without disturbing the shared one."""
+    client = EngineClient()
+    client.load(model_path, n_ctx=1024)
+    yield client
+    client.close()

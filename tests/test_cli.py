@@ -1,0 +1,71 @@
+"""The CLI end to end, as a person runs it: a real process, real model, real data folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from core.store import ChatStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def glassbox(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], input=stdin,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_ask_json_prints_the_reply_and_its_numbers() -> None:
+    result = glassbox("ask", "What is a token?", "--json", "--max-tokens", "24", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"text", "prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s"}
+    assert data["text"].strip()
+    assert data["prompt_tokens"] > 5 and 0 < data["completion_tokens"] <= 24
+    assert data["ttft_s"] > 0 and data["tokens_per_s"] > 0
+
+
+def test_ask_streams_plain_text_and_reads_stdin() -> None:
+    result = glassbox("ask", "-", "--max-tokens", "12", "--seed", "2",
+                      stdin="Say hello in French.")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_same_seed_same_answer_from_the_cli() -> None:
+    args = ("ask", "Name a colour.", "--json", "--max-tokens", "12", "--seed", "9",
+            "--temperature", "1.0")
+    assert json.loads(glassbox(*args).stdout)["text"] == json.loads(glassbox(*args).stdout)["text"]
+
+
+def test_bad_input_exits_nonzero_without_a_traceback(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a model at all" * 100)
+    cases = [
+        (("ask", "hi", "--model", str(tmp_path / "missing.gguf")), "not found"),
+        (("ask", "hi", "--model", str(junk)), "not a GGUF"),
+        (("ask", "   "), "empty"),
+        (("ask", "word " * 5000, "--ctx", "512"), "too long"),
+        (("ask", "hi", "--max-tokens", "0"), "at least 1"),
+    ]
+    for args, message in cases:
+        result = glassbox(*args)
+        assert result.returncode == 1, (args, result.stdout)
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_chat_loop_answers_and_saves_the_chat(glassbox_home: Path) -> None:
+    result = glassbox("chat", "--max-tokens", "12", "--seed", "1",
+                      stdin="Hello there\n\n/exit\n")
+    assert result.returncode == 0, result.stderr
+    assert "assistant> " in result.stdout
+    store = ChatStore(glassbox_home / "glassbox.sqlite3")
+    try:
+        (chat,) = store.list_chats()
+        assert chat.title == "Hello there"
+        assert [m.role for m in store.messages(chat.id)] == ["user", "assistant"]
+    finally:
+        store.close()

@@ -28,7 +28,7 @@ from core.errors import ModelLoadError, PromptError
 log = logging.getLogger(__name__)
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
     # llama.cpp's decode is memory-bound; one thread a core, not per hyper-thread.
     return max(1, (os.cpu_count() or 2))
 
@@ -48,7 +48,7 @@ class ModelRunner:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
-                n_threads=_default_threads(),
+                n_threads=default_threads(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:

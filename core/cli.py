@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
+from core import cli_inspect
 from core.config import database_path
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(ask)
     chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats")
     _add_model_options(chat)
+    cli_inspect.add_parser(sub, _add_model_options)
     return parser
 
 
@@ -133,6 +135,9 @@ def _chat(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "inspect":
+            with _start_engine(args) as engine:
+                return cli_inspect.run(args, engine)
         return _ask(args) if args.command == "ask" else _chat(args)
     except GlassboxError as exc:
         print(f"glassbox: error: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from core.engine.protocol import ErrorReply, LoadRequest
+from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
 from core.errors import NoModelLoaded
@@ -44,6 +44,16 @@ class _Server:
             kind = "done" if isinstance(event, DoneEvent) else "token"
             self._conn.send((kind, event))
 
+    def _inspect(self, request: InspectRequest) -> Any:
+        inspector = self._model().inspector
+        if request.what == "tokens":
+            return inspector.tokenize(request.text, **request.options)
+        if request.what == "next":
+            return inspector.next_token(request.tokens or request.text, **request.options)
+        if request.what == "surprise":
+            return inspector.surprise(request.text, **request.options)
+        raise ValueError(f"unknown inspection {request.what!r}")
+
     def handle(self, op: str, payload: Any) -> bool:
         """Serve one request; False when the client asked the process to end."""
         if op == "shutdown":
@@ -55,6 +65,8 @@ class _Server:
                 self._generate(payload)
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
+            elif op == "inspect":
+                self._conn.send(("inspected", self._inspect(payload)))
             else:
                 raise ValueError(f"unknown request {op!r}")
         except Exception as exc:  # every failure becomes a reply; the process stays up

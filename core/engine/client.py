@@ -14,7 +14,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from core.engine.protocol import ErrorReply, LoadRequest
+from core.engine.introspect import NextTokenView, SurpriseView, TokenPiece
+from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -160,6 +161,32 @@ class EngineClient:
     def count_tokens(self, text: str) -> int:
         self._send("count_tokens", text)
         return int(self._receive()[1])
+
+    def _inspect(self, request: InspectRequest) -> Any:
+        self._send("inspect", request)
+        return self._receive()[1]
+
+    def tokenize(self, text: str, special: bool = True) -> list[TokenPiece]:
+        """The model's tokens for `text`, with their bytes; `special` parses <|tags|> as such."""
+        result: list[TokenPiece] = self._inspect(
+            InspectRequest("tokens", text, options={"special": special}))
+        return result
+
+    def next_token(self, prompt: str | list[int], sampling: SamplingSettings | None = None,
+                   top: int = 10) -> NextTokenView:
+        """The next-token distribution after `prompt` (text, or token ids for step mode)."""
+        request = InspectRequest(
+            "next", prompt if isinstance(prompt, str) else "",
+            tokens=None if isinstance(prompt, str) else list(prompt),
+            options={"sampling": sampling or SamplingSettings(), "top": top})
+        result: NextTokenView = self._inspect(request)
+        return result
+
+    def surprise(self, text: str, top: int = 5) -> SurpriseView:
+        """Per-token log-probabilities of `text` under the model, and its perplexity."""
+        result: SurpriseView = self._inspect(InspectRequest("surprise", text,
+                                                            options={"top": top}))
+        return result
 
     def generate(
         self, messages: Sequence[ChatMessage], sampling: SamplingSettings | None = None

@@ -1,15 +1,18 @@
 """Messages between the engine client and its child process: plain tuples of plain data.
 
 Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest)
-                            | ("count_tokens", str) | ("shutdown", None)
+                            | ("count_tokens", str) | ("inspect", InspectRequest)
+                            | ("shutdown", None)
 Replies  (child -> client): ("loaded", ModelInfo) | ("token", TokenEvent) | ("done", DoneEvent)
-                            | ("count", int) | ("error", ErrorReply)
+                            | ("count", int) | ("inspected", a view from introspect)
+                            | ("error", ErrorReply)
 Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from core import errors
 
@@ -19,6 +22,14 @@ class LoadRequest:
     path: str
     n_ctx: int = 4096
     n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class InspectRequest:
+    what: Literal["tokens", "next", "surprise"]
+    text: str = ""
+    tokens: list[int] | None = None  # "next" on exact token ids (step mode) instead of text
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
 from core.engine.gguf_file import read_header
+from core.engine.introspect import Inspector
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -54,6 +55,7 @@ class ModelRunner:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
         load_s = time.perf_counter() - started
+        self._inspector: Inspector | None = None
         meta = self._llm.metadata
         self._template = ChatTemplate(
             meta.get("tokenizer.chat_template"),
@@ -72,6 +74,12 @@ class ModelRunner:
             has_chat_template=self._template.from_model,
             load_s=load_s,
         )
+
+    @property
+    def inspector(self) -> Inspector:
+        if self._inspector is None:
+            self._inspector = Inspector(self._llm)
+        return self._inspector
 
     def close(self) -> None:
         self._llm.close()

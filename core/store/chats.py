@@ -7,13 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import apsw
 
 from core.errors import StoreError
-from core.store.db import open_database
+from core.store.db import explain, open_database
 from core.store.settings import SettingsStore
+
+ROLES = ("system", "user", "assistant")
+STATUSES = ("complete", "streaming", "interrupted", "failed")
+FINAL_STATUSES = ("complete", "interrupted", "failed")
 
 _CHAT_COLUMNS = "id, title, system_prompt, model_path, created_at, updated_at"
 _MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats"
@@ -42,8 +47,15 @@ class StoredMessage:
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     message_id, chat_id, role, content, status, created_at, stats = row
-    return StoredMessage(message_id, chat_id, role, content, status, created_at,
-                         json.loads(stats) if stats else None)
+    return StoredMessage(message_id, chat_id, role, content, status, created_at, _stats(stats))
+
+
+def _stats(text: str | None) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:  # damaged by hand or by a bug: the message itself is still worth showing
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _fold(*values: Any) -> Any:
@@ -51,48 +63,79 @@ def _fold(*values: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise StoreError(f"{value!r} is not a valid {what}; use one of {', '.join(allowed)}.")
+
+
+def _missing_chat(chat_id: int) -> StoreError:
+    return StoreError(f"Chat {chat_id} does not exist (it may have been deleted).")
 
 
 class ChatStore:
-    """One connection, owned by one thread. Other threads open their own ChatStore."""
+    """Chats and their messages in one SQLite file.
+
+    One connection, owned by one thread; other threads (or processes) open their own ChatStore
+    on the same file, and WAL lets them read while this one writes.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = open_database(path)
         self.settings = SettingsStore(self._conn)
-        # SQLite's LIKE folds ASCII case only; search should find "Café" from "CAFÉ" too.
+        # SQLite's LIKE and lower() fold ASCII only; search should find "Café" from "CAFÉ".
         self._conn.create_scalar_function("fold", _fold, 1, deterministic=True)
-        # A reply still 'streaming' at open time belonged to a process that died mid-reply.
-        self._conn.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'")
+        try:
+            # A reply still 'streaming' at open time belonged to a process that died mid-reply.
+            self._write("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'")
+        except StoreError:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()
 
+    def __enter__(self) -> ChatStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one write statement; return how many rows it changed."""
+        try:
+            self._conn.execute(sql, params)
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
+        return self._conn.changes()
+
     # -- chats ------------------------------------------------------------------------------
     def create_chat(self, title: str = "New chat", system_prompt: str = "") -> ChatSummary:
         now = time.time()
-        self._conn.execute(
+        self._write(
             "INSERT INTO chats(title, system_prompt, created_at, updated_at) VALUES (?,?,?,?)",
-            (title, system_prompt, now, now),
+            (_title(title), system_prompt, now, now),
         )
         return self.get_chat(self._conn.last_insert_rowid())
 
     def list_chats(self, search: str = "") -> list[ChatSummary]:
-        """Most recently active first; `search` matches titles and message text."""
-        if not search.strip():
+        """Chats with the latest message first.
+
+        `search` keeps the chats whose title or any message contains it, ignoring case; it is
+        matched literally (no wildcards).
+        """
+        needle = search.strip().casefold()
+        if not needle:
             rows = self._conn.execute(
                 f"SELECT {_CHAT_COLUMNS} FROM chats ORDER BY updated_at DESC, id DESC"
             )
         else:
-            pattern = _like_pattern(search.strip().casefold())
             rows = self._conn.execute(
-                f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE fold(c.title) LIKE ?1 ESCAPE '\\' "
+                f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE instr(fold(c.title), ?1) "
                 "OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id "
-                "AND fold(m.content) LIKE ?1 ESCAPE '\\') ORDER BY updated_at DESC, id DESC",
-                (pattern,),
+                "AND instr(fold(m.content), ?1)) ORDER BY updated_at DESC, id DESC",
+                (needle,),
             )
         return [ChatSummary(*row) for row in rows]
 
@@ -101,38 +144,38 @@ class ChatStore:
             f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"Chat {chat_id} does not exist (it may have been deleted).")
+            raise _missing_chat(chat_id)
         return ChatSummary(*row)
 
-    def _update_chat(self, chat_id: int, column: str, value: Any) -> None:
-        self._conn.execute(
-            f"UPDATE chats SET {column} = ?, updated_at = ? WHERE id = ?",
-            (value, time.time(), chat_id),
-        )
-        if self._conn.changes() == 0:
-            raise StoreError(f"Chat {chat_id} does not exist (it may have been deleted).")
+    def _set_chat_column(self, chat_id: int, column: str, value: Any) -> None:
+        # updated_at is left alone: the list is ordered by conversation, and renaming an old
+        # chat should not move it away from where the user is looking.
+        if not self._write(f"UPDATE chats SET {column} = ? WHERE id = ?", (value, chat_id)):
+            raise _missing_chat(chat_id)
 
     def rename_chat(self, chat_id: int, title: str) -> None:
-        if not title.strip():
-            raise StoreError("A chat needs a title: it cannot be empty.")
-        self._update_chat(chat_id, "title", title.strip())
+        self._set_chat_column(chat_id, "title", _title(title))
 
     def set_system_prompt(self, chat_id: int, text: str) -> None:
-        self._update_chat(chat_id, "system_prompt", text)
+        self._set_chat_column(chat_id, "system_prompt", text)
 
     def set_chat_model(self, chat_id: int, model_path: str | None) -> None:
-        self._update_chat(chat_id, "model_path", model_path)
+        self._set_chat_column(chat_id, "model_path", model_path)
 
     def delete_chat(self, chat_id: int) -> None:
-        self._conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        """Delete the chat and its messages. Deleting a missing chat does nothing."""
+        self._write("DELETE FROM chats WHERE id = ?", (chat_id,))
 
     # -- messages ---------------------------------------------------------------------------
     def add_message(
         self, chat_id: int, role: str, content: str, status: str = "complete"
     ) -> StoredMessage:
+        """Append a message to the chat and mark the chat as just active."""
+        _check(role, ROLES, "message role")
+        _check(status, STATUSES, "message status")
         now = time.time()
         try:
-            with self._conn:
+            with self._conn:  # the message and the chat's new activity time go in together
                 self._conn.execute(
                     "INSERT INTO messages(chat_id, role, content, status, created_at) "
                     "VALUES (?,?,?,?,?)",
@@ -140,11 +183,14 @@ class ChatStore:
                 )
                 message_id = self._conn.last_insert_rowid()
                 self._conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
-        except apsw.ConstraintError as exc:
-            raise StoreError(f"Could not save the message to chat {chat_id}: {exc}") from exc
+        except apsw.ConstraintError as exc:  # the only constraint left unchecked is the chat
+            raise _missing_chat(chat_id) from exc
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
         return self.get_message(message_id)
 
     def messages(self, chat_id: int) -> list[StoredMessage]:
+        """The chat's messages in the order they were written."""
         rows = self._conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY id", (chat_id,)
         )
@@ -155,33 +201,51 @@ class ChatStore:
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"Message {message_id} does not exist.")
+            raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
         return _message(row)
 
     def update_message(
         self, message_id: int, content: str, status: str, stats: dict[str, Any] | None = None
     ) -> None:
-        self._conn.execute(
+        _check(status, STATUSES, "message status")
+        encoded = json.dumps(stats, ensure_ascii=False) if stats is not None else None
+        changed = self._write(
             "UPDATE messages SET content = ?, status = ?, stats = ? WHERE id = ?",
-            (content, status, json.dumps(stats) if stats is not None else None, message_id),
+            (content, status, encoded, message_id),
         )
+        if not changed:
+            raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
 
     def delete_messages_from(self, message_id: int) -> None:
         """Delete this message and every later one in its chat (regenerate, edit-and-resend)."""
-        self._conn.execute(
+        self._write(
             "DELETE FROM messages WHERE chat_id = (SELECT chat_id FROM messages WHERE id = ?1) "
             "AND id >= ?1",
             (message_id,),
         )
 
-    def start_reply(self, chat_id: int, commit_interval_s: float = 1.0,
-                    clock: Callable[[], float] = time.monotonic) -> ReplyWriter:
+    def start_reply(
+        self,
+        chat_id: int,
+        commit_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ReplyWriter:
+        """Add an empty assistant message marked 'streaming' and return its writer."""
         message = self.add_message(chat_id, "assistant", "", status="streaming")
         return ReplyWriter(self, message.id, commit_interval_s, clock)
 
 
+def _title(title: str) -> str:
+    if not title.strip():
+        raise StoreError("A chat needs a title: it cannot be empty.")
+    return title.strip()
+
+
 class ReplyWriter:
-    """Writes a streaming reply as it grows, so a crash loses at most one interval of text."""
+    """Commits a streaming reply as it grows, so a crash loses at most the last interval of text.
+
+    Between commits the text lives only here; `finish` writes all of it with the final status.
+    """
 
     def __init__(self, store: ChatStore, message_id: int, interval_s: float,
                  clock: Callable[[], float]) -> None:
@@ -195,15 +259,18 @@ class ReplyWriter:
 
     @property
     def text(self) -> str:
-        return "".join(self._pieces)
+        """All the text appended so far."""
+        if len(self._pieces) > 1:  # join once, not on every read of a long reply
+            self._pieces = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
 
     @property
     def is_open(self) -> bool:
         return self._open
 
     def append(self, piece: str) -> None:
-        if not self._open:
-            raise StoreError("This reply is already finished.")
+        """Add text; commit it if the interval has passed since the last commit."""
+        self._ensure_open()
         self._pieces.append(piece)
         now = self._clock()
         if now - self._last_write >= self._interval:
@@ -211,7 +278,12 @@ class ReplyWriter:
             self._last_write = now
 
     def finish(self, status: str = "complete", stats: dict[str, Any] | None = None) -> None:
-        if not self._open:
-            raise StoreError("This reply is already finished.")
+        """Write the whole text with its final status. The writer cannot be used after this."""
+        self._ensure_open()
+        _check(status, FINAL_STATUSES, "final status for a reply")
         self._open = False
         self._store.update_message(self.message_id, self.text, status, stats)
+
+    def _ensure_open(self) -> None:
+        if not self._open:
+            raise StoreError(f"The reply {self.message_id} is already finished.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import apsw
@@ -31,11 +32,11 @@ def _migration_1(conn: apsw.Connection) -> None:
             content TEXT NOT NULL,
             status TEXT NOT NULL
                 CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
-            stats TEXT,
+            stats TEXT,  -- JSON or NULL
             created_at REAL NOT NULL
         );
         CREATE INDEX messages_by_chat ON messages(chat_id, id);
-        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- value is JSON
         """
     )
 
@@ -43,42 +44,98 @@ def _migration_1(conn: apsw.Connection) -> None:
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1]
 
 
-def _user_version(conn: apsw.Connection) -> int:
-    value = conn.execute("PRAGMA user_version").fetchall()[0][0]
-    assert isinstance(value, int)
-    return value
-
-
-def migrate(conn: apsw.Connection, path: Path) -> None:
-    """Bring the schema up to date, one migration per transaction."""
-    version = _user_version(conn)
-    if version > len(MIGRATIONS):
-        raise StoreError(
-            f"{path} was made by a newer Glassbox (schema {version}; this one knows "
-            f"{len(MIGRATIONS)}). Update Glassbox, or set GLASSBOX_HOME to another folder."
-        )
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        # A crash mid-migration rolls back to the previous version as a whole.
-        with conn:
-            migration(conn)
-            conn.execute(f"PRAGMA user_version = {number}")
-
-
 def open_database(path: Path) -> apsw.Connection:
-    """Open (or create) the database at `path`, ready to use. Raises StoreError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (or create) the database at `path`, migrated and ready to use. Raises StoreError."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         conn = apsw.Connection(str(path))
+    except (OSError, apsw.Error) as exc:
+        raise StoreError(
+            f"Cannot open the database {path}: {exc}. Check that its folder is writable."
+        ) from exc
+    try:
+        _prepare(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: apsw.Connection, path: Path) -> None:
+    try:
         conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn, path)
-    except apsw.NotADBError as exc:
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
         raise StoreError(
-            f"{path} is not a Glassbox database (it may be damaged). Move it aside to start "
+            f"{path} is not a Glassbox database, or it is damaged. Move it aside to start "
             "afresh; nothing has been written to it."
         ) from exc
     except apsw.Error as exc:
-        raise StoreError(f"Could not open the database {path}: {exc}") from exc
-    return conn
+        raise explain(exc, path) from exc
+
+
+def migrate(conn: apsw.Connection, path: Path) -> None:
+    """Bring the schema up to date, one migration per transaction."""
+    version = _checked_version(conn, path)
+    if version == 0:
+        _refuse_foreign_schema(conn, path)
+    while version < len(MIGRATIONS):
+        # A crash mid-migration rolls back to the previous version as a whole.
+        with _write_transaction(conn):
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = _checked_version(conn, path)
+            if version < len(MIGRATIONS):
+                MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+
+
+def _checked_version(conn: apsw.Connection, path: Path) -> int:
+    version = conn.execute("PRAGMA user_version").fetchall()[0][0]
+    assert isinstance(version, int)
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was made by a newer Glassbox (schema {version}; this one knows "
+            f"{len(MIGRATIONS)}). Update Glassbox, or set GLASSBOX_HOME to another folder."
+        )
+    return version
+
+
+def _refuse_foreign_schema(conn: apsw.Connection, path: Path) -> None:
+    # Version 0 with tables in it is another program's database: adding ours would damage it.
+    tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
+    if tables:
+        raise StoreError(
+            f"{path} is an SQLite database of another program, not Glassbox's. Move it aside "
+            "or set GLASSBOX_HOME to another folder; nothing has been written to it."
+        )
+
+
+@contextmanager
+def _write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    # IMMEDIATE takes the write lock before the version is read, so two processes opening a
+    # new database at once cannot both run the same migration.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def explain(exc: apsw.Error, path: Path) -> StoreError:
+    """A StoreError that says what went wrong with `path` in terms a person can act on."""
+    if isinstance(exc, apsw.BusyError):
+        return StoreError(
+            f"{path} is busy: another program is writing to it. Close other Glassbox windows "
+            "and try again."
+        )
+    if isinstance(exc, apsw.FullError):
+        return StoreError(f"The disk holding {path} is full. Free some space and try again.")
+    if isinstance(exc, apsw.ReadOnlyError):
+        return StoreError(f"{path} is read-only. Check its permissions.")
+    return StoreError(f"The database {path} could not be changed: {exc}")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import apsw
 
+from core.store.db import explain
+
 
 class SettingsStore:
+    """Key to JSON value, on a connection someone else owns (and closes)."""
+
     def __init__(self, conn: apsw.Connection) -> None:
         self._conn = conn
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The stored value, or `default` when the key is unset or its value is unreadable."""
         row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         if row is None:
             return default
@@ -22,8 +28,13 @@ class SettingsStore:
             return default
 
     def set(self, key: str, value: Any) -> None:
-        self._conn.execute(
-            "INSERT INTO settings(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, json.dumps(value, ensure_ascii=False)),
-        )
+        """Store `value` (anything `json.dumps` accepts) under `key`, replacing the old one."""
+        encoded = json.dumps(value, ensure_ascii=False)
+        try:
+            self._conn.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, encoded),
+            )
+        except apsw.Error as exc:
+            raise explain(exc, Path(self._conn.filename)) from exc

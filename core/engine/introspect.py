@@ -1,0 +1,237 @@
+"""Looking inside the running model: tokens, next-token distributions, sampler stages, surprise.
+
+Runs in the engine child next to the model. Everything is computed from the loaded GGUF's own
+logits and llama.cpp's own samplers; nothing is canned.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.engine.types import SamplingSettings
+from core.errors import PromptError
+
+_PENALTY_LAST_N = 64  # llama-cpp-python's default window for the repeat penalty
+
+
+@dataclass(frozen=True)
+class TokenPiece:
+    id: int
+    text: str  # the piece as text; partial UTF-8 shows as U+FFFD here, see bytes_hex
+    bytes_hex: str
+    special: bool  # a control token such as <|im_start|>
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    piece: str
+    prob: float
+    logit: float
+
+
+@dataclass(frozen=True)
+class SamplerStage:
+    name: str  # "raw", "penalties", "top-k", "top-p", "min-p", "temperature"
+    kept: int  # candidates left after this stage
+    top: list[Candidate]  # the most likely survivors, probabilities renormalised over `kept`
+
+
+@dataclass(frozen=True)
+class NextTokenView:
+    prompt_tokens: int
+    entropy_bits: float  # of the raw distribution (temperature 1, nothing removed)
+    stages: list[SamplerStage]
+    scaled: list[Candidate]  # the whole vocabulary at the chosen temperature, nothing removed
+
+    @property
+    def raw(self) -> list[Candidate]:
+        return self.stages[0].top
+
+    @property
+    def final(self) -> list[Candidate]:
+        return self.stages[-1].top
+
+
+@dataclass(frozen=True)
+class TokenSurprise:
+    id: int
+    piece: str
+    logprob: float  # natural log of the model's probability for this token, given the ones before
+    top: list[Candidate]  # what the model expected instead at this position
+
+
+@dataclass(frozen=True)
+class SurpriseView:
+    tokens: list[TokenSurprise]
+    perplexity: float
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - float(np.max(logits))
+    exp = np.exp(shifted)
+    return exp / exp.sum()
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - float(np.max(logits))
+    return shifted - math.log(float(np.exp(shifted).sum()))
+
+
+class Inspector:
+    """Introspection over one llama-cpp-python `Llama`, sharing its context and KV cache."""
+
+    def __init__(self, llm: Any) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self._llm = llm
+        self._vocab = llm._model.vocab
+        self._n_vocab = llm.n_vocab()
+
+    # -- tokens -----------------------------------------------------------------------------
+    def _piece_bytes(self, token: int) -> bytes:
+        return bytes(self._llm.detokenize([token], special=True))
+
+    def _is_special(self, token: int) -> bool:
+        return bool(self._lib.llama_vocab_is_control(self._vocab, token)) or bool(
+            self._lib.llama_vocab_is_eog(self._vocab, token)
+        )
+
+    def piece(self, token: int) -> TokenPiece:
+        raw = self._piece_bytes(token)
+        text = raw.decode("utf-8", errors="replace")
+        return TokenPiece(token, text, raw.hex(), self._is_special(token))
+
+    def tokenize(self, text: str, special: bool = True, add_bos: bool = False) -> list[TokenPiece]:
+        ids = self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+        return [self.piece(t) for t in ids]
+
+    def prompt_ids(self, prompt: str | list[int]) -> list[int]:
+        if isinstance(prompt, list):
+            return prompt
+        add_bos = bool(self._llm._model.add_bos_token())
+        return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True))
+
+    # -- next token -------------------------------------------------------------------------
+    def _last_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits after `ids`, re-using the KV cache of the longest prefix already evaluated."""
+        llm = self._llm
+        if not ids:
+            raise PromptError("The prompt is empty: type something to predict from.")
+        if len(ids) >= llm.n_ctx():
+            raise PromptError(f"The prompt has {len(ids):,} tokens; the context holds "
+                              f"{llm.n_ctx():,}.")
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        same = 0
+        for a, b in zip(cached, ids, strict=False):
+            if a != b:
+                break
+            same += 1
+        llm.n_tokens = min(same, len(ids) - 1)  # at least one token to decode, for its logits
+        llm.eval(ids[llm.n_tokens:])
+        ptr = self._lib.llama_get_logits_ith(llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
+
+    def _candidates(self, ids: np.ndarray, logits: np.ndarray, top: int) -> list[Candidate]:
+        probs = softmax(logits)
+        order = np.argsort(-probs, kind="stable")[:top]
+        return [Candidate(int(ids[i]), self.piece(int(ids[i])).text, float(probs[i]),
+                          float(logits[i])) for i in order]
+
+    def next_token(self, prompt: str | list[int], sampling: SamplingSettings,
+                   top: int = 10) -> NextTokenView:
+        """The next-token distribution, then what each llama.cpp sampler stage leaves of it."""
+        ids = self.prompt_ids(prompt)
+        logits = self._last_logits(ids)
+        raw_probs = softmax(logits)
+        nonzero = raw_probs[raw_probs > 0]
+        entropy = float(-(nonzero * np.log2(nonzero)).sum())
+        all_ids = np.arange(self._n_vocab)
+        stages = [SamplerStage("raw", self._n_vocab, self._candidates(all_ids, logits, top))]
+        stages += self._sampler_stages(logits, ids, sampling, top)
+        scaled = self._candidates(all_ids, logits / max(sampling.temperature, 1e-6), top)
+        return NextTokenView(len(ids), entropy, stages, scaled)
+
+    def _stage_samplers(self, history: list[int], s: SamplingSettings) -> list[tuple[str, Any]]:
+        lib = self._lib
+        penalties = lib.llama_sampler_init_penalties(
+            self._n_vocab, _PENALTY_LAST_N, s.repeat_penalty, 0.0, 0.0
+        )
+        for token in history[-_PENALTY_LAST_N:]:
+            lib.llama_sampler_accept(penalties, token)
+        # The order llama-cpp-python's generate() chains them in, so the view matches the chat.
+        return [
+            ("penalties", penalties),
+            ("top-k", lib.llama_sampler_init_top_k(s.top_k)),
+            ("top-p", lib.llama_sampler_init_top_p(s.top_p, 1)),
+            ("min-p", lib.llama_sampler_init_min_p(s.min_p, 1)),
+            ("temperature", lib.llama_sampler_init_temp(max(s.temperature, 1e-6))),
+        ]
+
+    def _sampler_stages(self, logits: np.ndarray, history: list[int], s: SamplingSettings,
+                        top: int) -> list[SamplerStage]:
+        lib = self._lib
+        data = np.zeros(self._n_vocab, dtype=np.dtype(
+            [("id", np.intc), ("logit", np.single), ("p", np.single)], align=True))
+        data["id"] = np.arange(self._n_vocab)
+        data["logit"] = logits
+        array = lib.llama_token_data_array(
+            data=data.ctypes.data_as(lib.llama_token_data_p), size=self._n_vocab,
+            selected=-1, sorted=False)
+        stages = []
+        for name, sampler in self._stage_samplers(history, s):
+            try:
+                lib.llama_sampler_apply(sampler, ctypes.byref(array))
+            finally:
+                lib.llama_sampler_free(sampler)
+            kept = data[: array.size]
+            stages.append(SamplerStage(name, int(array.size),
+                                       self._candidates(kept["id"], kept["logit"], top)))
+        return stages
+
+    # -- surprise ---------------------------------------------------------------------------
+    def surprise(self, text: str, top: int = 5) -> SurpriseView:
+        """How probable the model found each token of `text`, and the perplexity of the whole."""
+        llm = self._llm
+        add_bos = bool(llm._model.add_bos_token())
+        ids = list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+        if len(ids) < 2:
+            raise PromptError("The text needs at least two tokens to measure surprise.")
+        if len(ids) > llm.n_ctx():
+            raise PromptError(f"The text has {len(ids):,} tokens; the context holds "
+                              f"{llm.n_ctx():,}. Use a shorter text.")
+        logprobs = self._all_log_softmax(ids)
+        all_ids = np.arange(self._n_vocab)
+        tokens = []
+        # Position i predicts token i + 1; the first token has no prediction (nothing before).
+        for i, token in enumerate(ids[1:]):
+            row = logprobs[i]
+            order = np.argsort(-row)[:top]
+            alts = [Candidate(int(all_ids[j]), self.piece(int(j)).text, float(math.exp(row[j])),
+                              float(row[j])) for j in order]
+            tokens.append(TokenSurprise(token, self.piece(token).text, float(row[token]), alts))
+        nll = -sum(t.logprob for t in tokens) / len(tokens)
+        return SurpriseView(tokens, math.exp(nll))
+
+    def _all_log_softmax(self, ids: list[int]) -> list[np.ndarray]:
+        """Log-probabilities at every position, decoding in batches with logits for each token."""
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.n_tokens = 0
+        rows: list[np.ndarray] = []
+        for start in range(0, len(ids), llm.n_batch):
+            chunk = ids[start: start + llm.n_batch]
+            llm._batch.set_batch(batch=chunk, n_past=start, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[start: start + len(chunk)] = chunk
+            llm.n_tokens = start + len(chunk)
+            for i in range(len(chunk)):
+                ptr = self._lib.llama_get_logits_ith(llm._ctx.ctx, i)
+                rows.append(log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))))
+        return rows[:-1]

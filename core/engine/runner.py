@@ -65,7 +65,7 @@ class ModelRunner:
         arch = str(header.metadata.get("general.architecture", "unknown"))
         self.info = ModelInfo(
             path=str(path),
-            name=str(header.metadata.get("general.name") or Path(path).stem),
+            name=Path(path).stem,  # what the user picked; general.name is often cryptic
             architecture=arch,
             n_ctx=self._llm.n_ctx(),
             n_ctx_train=int(header.metadata.get(f"{arch}.context_length", 0) or 0),

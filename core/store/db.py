@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,7 @@ def open_database(path: Path) -> apsw.Connection:
 def _prepare(conn: apsw.Connection, path: Path) -> None:
     try:
         conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn, path)
@@ -77,20 +78,32 @@ def _prepare(conn: apsw.Connection, path: Path) -> None:
         raise explain(exc, path) from exc
 
 
+def _use_wal(conn: apsw.Connection) -> None:
+    # Two connections switching a new file to WAL at once can get "busy" straight away, without
+    # the busy timeout applying (the app opens a reader and a writer at start); it clears fast.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except apsw.BusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def migrate(conn: apsw.Connection, path: Path) -> None:
     """Bring the schema up to date, one migration per transaction."""
-    version = _checked_version(conn, path)
-    if version == 0:
-        _refuse_foreign_schema(conn, path)
-    while version < len(MIGRATIONS):
+    while _checked_version(conn, path) < len(MIGRATIONS):
         # A crash mid-migration rolls back to the previous version as a whole.
         with _write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = _checked_version(conn, path)
+            if version == 0:
+                _refuse_foreign_schema(conn, path)
             if version < len(MIGRATIONS):
                 MIGRATIONS[version](conn)
-                version += 1
-                conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
 
 def _checked_version(conn: apsw.Connection, path: Path) -> int:

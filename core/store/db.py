@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import apsw
 
@@ -65,6 +66,7 @@ def open_database(path: Path) -> apsw.Connection:
 def _prepare(conn: apsw.Connection, path: Path) -> None:
     try:
         conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
+        _refuse_if_not_ours(conn, path)  # before WAL: switching to it rewrites the header
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -99,8 +101,6 @@ def migrate(conn: apsw.Connection, path: Path) -> None:
         with _write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = _checked_version(conn, path)
-            if version == 0:
-                _refuse_foreign_schema(conn, path)
             if version < len(MIGRATIONS):
                 MIGRATIONS[version](conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
@@ -109,18 +109,29 @@ def migrate(conn: apsw.Connection, path: Path) -> None:
 def _checked_version(conn: apsw.Connection, path: Path) -> int:
     version = conn.execute("PRAGMA user_version").fetchall()[0][0]
     assert isinstance(version, int)
+    _refuse_newer(version, path)
+    return version
+
+
+def _refuse_newer(version: int, path: Path) -> None:
     if version > len(MIGRATIONS):
         raise StoreError(
             f"{path} was made by a newer Glassbox (schema {version}; this one knows "
             f"{len(MIGRATIONS)}). Update Glassbox, or set GLASSBOX_HOME to another folder."
         )
-    return version
 
 
-def _refuse_foreign_schema(conn: apsw.Connection, path: Path) -> None:
+def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
+    # One statement, so both numbers come from the same snapshot even while another process
+    # is migrating the file.
+    row: tuple[Any, ...] = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT count(*) FROM sqlite_schema)"
+    ).fetchall()[0]
+    version, objects = row
+    _refuse_newer(version, path)
     # Version 0 with tables in it is another program's database: adding ours would damage it.
-    tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
-    if tables:
+    if version == 0 and objects:
         raise StoreError(
             f"{path} is an SQLite database of another program, not Glassbox's. Move it aside "
             "or set GLASSBOX_HOME to another folder; nothing has been written to it."

@@ -1,0 +1,260 @@
+"""The model's thread: one EngineClient, its own ChatStore and a ChatSession, fed by signals.
+
+The engine modules are imported in `start()`, on the worker thread, so the window shows first.
+Only `stop()` and `stop_all()` are called from the GUI thread: they set flags and call the
+client's thread-safe `cancel()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.engine.load_guard import LoadGuard
+from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
+from core.errors import EngineCrashed, GlassboxError
+
+if TYPE_CHECKING:
+    from core.chat import ChatSession
+    from core.engine.client import EngineClient
+    from core.store import ChatStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_N_CTX = 4096
+_STOP_WAIT_MS = 20_000
+
+
+def sampling_from(value: Any) -> SamplingSettings:
+    """SamplingSettings from the 'sampling' setting, ignoring unknown or mistyped keys."""
+    defaults = SamplingSettings()
+    if not isinstance(value, dict):
+        return defaults
+    known = {f.name: type(getattr(defaults, f.name)) for f in fields(SamplingSettings)}
+    clean = {}
+    for key, kind in known.items():
+        raw = value.get(key)
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            clean[key] = kind(raw)
+    return SamplingSettings(**clean)
+
+
+class EngineWorker(QObject):
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    reply_started = Signal(int, int)  # chat id, reply message id
+    token = Signal(int, str)  # chat id, text
+    reply_finished = Signal(int, object, str)  # chat id, GenerationStats, finish reason
+    reply_failed = Signal(int, str)  # chat id, message for a person
+    engine_crashed = Signal(str)
+
+    def __init__(self, db_path: Path, home: Path) -> None:
+        super().__init__()
+        self._db_path = db_path
+        self._guard = LoadGuard(home)
+        self._engine: EngineClient | None = None
+        self._store: ChatStore | None = None
+        self._session: ChatSession | None = None
+        self._last_path: str | None = None
+        self._stop = threading.Event()  # stop the current reply (set from the GUI thread)
+        self._closing = threading.Event()  # the window is closing: run nothing more
+
+    # -- GUI thread -------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        engine = self._engine
+        if engine is not None:
+            engine.cancel()
+
+    def stop_all(self) -> None:
+        self._closing.set()
+        self.stop()
+
+    def clear_stop(self) -> None:
+        """Called by the GUI thread just before it asks for a new reply."""
+        self._stop.clear()
+
+    # -- worker thread ----------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        from core.chat import ChatSession
+        from core.engine.client import EngineClient
+        from core.store import ChatStore
+
+        self._store = ChatStore(self._db_path)
+        self._engine = EngineClient()
+        self._session = ChatSession(self._store, self._engine)
+        try:
+            self._engine.start()
+        except Exception as exc:  # the child will be started again on the first request
+            log.warning("could not start the engine process: %s", exc)
+
+    @Slot(str)
+    def load_model(self, path: str) -> None:
+        if self._closing.is_set() or self._engine is None:
+            return
+        try:
+            info = self._load(path)
+        except EngineCrashed as exc:
+            self.model_failed.emit(str(exc))
+            self._restart(str(exc))
+        except GlassboxError as exc:
+            self.model_failed.emit(str(exc))
+            self._reload_previous(path)
+        else:
+            self._last_path = path
+            self.model_loaded.emit(info)
+
+    def _load(self, path: str) -> ModelInfo:
+        assert self._engine is not None and self._store is not None
+        n_ctx = self._store.settings.get("n_ctx", DEFAULT_N_CTX)
+        self._guard.begin(path)
+        try:
+            return self._engine.load(path, n_ctx=int(n_ctx))
+        finally:
+            self._guard.end()
+
+    def _reload_previous(self, failed_path: str) -> None:
+        """A failed load leaves the engine empty: bring back the model that worked before."""
+        previous = self._last_path
+        if previous is None or previous == failed_path or self._closing.is_set():
+            return
+        try:
+            self.model_loaded.emit(self._load(previous))
+        except GlassboxError as exc:
+            self._last_path = None
+            self.model_failed.emit(str(exc))
+
+    @Slot(int, str)
+    def send(self, chat_id: int, text: str) -> None:
+        self._run_reply(chat_id, lambda s, sampling: s.send(chat_id, text, sampling))
+
+    @Slot(int)
+    def regenerate(self, chat_id: int) -> None:
+        self._run_reply(chat_id, lambda s, sampling: s.regenerate(chat_id, sampling))
+
+    @Slot(int, str)
+    def edit_last(self, chat_id: int, text: str) -> None:
+        self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(chat_id, text, sampling))
+
+    @Slot()
+    def shutdown(self) -> None:
+        engine, store = self._engine, self._store
+        self._engine = self._store = self._session = None
+        try:
+            if engine is not None:
+                engine.close()
+        except Exception:  # the thread must end whatever state the child is in
+            log.exception("closing the engine failed")
+        finally:
+            if store is not None:
+                store.close()
+            self.thread().quit()
+
+    def _run_reply(self, chat_id: int,
+                   start: Callable[[ChatSession, SamplingSettings], Iterator[object]]) -> None:
+        from core.chat import ReplyStarted
+
+        if self._session is None or self._store is None or self._closing.is_set():
+            self.reply_failed.emit(chat_id, "Glassbox is closing: the message was not sent.")
+            return
+        sampling = sampling_from(self._store.settings.get("sampling"))
+        try:
+            for event in start(self._session, sampling):
+                if self._stop.is_set() and self._engine is not None:
+                    self._engine.cancel()  # a Stop that came before generation began
+                if isinstance(event, TokenEvent):
+                    self.token.emit(chat_id, event.text)
+                elif isinstance(event, ReplyStarted):
+                    self.reply_started.emit(chat_id, event.reply_message_id)
+                elif isinstance(event, DoneEvent):
+                    self.reply_finished.emit(chat_id, event.stats, event.finish_reason)
+        except EngineCrashed as exc:
+            self.reply_failed.emit(chat_id, str(exc))
+            self._restart(str(exc))
+        except GlassboxError as exc:
+            self.reply_failed.emit(chat_id, str(exc))
+        except Exception as exc:  # a bug must not leave the window waiting forever
+            log.exception("reply failed")
+            self.reply_failed.emit(chat_id, f"The reply failed unexpectedly: {exc}")
+
+    def _restart(self, reason: str) -> None:
+        """A fresh engine process with the last good model loaded again."""
+        if self._engine is None or self._closing.is_set():
+            return
+        self.engine_crashed.emit(reason)
+        if self._last_path:
+            self._guard.begin(self._last_path)
+        try:
+            info = self._engine.restart()
+        except GlassboxError as exc:
+            self.model_failed.emit(str(exc))
+            return
+        finally:
+            self._guard.end()
+        if info is not None:
+            self.model_loaded.emit(info)
+
+
+class EngineHandle(QObject):
+    """The GUI thread's side: owns the worker thread and sends it queued requests."""
+
+    _start = Signal()
+    _load = Signal(str)
+    _send = Signal(int, str)
+    _regenerate = Signal(int)
+    _edit_last = Signal(int, str)
+    _shutdown = Signal()
+
+    def __init__(self, db_path: Path, home: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("glassbox-engine")
+        self.worker = EngineWorker(db_path, home)
+        self.worker.moveToThread(self.worker_thread)
+        self._start.connect(self.worker.start)
+        self._load.connect(self.worker.load_model)
+        self._send.connect(self.worker.send)
+        self._regenerate.connect(self.worker.regenerate)
+        self._edit_last.connect(self.worker.edit_last)
+        self._shutdown.connect(self.worker.shutdown)
+        self._stopped = False
+
+    def start(self) -> None:
+        self.worker_thread.start()
+        self._start.emit()
+
+    def load(self, path: str) -> None:
+        self._load.emit(path)
+
+    def send(self, chat_id: int, text: str) -> None:
+        self.worker.clear_stop()
+        self._send.emit(chat_id, text)
+
+    def regenerate(self, chat_id: int) -> None:
+        self.worker.clear_stop()
+        self._regenerate.emit(chat_id)
+
+    def edit_last(self, chat_id: int, text: str) -> None:
+        self.worker.clear_stop()
+        self._edit_last.emit(chat_id, text)
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+    def shutdown(self) -> None:
+        """Cancel any reply, close the engine child and end the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.worker.stop_all()
+        if self.worker_thread.isRunning():
+            self._shutdown.emit()
+            if not self.worker_thread.wait(_STOP_WAIT_MS):
+                log.error("the engine thread did not stop in time")

@@ -1,0 +1,164 @@
+"""The main window: puts the panels together, starts the workers, shows errors, shuts down."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThread
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QMainWindow,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import data_home, database_path
+from desktop.chat_controller import ChatController, ChatViews
+from desktop.engine_worker import EngineHandle, sampling_from
+from desktop.model_controller import ModelController
+from desktop.store_worker import StoreClient
+from ui.chat_list_panel import ChatListPanel
+from ui.chat_view import ChatView
+from ui.composer_view import ComposerView
+from ui.error_banner_view import ErrorBannerView
+from ui.model_picker_view import ModelPickerView
+from ui.sampling_dialog import SamplingDialog
+from ui.status_view import StatusView
+from ui.system_prompt_view import SystemPromptView
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_SIZE = (1100, 760)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Glassbox")
+        self.setObjectName("mainWindow")
+        self.chat_list = ChatListPanel()
+        self.chat_view = ChatView()
+        self.composer = ComposerView()
+        self.system_prompt = SystemPromptView()
+        self.model_picker = ModelPickerView()
+        self.status = StatusView()
+        self.error_banner = ErrorBannerView()
+        self.system_prompt_button = QToolButton()
+        self.system_prompt_button.setText("System prompt")
+        self.system_prompt_button.setCheckable(True)
+        self.system_prompt_button.setToolTip("Show this chat's system prompt")
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Sampling…")
+        self.settings_button.setToolTip("Temperature, top-k, reply length and seed")
+        self.sampling_dialog = SamplingDialog(self)
+        self._build_layout()
+        # Geometry is read from a small file, not the database: the GUI thread runs no query.
+        self._window_settings = QSettings(str(data_home() / "window.ini"),
+                                          QSettings.Format.IniFormat)
+        self._restore_geometry()
+        self.store: StoreClient | None = None
+        self.engine: EngineHandle | None = None
+        self.chats: ChatController | None = None
+        self.models: ModelController | None = None
+        self._closed = False
+
+    def _build_layout(self) -> None:
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 6, 8, 2)
+        header.addWidget(self.model_picker)
+        header.addStretch(1)
+        header.addWidget(self.system_prompt_button)
+        header.addWidget(self.settings_button)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addLayout(header)
+        column.addWidget(self.system_prompt)
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(8, 0, 8, 0)
+        banner_row.addWidget(self.error_banner)
+        column.addLayout(banner_row)
+        column.addWidget(self.chat_view, 1)
+        column.addWidget(self.composer)
+        self.system_prompt.hide()
+        self.system_prompt_button.toggled.connect(self.system_prompt.setVisible)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.chat_list)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 840])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+        self.statusBar().addPermanentWidget(self.status, 1)
+        self.statusBar().setSizeGripEnabled(True)
+
+    def _restore_geometry(self) -> None:
+        geometry = self._window_settings.value("geometry")
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            self.resize(*_DEFAULT_SIZE)
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers; run_app calls this once the window is on screen."""
+        if self._closed or self.store is not None:
+            return
+        self.store = StoreClient(database_path(), self.show_error, self)
+        self.engine = EngineHandle(database_path(), data_home(), self)
+        views = ChatViews(self.chat_list, self.chat_view, self.composer, self.system_prompt,
+                          self.status)
+        self.chats = ChatController(self.store, self.engine, views, self.show_error, self)
+        self.models = ModelController(self.store, self.engine, self.model_picker, self.status,
+                                      self.show_error, data_home(), self)
+        self.settings_button.clicked.connect(self._open_sampling_dialog)
+        self.sampling_dialog.settings_accepted.connect(self._save_sampling)
+        self.store.start()
+        self.engine.start()
+        self.chats.start()
+        self.models.start()
+
+    def _open_sampling_dialog(self) -> None:
+        assert self.store is not None
+        self.store.call(lambda s: sampling_from(s.settings.get("sampling")),
+                        self._show_sampling_dialog)
+
+    def _show_sampling_dialog(self, settings: object) -> None:
+        self.sampling_dialog.set_settings(settings)  # type: ignore[arg-type]
+        self.sampling_dialog.show()
+        self.sampling_dialog.raise_()
+
+    def _save_sampling(self, values: dict) -> None:
+        assert self.store is not None
+        self.store.call(lambda s: s.settings.set("sampling", values))
+
+    def show_error(self, message: str) -> None:
+        """The one way a failure reaches the user: an inline banner, never a modal box."""
+        log.info("shown to the user: %s", message)
+        self.error_banner.show_message(message)
+
+    def store_busy(self) -> bool:
+        """True while a store job has not come back (tests wait on this)."""
+        return self.store is not None and self.store.busy
+
+    def threads(self) -> list[QThread]:
+        return [h.worker_thread for h in (self.store, self.engine) if h is not None]
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the reply, save what is pending, end both threads and the engine process."""
+        if self._closed:
+            return
+        self._closed = True
+        self._window_settings.setValue("geometry", self.saveGeometry())
+        self._window_settings.sync()
+        self.system_prompt.commit()
+        if self.engine is not None:
+            self.engine.shutdown()
+        if self.store is not None:
+            self.store.stop()

@@ -1,0 +1,62 @@
+"""GUI fixtures: real windows on the real engine and model, in a throw-away GLASSBOX_HOME.
+
+tests/conftest.py points GLASSBOX_HOME at a fresh folder for every test (autouse). Every window
+opened here is closed at the end of its test, and the test fails if a worker thread or the
+engine process outlived it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from guitools import FAST_SAMPLING, TEST_N_CTX, OpenWindow, wait_until_ready, write_settings
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.main_window import MainWindow
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fusion_style(qapp: QApplication) -> None:
+    qapp.setStyle("Fusion")  # as run_app does
+
+
+@pytest.fixture
+def fast_settings(glassbox_home: Path) -> None:
+    write_settings(sampling=FAST_SAMPLING, n_ctx=TEST_N_CTX)
+
+
+@pytest.fixture
+def open_window(qtbot: QtBot, fast_settings: None) -> Iterator[OpenWindow]:
+    """Open a MainWindow like run_app does; by default wait until a model and a chat are up."""
+    windows: list[MainWindow] = []
+    threads_before = set(threading.enumerate())
+
+    def _open(wait_ready: bool = True) -> MainWindow:
+        window = MainWindow()
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        window.start()
+        windows.append(window)
+        if wait_ready:
+            wait_until_ready(qtbot, window)
+        return window
+
+    yield _open
+    for window in windows:
+        window.close()
+    for window in windows:
+        running = [t.objectName() for t in window.threads() if t.isRunning()]
+        assert not running, f"threads left running: {running}"
+    assert not multiprocessing.active_children(), "the engine process outlived its window"
+    leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    assert not leftover, f"Python threads left running: {leftover}"

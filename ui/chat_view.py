@@ -1,0 +1,188 @@
+"""The conversation: Markdown messages, a live streaming reply, and no remote fetching ever."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QTextCursor
+from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
+
+from core.store import StoredMessage
+from ui.message_render import CodeFormats, Theme, insert_message
+
+_RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
+_BOTTOM_SLACK_PX = 8
+_OPENABLE_SCHEMES = ("http", "https", "mailto")
+
+
+@dataclass
+class _Shown:
+    role: str
+    content: str
+    status: str
+
+
+class ChatView(QTextBrowser):
+    """Read-only view of one chat. Feed it messages; it never loads anything by itself."""
+
+    link_activated = Signal(QUrl)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setPlaceholderText("Send a message to start the conversation.")
+        self.document().setDocumentMargin(12)
+        self.anchorClicked.connect(self._on_anchor_clicked)
+        self.blocked_resources: list[QUrl] = []  # every resource the document asked for
+        self._messages: list[_Shown] = []
+        self._streaming = False
+        self._last_start = 0  # document position where the last message's frame begins
+        self._follow = True  # keep the newest text in view unless the user scrolled up
+        self._rendering = False
+        self._theme = Theme.from_palette(self.palette())
+        self._formats = CodeFormats(self._theme)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(_RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._render_last)
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
+
+    # -- what the window calls --------------------------------------------------------------
+    def set_messages(self, messages: Sequence[StoredMessage]) -> None:
+        """Show a whole chat. A message still 'streaming' becomes the live reply."""
+        self._messages = [_Shown(m.role, m.content, m.status) for m in messages]
+        self._streaming = bool(self._messages) and self._messages[-1].status == "streaming"
+        self._follow = True
+        self._render_all()
+
+    def add_user_message(self, text: str) -> None:
+        self._messages.append(_Shown("user", text, "complete"))
+        self._follow = True
+        self._append_last()
+
+    def drop_from_last_user(self, keep_user: bool) -> None:
+        """Remove the last user message (or only what follows it), for regenerate and edit."""
+        for index in range(len(self._messages) - 1, -1, -1):
+            if self._messages[index].role == "user":
+                del self._messages[index + (1 if keep_user else 0):]
+                break
+        self._render_all()
+
+    def begin_reply(self) -> None:
+        self._messages.append(_Shown("assistant", "", "streaming"))
+        self._streaming = True
+        self._append_last()
+
+    def append_reply_text(self, text: str) -> None:
+        if not self._streaming:
+            return
+        self._messages[-1].content += text
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def finish_reply(self, status: str, text: str | None = None) -> None:
+        """End the live reply: 'complete', 'interrupted' or 'failed' (text: final or error)."""
+        if not self._streaming:
+            return
+        self._streaming = False
+        self._render_timer.stop()
+        last = self._messages[-1]
+        last.status = status
+        if text is not None:
+            last.content = text
+        self._render_last()
+
+    def clear_messages(self) -> None:
+        self.set_messages([])
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._streaming
+
+    def shown_messages(self) -> list[tuple[str, str, str]]:
+        """(role, content, status) of what is on screen, for tests and accessibility."""
+        return [(m.role, m.content, m.status) for m in self._messages]
+
+    # -- safety: nothing is fetched, links open only on a click -----------------------------
+    def loadResource(self, type_: int, url: QUrl | str) -> object:  # noqa: N802 (Qt override)
+        self.blocked_resources.append(QUrl(url))
+        return None
+
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        self.link_activated.emit(url)
+        if url.scheme().lower() in _OPENABLE_SCHEMES:
+            QDesktopServices.openUrl(url)
+
+    # -- rendering --------------------------------------------------------------------------
+    def _render_all(self) -> None:
+        self._render_timer.stop()
+        self._rendering = True
+        try:
+            self.document().clear()
+            for message in self._messages[:-1]:
+                self._insert(message)
+            self._last_start = self._end_position()
+            if self._messages:
+                self._insert(self._messages[-1])
+        finally:
+            self._rendering = False
+        self._scroll_if_following()
+
+    def _append_last(self) -> None:
+        self._render_timer.stop()
+        self._last_start = self._end_position()
+        self._render_last()
+
+    def _render_last(self) -> None:
+        """Re-render only the newest message: cheap enough to run 20 times a second."""
+        if not self._messages:
+            return
+        bar = self.verticalScrollBar()
+        kept = bar.value()
+        self._rendering = True
+        try:
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(self._last_start)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            self._insert(self._messages[-1])
+        finally:
+            self._rendering = False
+        if self._follow:
+            bar.setValue(bar.maximum())
+        else:
+            bar.setValue(kept)
+
+    def _insert(self, message: _Shown) -> None:
+        insert_message(self.document().rootFrame(), message.role, message.content,
+                       message.status, self._theme, self._formats)
+
+    def _end_position(self) -> int:
+        return self.document().rootFrame().lastPosition()
+
+    def _scroll_if_following(self) -> None:
+        if self._follow:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def _on_scrolled(self, value: int) -> None:
+        if not self._rendering:
+            self._follow = value >= self.verticalScrollBar().maximum() - _BOTTOM_SLACK_PX
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow and not self._rendering:
+            self.verticalScrollBar().setValue(maximum)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._theme = Theme.from_palette(self.palette())
+            self._formats = CodeFormats(self._theme)
+            self._render_all()

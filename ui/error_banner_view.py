@@ -1,0 +1,65 @@
+"""An inline, non-modal error message with a dismiss button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from ui.message_render import mix
+
+_ERROR = QColor("#d9382c")
+
+
+class ErrorBannerView(QFrame):
+    """Shows the latest error until dismissed. Never blocks the window like a message box."""
+
+    dismissed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.setAutoFillBackground(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.icon = QLabel("⚠")
+        self.label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dismiss_button = QToolButton()
+        self.dismiss_button.setText("✕")
+        self.dismiss_button.setToolTip("Dismiss")
+        self.dismiss_button.setAutoRaise(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.dismiss_button.clicked.connect(self.dismiss)
+        self._apply_colors()
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+
+    def message(self) -> str:
+        return self.label.text() if self.isVisibleTo(self.parentWidget() or self) else ""
+
+    def dismiss(self) -> None:
+        if self.isVisibleTo(self.parentWidget() or self):
+            self.hide()
+            self.dismissed.emit()
+
+    def _apply_colors(self) -> None:
+        # Tinted from the palette, so it reads as an error in light and in dark themes.
+        palette = QPalette(QGuiApplication.palette())
+        window = palette.color(QPalette.ColorRole.Window)
+        palette.setColor(QPalette.ColorRole.Window, mix(window, _ERROR, 0.18))
+        palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.Text))
+        self.setPalette(palette)
+        self.icon.setStyleSheet(f"color: {_ERROR.name()}; font-weight: bold;")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._apply_colors()
+

@@ -1,0 +1,112 @@
+"""Choose the model: bundled ones first, then recently used files, or open any GGUF file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+_PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ModelPickerView(QWidget):
+    """Lists model paths and reports the one the user picks; it loads nothing itself."""
+
+    model_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._current: str | None = None
+        self._bundled: list[str] = []
+        self._recent: list[str] = []
+        self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo.setMinimumContentsLength(24)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.combo.setToolTip("The model that answers in every chat")
+        self.open_button = QToolButton()
+        self.open_button.setText("Open GGUF file…")
+        self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.state_label = QLabel()
+        self.state_label.setEnabled(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Model:"))
+        layout.addWidget(self.combo)
+        layout.addWidget(self.open_button)
+        layout.addWidget(self.state_label)
+        self.combo.activated.connect(self._on_activated)
+        self.open_button.clicked.connect(self._on_open_file)
+
+    # -- what the window calls --------------------------------------------------------------
+    def set_models(self, bundled: Sequence[str], recent: Sequence[str]) -> None:
+        self._bundled = list(bundled)
+        self._recent = [p for p in recent if p not in self._bundled]
+        self._refill()
+
+    def set_current(self, path: str | None) -> None:
+        """The model that is loaded now (None: no model)."""
+        self._current = path
+        self._refill()
+
+    def set_loading(self, path: str | None) -> None:
+        """Show that `path` is loading (None: loading finished)."""
+        self.combo.setEnabled(path is None)
+        self.open_button.setEnabled(path is None)
+        self.state_label.setText("Loading…" if path is not None else "")
+        self.state_label.setToolTip(path or "")
+
+    def choose_path(self, path: str) -> None:
+        """Pick a model file as if the user had chosen it (the file dialog ends here)."""
+        self.model_chosen.emit(path)
+
+    def paths(self) -> list[str]:
+        return [str(self.combo.itemData(i, _PATH_ROLE)) for i in range(self.combo.count())
+                if self.combo.itemData(i, _PATH_ROLE)]
+
+    # -- internals --------------------------------------------------------------------------
+    def _refill(self) -> None:
+        self.combo.blockSignals(True)
+        try:
+            self.combo.clear()
+            for path in self._bundled:
+                self._add(f"{Path(path).stem} (bundled)", path)
+            for path in self._recent:
+                self._add(Path(path).stem, path)
+            known = self._bundled + self._recent
+            if self._current and self._current not in known:
+                self._add(Path(self._current).stem, self._current)
+            if self._current is None:
+                self.combo.insertItem(0, "No model loaded")
+                self.combo.setCurrentIndex(0)
+            else:
+                self.combo.setCurrentIndex(self.combo.findData(self._current, _PATH_ROLE))
+        finally:
+            self.combo.blockSignals(False)
+
+    def _add(self, label: str, path: str) -> None:
+        self.combo.addItem(label, path)
+        self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+
+    def _on_activated(self, index: int) -> None:
+        path = self.combo.itemData(index, _PATH_ROLE)
+        if path and path != self._current:
+            self.model_chosen.emit(str(path))
+
+    def _on_open_file(self) -> None:
+        start = str(Path(self._current).parent) if self._current else str(Path.home())
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", start, "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.choose_path(path)

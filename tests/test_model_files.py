@@ -56,9 +56,23 @@ def test_engine_refuses_bad_files_and_keeps_running(tmp_path: Path, model_path: 
                              (tmp_path / "nope.gguf", "not found")]:
             with pytest.raises(ModelLoadError, match=message):
                 client.load(bad)
-            assert client.alive and client.model is None
+            assert client.alive and client.model is None  # nothing was loaded before
         good = tmp_path / "copy.gguf"
         shutil.copy(model_path, good)
         assert client.load(good).name
+    finally:
+        client.close()
+
+
+def test_a_bad_pick_keeps_the_model_that_was_loaded(tmp_path: Path, model_path: Path) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\xff" * 64)
+    client = EngineClient()
+    try:
+        first = client.load(model_path, n_ctx=512)
+        with pytest.raises(ModelLoadError):
+            client.load(junk)
+        assert client.model == first
+        assert client.count_tokens("still here") > 0  # the first model still answers
     finally:
         client.close()

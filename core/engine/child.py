@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
 
+from core.engine.gguf_file import read_header
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
@@ -32,6 +33,8 @@ class _Server:
         return self._runner
 
     def _load(self, request: LoadRequest) -> None:
+        # Check the new file before unloading the current model, so a bad pick keeps it.
+        read_header(request.path)
         if self._runner is not None:
             self._runner.close()
             self._runner = None

@@ -71,12 +71,17 @@ class EngineClient:
         from core.engine.child import serve
 
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(
+        proc = self._ctx.Process(
             target=serve, args=(child, self._cancel), name="glassbox-engine", daemon=True
         )
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        try:
+            proc.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._proc, self._conn = proc, parent
         self._model = None
 
     def close(self) -> None:
@@ -153,7 +158,6 @@ class EngineClient:
     def load(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> ModelInfo:
         """Load a GGUF model, replacing the current one. Raises ModelLoadError, EngineCrashed."""
         request = LoadRequest(str(path), n_ctx, n_gpu_layers)
-        self._model = None
         info = self._load(request)
         self._last_load = request
         return info

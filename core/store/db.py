@@ -19,7 +19,8 @@ def _migration_1(conn: apsw.Connection) -> None:
     conn.execute(
         """
         CREATE TABLE chats (
-            id INTEGER PRIMARY KEY,
+            -- AUTOINCREMENT: a late result for a deleted chat must never land on a new one
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             system_prompt TEXT NOT NULL DEFAULT '',
             model_path TEXT,

@@ -1,0 +1,113 @@
+"""`glassbox docs ...`: collections of local documents from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from core.errors import GlassboxError
+from core.rag.library import DocumentLibrary, IndexProgress
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `docs` and its subcommands on the top-level parser's subparsers."""
+    docs = subparsers.add_parser("docs", help="collections of local documents to search and ask")
+    sub = docs.add_subparsers(dest="docs_command", required=True)
+    add = sub.add_parser("add", help="add files or folders to a collection and index them")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--collection", required=True, metavar="NAME")
+    add.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    sub.add_parser("list", help="collections and their documents")
+    remove = sub.add_parser("remove", help="remove a collection, or one path from it")
+    remove.add_argument("path", nargs="?", metavar="PATH")
+    remove.add_argument("--collection", required=True, metavar="NAME")
+    search = sub.add_parser("search", help="find passages in a collection")
+    search.add_argument("query")
+    search.add_argument("--collection", required=True, metavar="NAME", action="append",
+                        help="may be given more than once")
+    search.add_argument("--top", type=int, default=5, metavar="K")
+    search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    search.add_argument("--json", action="store_true")
+    return docs
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Carry out a parsed `docs` command; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        with DocumentLibrary() as library:
+            return _COMMANDS[args.docs_command](library, args, out, err)
+    except GlassboxError as exc:
+        err.write(f"glassbox: {exc}\n")
+        return 1
+
+
+def _add(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    library.add_paths(args.collection, args.paths)
+
+    def show(event: IndexProgress) -> None:
+        if args.quiet:
+            return
+        if event.stage == "failed":
+            err.write(f"failed  {event.path}: {event.error}\n")
+        elif event.stage in ("indexed", "skipped"):
+            eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+            err.write(f"[{event.files_done}/{event.files_total}] {event.stage} {event.path} "
+                      f"({event.chunks_done} chunks{eta})\n")
+
+    try:
+        summary = library.index(args.collection, progress=show)
+    except KeyboardInterrupt:
+        err.write("stopped; run the same command again to go on\n")
+        return 130
+    out.write(f"{args.collection}: {summary.indexed} indexed, {summary.skipped} unchanged, "
+              f"{summary.failed} failed, {summary.chunks} chunks in {summary.elapsed_s:.1f} s\n")
+    return 1 if summary.failed else 0
+
+
+def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    collections = library.list_collections()
+    if not collections:
+        out.write("No collections yet. Add one with: glassbox docs add PATH --collection NAME\n")
+    for info in collections:
+        out.write(f"{info.name}: {info.documents} documents ({info.indexed} indexed, "
+                  f"{info.failed} failed, {info.pending} pending), {info.chunks} chunks\n")
+        for doc in library.documents(info.name):
+            note = f": {doc.error}" if doc.error else ""
+            out.write(f"  [{doc.status}] {doc.path} ({doc.chunks} chunks){note}\n")
+    return 0
+
+
+def _remove(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.path is None:
+        library.remove_collection(args.collection)
+        out.write(f"Removed the collection {args.collection}.\n")
+        return 0
+    count = library.remove_path(args.collection, args.path)
+    out.write(f"Removed {count} document(s) from {args.collection}.\n")
+    return 0 if count else 1
+
+
+def _search(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.top < 1:
+        raise GlassboxError("--top must be at least 1.")
+    hits = library.search(args.query, args.collection, top_k=args.top, mode=args.mode)
+    if args.json:
+        rows = [{"path": h.path, "page": h.page, "heading": h.heading, "score": h.score,
+                 "text": h.text} for h in hits]
+        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    for hit in hits:
+        where = f" p.{hit.page}" if hit.page is not None else ""
+        heading = f" - {hit.heading}" if hit.heading else ""
+        out.write(f"{hit.rank}. {hit.path}{where}{heading} (score {hit.score:.4f})\n")
+        out.write(f"   {hit.text[:300]}\n")
+    if not hits:
+        out.write("No passages found.\n")
+    return 0
+
+
+_COMMANDS = {"add": _add, "list": _list, "remove": _remove, "search": _search}

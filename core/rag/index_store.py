@@ -1,0 +1,357 @@
+"""The document index in the app's SQLite file: collections, documents, chunks, vectors, FTS5.
+
+Our tables carry a `rag_` prefix and their own schema version (in `rag_meta`), so they evolve
+apart from the app's migrations, which own PRAGMA user_version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import apsw
+import numpy as np
+
+from core.errors import StoreError
+from core.rag.chunk import Chunk
+from core.rag.embed import DIMENSION
+from core.store import open_database
+from core.store.db import explain
+
+STATUSES = ("pending", "indexed", "failed")
+
+
+def _schema_1(conn: apsw.Connection) -> None:
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS rag_collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0  -- bumped on every change; readers' caches key on it
+        );
+        -- what the user added (files and folders), so folders can be rescanned
+        CREATE TABLE IF NOT EXISTS rag_sources (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES rag_collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            excluded INTEGER NOT NULL DEFAULT 0,  -- 1: a file removed from an added folder
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE IF NOT EXISTS rag_documents (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES rag_collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            content_hash TEXT,
+            mtime REAL,
+            size INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'failed')),
+            error TEXT,
+            chunk_count INTEGER NOT NULL DEFAULT 0,
+            indexed_at REAL,
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE IF NOT EXISTS rag_chunks (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES rag_documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            page INTEGER,
+            heading TEXT,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS rag_chunks_by_document ON rag_chunks(document_id);
+        CREATE VIRTUAL TABLE IF NOT EXISTS rag_vectors USING vec0(
+            chunk_id INTEGER PRIMARY KEY,
+            collection_id INTEGER PARTITION KEY,
+            embedding float[{DIMENSION}]
+        );
+        CREATE VIRTUAL TABLE IF NOT EXISTS rag_fts USING fts5(
+            text, heading, content='', contentless_delete=1, tokenize='porter unicode61'
+        );
+        """
+    )
+
+
+SCHEMA: list[Callable[[apsw.Connection], None]] = [_schema_1]
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: int
+    name: str
+    created_at: float
+    documents: int
+    indexed: int
+    failed: int
+    pending: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    collection_id: int
+    path: str
+    status: str  # 'pending', 'indexed' or 'failed'
+    error: str | None
+    chunks: int
+    content_hash: str | None
+    mtime: float | None
+    size: int | None
+    indexed_at: float | None
+
+
+_DOC_COLUMNS = ("id, collection_id, path, status, error, chunk_count, content_hash, mtime, size, "
+                "indexed_at")
+
+
+def connect(path: Path) -> apsw.Connection:
+    """Open the app database with sqlite-vec loaded and the index tables in place."""
+    import sqlite_vec
+
+    conn = open_database(path)
+    try:
+        conn.enable_load_extension(True)
+        conn.load_extension(sqlite_vec.loadable_path())
+        conn.enable_load_extension(False)
+        _migrate(conn)
+    except apsw.Error as exc:
+        conn.close()
+        raise StoreError(f"The document index in {path} cannot be prepared: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: apsw.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS rag_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    while True:
+        with _immediate(conn):
+            row = conn.execute(
+                "SELECT value FROM rag_meta WHERE key = 'rag_schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(SCHEMA):
+                raise StoreError(f"The document index was made by a newer Glassbox (schema "
+                                 f"{version}). Update Glassbox to use it.")
+            if version == len(SCHEMA):
+                return
+            SCHEMA[version](conn)
+            conn.execute("INSERT OR REPLACE INTO rag_meta VALUES ('rag_schema_version', ?)",
+                         (str(version + 1),))
+
+
+@contextmanager
+def _immediate(conn: apsw.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class IndexStore:
+    """Reads and writes of the index. One connection, owned by the thread that made it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        try:
+            with _immediate(self.conn):
+                yield
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
+
+    # -- collections ------------------------------------------------------------------------
+    def create_collection(self, name: str) -> int:
+        with self._write():
+            self.conn.execute("INSERT OR IGNORE INTO rag_collections(name, created_at) "
+                              "VALUES (?, ?)", (name, time.time()))
+        found = self.collection_id(name)
+        assert found is not None
+        return found
+
+    def collection_id(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM rag_collections WHERE name = ?",
+                                (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def collection_version(self, collection_id: int) -> int:
+        row = self.conn.execute("SELECT version FROM rag_collections WHERE id = ?",
+                                (collection_id,)).fetchone()
+        return -1 if row is None else int(row[0])
+
+    def collections(self) -> list[CollectionInfo]:
+        rows = self.conn.execute(
+            "SELECT c.id, c.name, c.created_at, count(d.id), "
+            "coalesce(sum(d.status = 'indexed'), 0), coalesce(sum(d.status = 'failed'), 0), "
+            "coalesce(sum(d.status = 'pending'), 0), coalesce(sum(d.chunk_count), 0) "
+            "FROM rag_collections c LEFT JOIN rag_documents d ON d.collection_id = c.id "
+            "GROUP BY c.id ORDER BY c.name")
+        return [CollectionInfo(*row) for row in rows]
+
+    def remove_collection(self, collection_id: int) -> None:
+        with self._write():
+            self._delete_chunks("SELECT c.id FROM rag_chunks c JOIN rag_documents d ON "
+                                "d.id = c.document_id WHERE d.collection_id = ?", collection_id)
+            self.conn.execute("DELETE FROM rag_collections WHERE id = ?", (collection_id,))
+
+    # -- sources and documents --------------------------------------------------------------
+    def add_source(self, collection_id: int, path: str, excluded: bool = False) -> None:
+        with self._write():
+            self.conn.execute(
+                "INSERT INTO rag_sources(collection_id, path, excluded) VALUES (?, ?, ?) "
+                "ON CONFLICT (collection_id, path) DO UPDATE SET excluded = excluded.excluded",
+                (collection_id, path, int(excluded)))
+
+    def sources(self, collection_id: int, excluded: bool = False) -> list[str]:
+        rows = self.conn.execute("SELECT path FROM rag_sources WHERE collection_id = ? "
+                                 "AND excluded = ? ORDER BY path", (collection_id, int(excluded)))
+        return [row[0] for row in rows]
+
+    def remove_source(self, collection_id: int, path: str) -> None:
+        with self._write():
+            self.conn.execute("DELETE FROM rag_sources WHERE collection_id = ? AND path = ?",
+                              (collection_id, path))
+
+    def add_documents(self, collection_id: int, paths: Sequence[str]) -> None:
+        """Register documents as pending; ones already known are left as they are."""
+        with self._write():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO rag_documents(collection_id, path, status) "
+                "VALUES (?, ?, 'pending')", [(collection_id, p) for p in paths])
+
+    def documents(self, collection_id: int) -> list[DocumentInfo]:
+        rows = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM rag_documents "
+                                 "WHERE collection_id = ? ORDER BY path", (collection_id,))
+        return [DocumentInfo(*row) for row in rows]
+
+    def document(self, document_id: int) -> DocumentInfo | None:
+        row = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM rag_documents WHERE id = ?",
+                                (document_id,)).fetchone()
+        return None if row is None else DocumentInfo(*row)
+
+    def remove_documents(self, document_ids: Sequence[int]) -> None:
+        with self._write():
+            for document_id in document_ids:
+                collection = self.conn.execute(
+                    "SELECT collection_id FROM rag_documents WHERE id = ?",
+                    (document_id,)).fetchone()
+                self._delete_chunks("SELECT id FROM rag_chunks WHERE document_id = ?",
+                                    document_id)
+                self.conn.execute("DELETE FROM rag_documents WHERE id = ?", (document_id,))
+                if collection:
+                    self._bump(collection[0])
+
+    def touch_document(self, document_id: int, mtime: float, size: int) -> None:
+        """The file's time changed but its content did not: remember the new time."""
+        with self._write():
+            self.conn.execute("UPDATE rag_documents SET mtime = ?, size = ? WHERE id = ?",
+                              (mtime, size, document_id))
+
+    def fail_document(self, document_id: int, error: str, content_hash: str | None,
+                      mtime: float | None, size: int | None) -> None:
+        """Record why the document cannot be indexed; its old chunks (if any) are dropped."""
+        with self._write():
+            self._delete_chunks("SELECT id FROM rag_chunks WHERE document_id = ?", document_id)
+            self.conn.execute(
+                "UPDATE rag_documents SET status = 'failed', error = ?, content_hash = ?, "
+                "mtime = ?, size = ?, chunk_count = 0, indexed_at = ? WHERE id = ?",
+                (error, content_hash, mtime, size, time.time(), document_id))
+            self._bump_for_document(document_id)
+
+    def store_document(self, document_id: int, chunks: Sequence[Chunk], vectors: np.ndarray,
+                       content_hash: str, mtime: float, size: int) -> None:
+        """Replace the document's chunks in one transaction: a crash leaves old or new, whole."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is needed")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._write():
+            row = self.conn.execute("SELECT collection_id FROM rag_documents WHERE id = ?",
+                                    (document_id,)).fetchone()
+            if row is None:  # removed while it was being indexed: nothing to store
+                return
+            collection_id = row[0]
+            self._delete_chunks("SELECT id FROM rag_chunks WHERE document_id = ?", document_id)
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                self.conn.execute(
+                    "INSERT INTO rag_chunks(document_id, ordinal, page, heading, text) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (document_id, chunk.ordinal, chunk.page, chunk.heading, chunk.text))
+                chunk_id = self.conn.last_insert_rowid()
+                self.conn.execute("INSERT INTO rag_vectors(chunk_id, collection_id, embedding) "
+                                  "VALUES (?, ?, ?)", (chunk_id, collection_id, vector.tobytes()))
+                self.conn.execute("INSERT INTO rag_fts(rowid, text, heading) VALUES (?, ?, ?)",
+                                  (chunk_id, chunk.text, chunk.heading or ""))
+            self.conn.execute(
+                "UPDATE rag_documents SET status = 'indexed', error = NULL, content_hash = ?, "
+                "mtime = ?, size = ?, chunk_count = ?, indexed_at = ? WHERE id = ?",
+                (content_hash, mtime, size, len(chunks), time.time(), document_id))
+            self._bump(collection_id)
+
+    def _delete_chunks(self, id_query: str, param: int) -> None:
+        ids = [(row[0],) for row in self.conn.execute(id_query, (param,))]
+        if not ids:
+            return
+        self.conn.executemany("DELETE FROM rag_vectors WHERE chunk_id = ?", ids)
+        self.conn.executemany("DELETE FROM rag_fts WHERE rowid = ?", ids)
+        self.conn.executemany("DELETE FROM rag_chunks WHERE id = ?", ids)
+
+    def _bump(self, collection_id: int) -> None:
+        self.conn.execute("UPDATE rag_collections SET version = version + 1 WHERE id = ?",
+                          (collection_id,))
+
+    def _bump_for_document(self, document_id: int) -> None:
+        self.conn.execute("UPDATE rag_collections SET version = version + 1 WHERE id = "
+                          "(SELECT collection_id FROM rag_documents WHERE id = ?)",
+                          (document_id,))
+
+    # -- reads for retrieval ----------------------------------------------------------------
+    def vectors(self, collection_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, (n, 384) float32 matrix) of every chunk in the collection."""
+        rows = self.conn.execute("SELECT chunk_id, embedding FROM rag_vectors "
+                                 "WHERE collection_id = ?", (collection_id,)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(cast(bytes, r[1]) for r in rows), dtype=np.float32)
+        return ids, matrix.reshape(len(rows), DIMENSION)
+
+    def bm25(self, match: str, collection_ids: Sequence[int],
+             limit: int) -> list[tuple[int, float]]:
+        """(chunk id, bm25) best first; SQLite's bm25 is lower-is-better, we return it negated."""
+        marks = ",".join("?" * len(collection_ids))
+        rows = self.conn.execute(
+            "SELECT f.rowid, bm25(rag_fts, 1.0, 0.5) AS score FROM rag_fts f "
+            "JOIN rag_chunks c ON c.id = f.rowid JOIN rag_documents d ON d.id = c.document_id "
+            f"WHERE rag_fts MATCH ? AND d.collection_id IN ({marks}) ORDER BY score LIMIT ?",
+            (match, *collection_ids, limit))
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """chunk id -> (collection name, path, page, heading, text, document id)."""
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.conn.execute(
+            "SELECT c.id, k.name, d.path, c.page, c.heading, c.text, d.id FROM rag_chunks c "
+            "JOIN rag_documents d ON d.id = c.document_id "
+            f"JOIN rag_collections k ON k.id = d.collection_id WHERE c.id IN ({marks})",
+            tuple(chunk_ids))
+        return {int(r[0]): tuple(r[1:]) for r in rows}

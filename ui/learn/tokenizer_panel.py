@@ -1,0 +1,130 @@
+"""Tokenizer: the text as the model's token chips, updated as the learner types."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.engine.introspect import TokenPiece
+from ui.learn import shading
+from ui.learn.pieces import is_partial, label, piece_html, spaced_hex
+from ui.learn.token_text_view import TokenTextView
+
+DEBOUNCE_MS = 60
+_LEGEND = ("· space   ↵ newline   → tab   ‹e6 97› bytes of a character split across tokens   "
+           "<b>bold</b>: special token.  Hover a chip for its id and bytes.")
+
+
+class TokenizerPanel(QWidget):
+    """Type text, see tokens. Emits `text_changed` debounced; the window answers `show_tokens`."""
+
+    text_changed = Signal(str, bool)  # text, parse special tokens
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.input = QPlainTextEdit()
+        self.input.setPlaceholderText("Type or paste text to see how the model splits it…")
+        self.special_box = QCheckBox("Special tokens")
+        self.special_box.setChecked(True)
+        self.special_box.setToolTip("Read <|im_start|> and similar tags as single control tokens,"
+                                    " as the chat template does; off: as plain text.")
+        self.counts_label = QLabel()
+        self.counts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chips = TokenTextView()
+        legend = QLabel(_LEGEND)
+        legend.setWordWrap(True)
+        legend.setEnabled(False)  # drawn muted
+
+        options = QHBoxLayout()
+        options.addWidget(self.counts_label, 1)
+        options.addWidget(self.special_box)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addLayout(options)
+        lower_layout.addWidget(self.chips, 1)
+        lower_layout.addWidget(legend)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.input)
+        splitter.addWidget(lower)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        # Typing only restarts this timer; the model is asked once the learner pauses.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._emit_text)
+        self.input.textChanged.connect(self._debounce.start)
+        self.special_box.toggled.connect(self._on_special_toggled)
+        self._pieces: list[TokenPiece] = []
+        self._text = ""
+        self._render()
+
+    # -- intents ----------------------------------------------------------------------------
+    def text(self) -> str:
+        return self.input.toPlainText()
+
+    def special(self) -> bool:
+        return self.special_box.isChecked()
+
+    def set_text(self, text: str) -> None:
+        self.input.setPlainText(text)
+        self.input.moveCursor(QTextCursor.MoveOperation.End)
+
+    def _emit_text(self) -> None:
+        self.text_changed.emit(self.text(), self.special())
+
+    def _on_special_toggled(self, _checked: bool) -> None:
+        self._debounce.stop()
+        self._emit_text()
+
+    # -- view -------------------------------------------------------------------------------
+    def show_tokens(self, pieces: list[TokenPiece], text: str) -> None:
+        """Show the model's tokens for `text` (the text they were computed from)."""
+        self._pieces, self._text = list(pieces), text
+        self._render()
+
+    def _render(self) -> None:
+        n, chars = len(self._pieces), len(self._text)
+        per = f"{chars / n:.2f}" if n else "–"
+        self.counts_label.setText(
+            f"<b>{n:,}</b> tokens · <b>{chars:,}</b> characters · "
+            f"<b>{per}</b> characters per token")
+        first, second, special = shading.chip_colors(self.palette())
+        spans, tips = [], []
+        for i, piece in enumerate(self._pieces):
+            back = special if piece.special else (first if i % 2 == 0 else second)
+            weight = "font-weight:bold;" if piece.special else ""
+            inner = piece_html(piece.text, piece.bytes_hex, breaks=True)
+            style = (f"background-color:{shading.css(back)};"
+                     f"color:{shading.css(shading.readable_on(back))};{weight}")
+            spans.append(TokenTextView.anchor(i, f'<span style="{style}">{inner}</span>'))
+            tips.append(_tooltip(i, piece))
+        self.chips.set_tokens(f'<div style="line-height:140%;">{"".join(spans)}</div>', tips)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._render()
+
+
+def _tooltip(index: int, piece: TokenPiece) -> str:
+    kind = " · special (control) token" if piece.special else ""
+    partial = ("<br>part of a UTF-8 character: the bytes alone are no text"
+               if is_partial(piece.text) else "")
+    return (f"<b>{html.escape(label(piece.text, piece.bytes_hex))}</b><br>token #{index + 1} · id "
+            f"{piece.id}{kind}<br>bytes: <tt>{spaced_hex(piece.bytes_hex)}</tt>{partial}")

@@ -14,6 +14,7 @@ from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import GlassboxError
 from core.models.bundled import default_chat_model
+from core.rag import cli as rag_cli
 
 _DEFAULTS = SamplingSettings()
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats")
     _add_model_options(chat)
     cli_inspect.add_parser(sub, _add_model_options)
+    rag_cli.add_parser(sub)
     return parser
 
 
@@ -135,6 +137,8 @@ def _chat(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "docs":
+            return rag_cli.run(args)
         if args.command == "inspect":
             with _start_engine(args) as engine:
                 return cli_inspect.run(args, engine)

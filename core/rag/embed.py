@@ -57,6 +57,9 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
             path = self._model_path or embedding_model_path()
             from sentence_transformers import SentenceTransformer  # slow: imports torch
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # progress is ours to report, not stderr's
 
             try:
                 model = SentenceTransformer(str(path), device="cpu")

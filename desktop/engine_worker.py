@@ -53,6 +53,8 @@ class EngineWorker(QObject):
     reply_finished = Signal(int, object, str)  # chat id, GenerationStats, finish reason
     reply_failed = Signal(int, str)  # chat id, message for a person
     engine_crashed = Signal(str)
+    inspected = Signal(int, object)  # request id, a view from core.engine.introspect
+    inspect_failed = Signal(int, str)  # request id, message for a person
 
     def __init__(self, db_path: Path, home: Path) -> None:
         super().__init__()
@@ -143,6 +145,23 @@ class EngineWorker(QObject):
     def edit_last(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(chat_id, text, sampling))
 
+    @Slot(int, str, object)
+    def inspect(self, request_id: int, what: str, kwargs: dict[str, Any]) -> None:
+        """Run one Learn-panel request on the model ("tokens", "next" or "surprise")."""
+        if self._engine is None or self._closing.is_set():
+            return
+        methods = {"tokens": self._engine.tokenize, "next": self._engine.next_token,
+                   "surprise": self._engine.surprise}
+        try:
+            result = methods[what](**kwargs)
+        except EngineCrashed as exc:
+            self.inspect_failed.emit(request_id, str(exc))
+            self._restart(str(exc))
+        except GlassboxError as exc:
+            self.inspect_failed.emit(request_id, str(exc))
+        else:
+            self.inspected.emit(request_id, result)
+
     @Slot()
     def shutdown(self) -> None:
         engine, store = self._engine, self._store
@@ -211,6 +230,7 @@ class EngineHandle(QObject):
     _regenerate = Signal(int)
     _edit_last = Signal(int, str)
     _shutdown = Signal()
+    _inspect = Signal(int, str, object)
 
     def __init__(self, db_path: Path, home: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -224,6 +244,8 @@ class EngineHandle(QObject):
         self._regenerate.connect(self.worker.regenerate)
         self._edit_last.connect(self.worker.edit_last)
         self._shutdown.connect(self.worker.shutdown)
+        self._inspect.connect(self.worker.inspect)
+        self._next_request = 0
         self._stopped = False
 
     def start(self) -> None:
@@ -244,6 +266,12 @@ class EngineHandle(QObject):
     def edit_last(self, chat_id: int, text: str) -> None:
         self.worker.clear_stop()
         self._edit_last.emit(chat_id, text)
+
+    def inspect(self, what: str, **kwargs: Any) -> int:
+        """Queue a Learn-panel request; the answer comes on worker.inspected with this id."""
+        self._next_request += 1
+        self._inspect.emit(self._next_request, what, kwargs)
+        return self._next_request
 
     def stop(self) -> None:
         self.worker.stop()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThread
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -18,12 +19,14 @@ from PySide6.QtWidgets import (
 from core.config import data_home, database_path
 from desktop.chat_controller import ChatController, ChatViews
 from desktop.engine_worker import EngineHandle, sampling_from
+from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.composer_view import ComposerView
 from ui.error_banner_view import ErrorBannerView
+from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
 from ui.sampling_dialog import SamplingDialog
 from ui.status_view import StatusView
@@ -54,6 +57,12 @@ class MainWindow(QMainWindow):
         self.settings_button.setText("Sampling…")
         self.settings_button.setToolTip("Temperature, top-k, reply length and seed")
         self.sampling_dialog = SamplingDialog(self)
+        self.inspect_button = QToolButton()
+        self.inspect_button.setText("Inspect reply")
+        self.inspect_button.setToolTip("Open the last reply in Learn › Surprise: how expected "
+                                       "each token was to the model")
+        self.learn = LearnPanel()
+        self.tabs = QTabWidget()
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
         self._window_settings = QSettings(str(data_home() / "window.ini"),
@@ -62,6 +71,7 @@ class MainWindow(QMainWindow):
         self.store: StoreClient | None = None
         self.engine: EngineHandle | None = None
         self.chats: ChatController | None = None
+        self.learn_controller: LearnController | None = None
         self.models: ModelController | None = None
         self._closed = False
 
@@ -70,6 +80,7 @@ class MainWindow(QMainWindow):
         header.setContentsMargins(8, 6, 8, 2)
         header.addWidget(self.model_picker)
         header.addStretch(1)
+        header.addWidget(self.inspect_button)
         header.addWidget(self.system_prompt_button)
         header.addWidget(self.settings_button)
         right = QWidget()
@@ -92,7 +103,13 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 840])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(splitter, "Chat")
+        self.tabs.addTab(self.learn, "Learn")
+        self.setCentralWidget(self.tabs)
+        for index in range(self.tabs.count()):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.activated.connect(lambda i=index: self.tabs.setCurrentIndex(i))
         self.statusBar().addPermanentWidget(self.status, 1)
         self.statusBar().setSizeGripEnabled(True)
 
@@ -113,12 +130,24 @@ class MainWindow(QMainWindow):
         self.chats = ChatController(self.store, self.engine, views, self.show_error, self)
         self.models = ModelController(self.store, self.engine, self.model_picker, self.status,
                                       self.show_error, data_home(), self)
+        self.learn_controller = LearnController(self.engine, self.learn, self.show_error, self)
+        self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
         self.store.start()
         self.engine.start()
         self.chats.start()
         self.models.start()
+
+    def _inspect_last_reply(self) -> None:
+        replies = [text for role, text, _status in self.chat_view.shown_messages()
+                   if role == "assistant" and text.strip()]
+        if not replies:
+            self.show_error("There is no reply in this chat to inspect yet.")
+            return
+        assert self.learn_controller is not None
+        self.tabs.setCurrentWidget(self.learn)
+        self.learn_controller.measure(replies[-1])
 
     def _open_sampling_dialog(self) -> None:
         assert self.store is not None

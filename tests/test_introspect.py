@@ -162,3 +162,13 @@ def test_inspect_cli_prints_the_documented_json(tmp_path: Path) -> None:
     surprise = cli("surprise", str(source))
     assert surprise["perplexity"] > 1 and len(surprise["tokens"]) > 5
     assert set(surprise["tokens"][0]) == {"id", "piece", "logprob", "top"}
+
+
+def test_continuation_equals_the_same_ids_given_whole(engine: EngineClient,
+                                                      reference: Any) -> None:
+    ids = reference.tokenize(PROMPT.encode(), add_bos=False, special=True)
+    path = [engine.next_token(PROMPT, top=1).raw[0].id]
+    by_path = engine.next_token(PROMPT, continuation=path, top=3)
+    by_ids = engine.next_token(ids + path, top=3)
+    assert by_path.prompt_tokens == len(ids) + 1
+    assert [c.id for c in by_path.raw] == [c.id for c in by_ids.raw]

@@ -14,7 +14,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from core.engine.introspect import NextTokenView, SurpriseView, TokenPiece
+from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
     ChatMessage,
@@ -177,12 +177,14 @@ class EngineClient:
         return result
 
     def next_token(self, prompt: str | list[int], sampling: SamplingSettings | None = None,
-                   top: int = 10) -> NextTokenView:
-        """The next-token distribution after `prompt` (text, or token ids for step mode)."""
+                   top: int = 10, continuation: list[int] | None = None) -> NextTokenView:
+        """The next-token distribution after `prompt` (text or token ids) and `continuation`
+        (token ids chosen one by one after it, in step mode)."""
         request = InspectRequest(
             "next", prompt if isinstance(prompt, str) else "",
             tokens=None if isinstance(prompt, str) else list(prompt),
-            options={"sampling": sampling or SamplingSettings(), "top": top})
+            options={"sampling": sampling or SamplingSettings(), "top": top,
+                     "continuation": list(continuation or [])})
         result: NextTokenView = self._inspect(request)
         return result
 

@@ -8,68 +8,22 @@ from __future__ import annotations
 
 import ctypes
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from core.engine.introspect_types import (
+    Candidate,
+    NextTokenView,
+    SamplerStage,
+    SurpriseView,
+    TokenPiece,
+    TokenSurprise,
+)
 from core.engine.types import SamplingSettings
 from core.errors import PromptError
 
 _PENALTY_LAST_N = 64  # llama-cpp-python's default window for the repeat penalty
-
-
-@dataclass(frozen=True)
-class TokenPiece:
-    id: int
-    text: str  # the piece as text; partial UTF-8 shows as U+FFFD here, see bytes_hex
-    bytes_hex: str
-    special: bool  # a control token such as <|im_start|>
-
-
-@dataclass(frozen=True)
-class Candidate:
-    id: int
-    piece: str
-    prob: float
-    logit: float
-
-
-@dataclass(frozen=True)
-class SamplerStage:
-    name: str  # "raw", "penalties", "top-k", "top-p", "min-p", "temperature"
-    kept: int  # candidates left after this stage
-    top: list[Candidate]  # the most likely survivors, probabilities renormalised over `kept`
-
-
-@dataclass(frozen=True)
-class NextTokenView:
-    prompt_tokens: int
-    entropy_bits: float  # of the raw distribution (temperature 1, nothing removed)
-    stages: list[SamplerStage]
-    scaled: list[Candidate]  # the whole vocabulary at the chosen temperature, nothing removed
-
-    @property
-    def raw(self) -> list[Candidate]:
-        return self.stages[0].top
-
-    @property
-    def final(self) -> list[Candidate]:
-        return self.stages[-1].top
-
-
-@dataclass(frozen=True)
-class TokenSurprise:
-    id: int
-    piece: str
-    logprob: float  # natural log of the model's probability for this token, given the ones before
-    top: list[Candidate]  # what the model expected instead at this position
-
-
-@dataclass(frozen=True)
-class SurpriseView:
-    tokens: list[TokenSurprise]
-    perplexity: float
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -145,9 +99,12 @@ class Inspector:
                           float(logits[i])) for i in order]
 
     def next_token(self, prompt: str | list[int], sampling: SamplingSettings,
-                   top: int = 10) -> NextTokenView:
-        """The next-token distribution, then what each llama.cpp sampler stage leaves of it."""
-        ids = self.prompt_ids(prompt)
+                   top: int = 10, continuation: list[int] | None = None) -> NextTokenView:
+        """The next-token distribution, then what each llama.cpp sampler stage leaves of it.
+
+        `continuation` holds tokens chosen after the prompt (step mode), as exact ids.
+        """
+        ids = self.prompt_ids(prompt) + list(continuation or [])
         logits = self._last_logits(ids)
         raw_probs = softmax(logits)
         nonzero = raw_probs[raw_probs > 0]

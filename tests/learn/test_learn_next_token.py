@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, QUrl
 from pytestqt.qtbot import QtBot
 
 from core.engine.client import EngineClient
-from core.engine.introspect import NextTokenView
+from core.engine.introspect_types import NextTokenView
 from core.engine.types import SamplingSettings
 from ui.learn.next_token_panel import NextTokenPanel, chart_rows
 from ui.learn.sampler_waterfall_view import Cell

@@ -9,7 +9,7 @@ from learntools import Shoot, dark_palette
 from pytestqt.qtbot import QtBot
 
 from core.engine.client import EngineClient
-from core.engine.introspect import TokenPiece
+from core.engine.introspect_types import TokenPiece
 from ui.learn.pieces import REPLACEMENT, label, segments
 from ui.learn.tokenizer_panel import TokenizerPanel
 

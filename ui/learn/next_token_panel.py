@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.introspect import Candidate, NextTokenView
+from core.engine.introspect_types import Candidate, NextTokenView
 from core.engine.types import SamplingSettings
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html

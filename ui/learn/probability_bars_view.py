@@ -8,7 +8,7 @@ from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from core.engine.introspect import Candidate
+from core.engine.introspect_types import Candidate
 from ui.learn import shading
 from ui.learn.pieces import label, percent
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.introspect import Candidate, SamplerStage
+from core.engine.introspect_types import Candidate, SamplerStage
 from ui.learn import shading
 from ui.learn.pieces import label, percent
 

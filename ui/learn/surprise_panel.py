@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.introspect import SurpriseView, TokenSurprise
+from core.engine.introspect_types import SurpriseView, TokenSurprise
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html
 from ui.learn.token_text_view import TokenTextView

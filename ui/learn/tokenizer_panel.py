@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.introspect import TokenPiece
+from core.engine.introspect_types import TokenPiece
 from ui.learn import shading
 from ui.learn.pieces import is_partial, label, piece_html, spaced_hex
 from ui.learn.token_text_view import TokenTextView

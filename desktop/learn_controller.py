@@ -1,0 +1,150 @@
+"""Connects the Learn panels to the engine worker. Views compute nothing; the model does.
+
+Typing and slider moves can outpace the model, so each panel keeps at most one request in
+flight and one waiting: the newest waiting request replaces an older one (latest wins).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
+from desktop.engine_worker import EngineHandle
+from ui.learn.learn_panel import LearnPanel
+
+_TOP = 12
+
+
+@dataclass
+class _Lane:
+    """One panel's requests: the one the model is working on and the newest one waiting."""
+
+    show: Callable[[Any], None]
+    in_flight: int | None = None
+    waiting: dict[str, Any] | None = None
+    what: str = ""
+    context: dict[int, Any] = field(default_factory=dict)
+
+
+class LearnController(QObject):
+    def __init__(self, engine: EngineHandle, panel: LearnPanel,
+                 show_error: Callable[[str], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._engine = engine
+        self._panel = panel
+        self._show_error = show_error
+        self._model_name = ""
+        self._last_next: NextTokenView | None = None
+        self._lanes = {
+            "tokens": _Lane(self._show_tokens, what="tokens"),
+            "next": _Lane(self._show_next, what="next"),
+            "surprise": _Lane(self._show_surprise, what="surprise"),
+        }
+        self._by_id: dict[int, _Lane] = {}
+        worker = engine.worker
+        worker.inspected.connect(self._on_inspected)
+        worker.inspect_failed.connect(self._on_failed)
+        worker.model_loaded.connect(self._on_model_loaded)
+        tokenizer, nxt, surprise = panel.tokenizer, panel.next_token, panel.surprise
+        tokenizer.text_changed.connect(self._on_tokenizer_text)
+        nxt.prompt_changed.connect(self._request_next)
+        nxt.settings_changed.connect(self._request_next)
+        nxt.step_requested.connect(self._request_next)
+        nxt.fork_requested.connect(self._request_next)
+        nxt.sample_requested.connect(self._on_sample)
+        surprise.measure_requested.connect(self._on_measure)
+
+    # -- requests ---------------------------------------------------------------------------
+    def _submit(self, lane: _Lane, context: Any = None, **kwargs: Any) -> None:
+        if lane.in_flight is not None:
+            lane.waiting = {"context": context, **kwargs}
+            return
+        request_id = self._engine.inspect(lane.what, **kwargs)
+        lane.in_flight = request_id
+        lane.context = {request_id: context}
+        self._by_id[request_id] = lane
+
+    def _on_tokenizer_text(self, text: str, special: bool) -> None:
+        self._submit(self._lanes["tokens"], context=text, text=text, special=special)
+
+    def _request_next(self, *_: object) -> None:
+        panel = self._panel.next_token
+        if not panel.prompt().strip():
+            return
+        self._submit(self._lanes["next"], context=None, prompt=panel.prompt(),
+                     sampling=panel.settings(), top=_TOP, continuation=panel.token_path())
+
+    def _on_measure(self, text: str) -> None:
+        self._submit(self._lanes["surprise"], context=None, text=text, top=5)
+
+    def _on_sample(self) -> None:
+        """Draw the next token from what the sampler stages left, as generation would."""
+        view = self._last_next
+        if view is None or not view.final:
+            return
+        final = view.final
+        chosen = random.choices(final, weights=[c.prob for c in final])[0]
+        raw = {c.id: c.prob for c in view.raw}
+        self._panel.next_token.add_step(chosen.id, chosen.piece, raw.get(chosen.id))
+
+    def measure(self, text: str) -> None:
+        """Open the Surprise panel on `text` (from "Inspect this reply")."""
+        panel = self._panel.show_surprise()
+        panel.set_text(text)
+        self._on_measure(text)
+
+    # -- results ----------------------------------------------------------------------------
+    def _finish(self, request_id: int) -> tuple[_Lane, Any] | None:
+        lane = self._by_id.pop(request_id, None)
+        if lane is None:
+            return None
+        context = lane.context.pop(request_id, None)
+        lane.in_flight = None
+        if lane.waiting is not None:
+            waiting, lane.waiting = lane.waiting, None
+            self._submit(lane, **waiting)
+            return None  # a newer request supersedes this answer
+        return lane, context
+
+    def _on_inspected(self, request_id: int, result: object) -> None:
+        done = self._finish(request_id)
+        if done is not None:
+            lane, context = done
+            lane.show(result if context is None else (result, context))
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        done = self._finish(request_id)
+        if done is None:
+            return
+        self._show_error(message)
+        if done[0] is self._lanes["next"] and self._last_next is not None:
+            self._show_next(self._last_next)  # unlock the panel on the last good view
+
+    def _show_tokens(self, result: tuple[list[TokenPiece], str]) -> None:
+        pieces, text = result
+        self._panel.tokenizer.show_tokens(pieces, text)
+
+    def _show_next(self, view: NextTokenView) -> None:
+        self._last_next = view
+        panel = self._panel.next_token
+        text = panel.prompt() + "".join(step.piece for step in panel.steps())
+        panel.show_view(view, text)
+
+    def _show_surprise(self, view: SurpriseView) -> None:
+        self._panel.surprise.show_view(view, self._model_name or None)
+
+    def _on_model_loaded(self, info: object) -> None:
+        self._model_name = str(getattr(info, "name", ""))
+        self._panel.surprise.set_model_name(self._model_name)
+        # What the panels show belongs to the old model: compute it again on the new one.
+        tokenizer = self._panel.tokenizer
+        if tokenizer.text():
+            self._on_tokenizer_text(tokenizer.text(), tokenizer.special())
+        self._request_next()
+
+

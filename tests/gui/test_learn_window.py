@@ -1,0 +1,58 @@
+"""The Learn tab in the real window, computed by the real model through the engine worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def test_tokenizer_follows_typing(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.learn
+    panel = window.learn.tokenizer
+    for text in ("Hello", "Hello wörld", "Hello wörld, tokens!"):
+        panel.set_text(text)  # several edits in a row: only the newest result is shown
+    qtbot.waitUntil(lambda: panel.chips.token_count > 0 and "<b>20</b> characters"
+                    in panel.counts_label.text(), timeout=REPLY_TIMEOUT_MS)
+    assert window.engine is not None
+    assert "tokens" in panel.counts_label.text()
+
+
+def test_next_token_shows_bars_and_steps(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    window.tabs.setCurrentWidget(window.learn)
+    panel = window.learn.show_next_token()
+    panel.set_prompt("The capital of France is")
+    qtbot.waitUntil(lambda: panel.bars.bar_count() > 0, timeout=REPLY_TIMEOUT_MS)
+    assert "bits" in panel.entropy_label.text()
+    panel.sample_button.click()
+    qtbot.waitUntil(lambda: len(panel.steps()) == 1 and panel.bars.bar_count() > 0
+                    and not panel._waiting, timeout=REPLY_TIMEOUT_MS)
+    assert panel.token_path() == [panel.steps()[0].token_id]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    window.grab().save(str(SCREENSHOTS / "window-learn-next.png"))
+
+
+def test_inspect_reply_opens_surprise(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    send_and_wait(qtbot, window, "Name three colours.")
+    window.inspect_button.click()
+    assert window.tabs.currentWidget() is window.learn
+    surprise = window.learn.surprise
+    qtbot.waitUntil(lambda: "erplexity" in surprise.perplexity_label.text(),
+                    timeout=REPLY_TIMEOUT_MS)
+    assert surprise.text().strip()
+    window.grab().save(str(SCREENSHOTS / "window-learn-surprise.png"))
+
+
+def test_inspect_with_no_reply_says_so(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    window.inspect_button.click()
+    assert "no reply" in window.error_banner.message()
+    assert window.tabs.currentWidget() is not window.learn

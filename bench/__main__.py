@@ -5,21 +5,39 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
+from typing import Any
 
-from bench import generation
+from bench import generation, introspection, startup
 
 RESULTS = Path(__file__).parent / "results"
 
 
+def _line(row: dict[str, Any]) -> str:
+    unit = f" {row['unit']}" if "unit" in row else ""
+    line = (f"{row['name']}: glassbox {row['glassbox']}{unit} vs baseline "
+            f"{row['baseline']}{unit} -> ratio {row['ratio']}")
+    if "target_met" in row:
+        line += f" (target < {row['target_ms']:g} ms: {'met' if row['target_met'] else 'MISSED'})"
+    noisy = [side for side in ("glassbox", "baseline")
+             if row.get(f"{side}_spread", {}).get("noisy")]
+    if noisy:
+        line += f" [spread too large to trust: {', '.join(noisy)}]"
+    return line
+
+
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
-    for module in (generation,):
+    for module in (generation, introspection, startup):
         result = module.run()
         result["machine"] = f"{platform.machine()}, {platform.processor() or 'cpu'}"
         name = module.__name__.rsplit(".", 1)[-1]
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(f"{result['name']}: glassbox {result['glassbox']} vs baseline "
-              f"{result['baseline']} -> ratio {result['ratio']}")
+        for row in result.get("figures", [result]):
+            print(_line(row), flush=True)
+        if "heavy_not_imported_at_shown" in result:
+            print(f"not imported when the window shows: "
+                  f"{', '.join(result['heavy_not_imported_at_shown']) or 'none'}; imported: "
+                  f"{', '.join(result['heavy_imported_at_shown']) or 'none'}", flush=True)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ class EngineWorker(QObject):
         if self._engine is None or self._closing.is_set():
             return
         methods = {"tokens": self._engine.tokenize, "next": self._engine.next_token,
-                   "surprise": self._engine.surprise}
+                   "surprise": self._engine.surprise, "template": self._engine.render_prompt}
         try:
             result = methods[what](**kwargs)
         except EngineCrashed as exc:

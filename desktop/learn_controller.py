@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
+from core.engine.types import ChatMessage
 from desktop.engine_worker import EngineHandle
 from ui.learn.learn_panel import LearnPanel
 
@@ -33,9 +34,12 @@ class _Lane:
 
 class LearnController(QObject):
     def __init__(self, engine: EngineHandle, panel: LearnPanel,
-                 show_error: Callable[[str], None], parent: QObject | None = None) -> None:
+                 show_error: Callable[[str], None],
+                 conversation: Callable[[], list[ChatMessage]],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._engine = engine
+        self._conversation = conversation
         self._panel = panel
         self._show_error = show_error
         self._model_name = ""
@@ -44,6 +48,7 @@ class LearnController(QObject):
             "tokens": _Lane(self._show_tokens, what="tokens"),
             "next": _Lane(self._show_next, what="next"),
             "surprise": _Lane(self._show_surprise, what="surprise"),
+            "template": _Lane(self._show_template, what="template"),
         }
         self._by_id: dict[int, _Lane] = {}
         worker = engine.worker
@@ -52,6 +57,7 @@ class LearnController(QObject):
         worker.model_loaded.connect(self._on_model_loaded)
         tokenizer, nxt, surprise = panel.tokenizer, panel.next_token, panel.surprise
         tokenizer.text_changed.connect(self._on_tokenizer_text)
+        tokenizer.template_requested.connect(self._on_template)
         nxt.prompt_changed.connect(self._request_next)
         nxt.settings_changed.connect(self._request_next)
         nxt.step_requested.connect(self._request_next)
@@ -78,6 +84,14 @@ class LearnController(QObject):
             return
         self._submit(self._lanes["next"], context=None, prompt=panel.prompt(),
                      sampling=panel.settings(), top=_TOP, continuation=panel.token_path())
+
+    def _on_template(self) -> None:
+        messages = self._conversation()
+        if not messages:
+            self._show_error("This chat is empty: send a message first, then see how the "
+                             "model reads it.")
+            return
+        self._submit(self._lanes["template"], context=None, messages=messages)
 
     def _on_measure(self, text: str) -> None:
         self._submit(self._lanes["surprise"], context=None, text=text, top=5)
@@ -134,6 +148,9 @@ class LearnController(QObject):
         panel = self._panel.next_token
         text = panel.prompt() + "".join(step.piece for step in panel.steps())
         panel.show_view(view, text)
+
+    def _show_template(self, rendered: str) -> None:
+        self._panel.tokenizer.show_template(rendered)
 
     def _show_surprise(self, view: SurpriseView) -> None:
         self._panel.surprise.show_view(view, self._model_name or None)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import data_home, database_path
+from core.engine.types import ChatMessage
 from desktop.chat_controller import ChatController, ChatViews
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
@@ -130,7 +131,8 @@ class MainWindow(QMainWindow):
         self.chats = ChatController(self.store, self.engine, views, self.show_error, self)
         self.models = ModelController(self.store, self.engine, self.model_picker, self.status,
                                       self.show_error, data_home(), self)
-        self.learn_controller = LearnController(self.engine, self.learn, self.show_error, self)
+        self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
+                                                self._conversation, self)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
@@ -138,6 +140,15 @@ class MainWindow(QMainWindow):
         self.engine.start()
         self.chats.start()
         self.models.start()
+
+    def _conversation(self) -> list[ChatMessage]:
+        """The open chat as plain messages, system prompt first, for "what the model sees"."""
+        system = self.system_prompt.text()
+        messages = [ChatMessage("system", system)] if system.strip() else []
+        for role, text, status in self.chat_view.shown_messages():
+            if role in ("user", "assistant") and status != "failed" and text:
+                messages.append(ChatMessage(role, text))  # type: ignore[arg-type]
+        return messages
 
     def _inspect_last_reply(self) -> None:
         replies = [text for role, text, _status in self.chat_view.shown_messages()

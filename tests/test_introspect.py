@@ -172,3 +172,15 @@ def test_continuation_equals_the_same_ids_given_whole(engine: EngineClient,
     by_ids = engine.next_token(ids + path, top=3)
     assert by_path.prompt_tokens == len(ids) + 1
     assert [c.id for c in by_path.raw] == [c.id for c in by_ids.raw]
+
+
+def test_render_prompt_shows_what_the_model_sees(engine: EngineClient) -> None:
+    chat = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
+            ChatMessage("assistant", "Hello!"), ChatMessage("user", "Bye")]
+    text = engine.render_prompt(chat)
+    assert text.startswith("<|im_start|>system\nBe brief.<|im_end|>")
+    assert text.endswith("<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n")
+    pieces = engine.tokenize(text)
+    assert sum(p.special for p in pieces) == 9  # 4 turns x (start, end) + the open assistant
+    done = list(engine.generate(chat, SamplingSettings(seed=1, max_tokens=1)))[-1]
+    assert done.stats.prompt_tokens == len(pieces)  # the same text the reply was computed from

@@ -55,6 +55,8 @@ class _Server:
             return inspector.next_token(request.tokens or request.text, **request.options)
         if request.what == "surprise":
             return inspector.surprise(request.text, **request.options)
+        if request.what == "template":
+            return self._model().render_prompt(**request.options)
         raise ValueError(f"unknown inspection {request.what!r}")
 
     def handle(self, op: str, payload: Any) -> bool:

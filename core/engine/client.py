@@ -194,6 +194,14 @@ class EngineClient:
                                                             options={"top": top}))
         return result
 
+    def render_prompt(self, messages: Sequence[ChatMessage],
+                      add_generation_prompt: bool = True) -> str:
+        """What the model sees: `messages` through the model's own chat template."""
+        result: str = self._inspect(InspectRequest(
+            "template", options={"messages": list(messages),
+                                 "add_generation_prompt": add_generation_prompt}))
+        return result
+
     def generate(
         self, messages: Sequence[ChatMessage], sampling: SamplingSettings | None = None
     ) -> Iterator[GenerationEvent]:

@@ -26,7 +26,7 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class InspectRequest:
-    what: Literal["tokens", "next", "surprise"]
+    what: Literal["tokens", "next", "surprise", "template"]
     text: str = ""
     tokens: list[int] | None = None  # "next" on exact token ids (step mode) instead of text
     options: dict[str, Any] = field(default_factory=dict)

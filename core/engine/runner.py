@@ -98,6 +98,11 @@ class ModelRunner:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def render_prompt(self, messages: Sequence[ChatMessage],
+                      add_generation_prompt: bool = True) -> str:
+        """The exact text the model reads for `messages`: its chat template applied."""
+        return self._template.render(messages, add_generation_prompt)
+
     def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
         return len(self._tokenize_prompt(self._template.render(messages)))
 

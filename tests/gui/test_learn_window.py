@@ -56,3 +56,16 @@ def test_inspect_with_no_reply_says_so(qtbot: QtBot, open_window: OpenWindow) ->
     window.inspect_button.click()
     assert "no reply" in window.error_banner.message()
     assert window.tabs.currentWidget() is not window.learn
+
+
+def test_what_the_model_sees_renders_the_chat(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    send_and_wait(qtbot, window, "Hello there")
+    window.tabs.setCurrentWidget(window.learn)
+    panel = window.learn.show_tokenizer()
+    panel.template_button.click()
+    qtbot.waitUntil(lambda: panel.text().startswith("<|im_start|>") and panel.chips.token_count
+                    > 0, timeout=REPLY_TIMEOUT_MS)
+    assert "<|im_start|>user\nHello there<|im_end|>" in panel.text()
+    assert panel.special()
+    window.grab().save(str(SCREENSHOTS / "window-learn-template.png"))

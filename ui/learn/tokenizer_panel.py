@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ class TokenizerPanel(QWidget):
     """Type text, see tokens. Emits `text_changed` debounced; the window answers `show_tokens`."""
 
     text_changed = Signal(str, bool)  # text, parse special tokens
+    template_requested = Signal()  # show the current chat as the model reads it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +41,10 @@ class TokenizerPanel(QWidget):
         self.special_box.setChecked(True)
         self.special_box.setToolTip("Read <|im_start|> and similar tags as single control tokens,"
                                     " as the chat template does; off: as plain text.")
+        self.template_button = QPushButton("What the model sees")
+        self.template_button.setToolTip("Load the current chat as the model reads it: the chat "
+                                        "template applied, special tokens highlighted")
+        self.template_button.clicked.connect(self.template_requested)
         self.counts_label = QLabel()
         self.counts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chips = TokenTextView()
@@ -48,6 +54,7 @@ class TokenizerPanel(QWidget):
 
         options = QHBoxLayout()
         options.addWidget(self.counts_label, 1)
+        options.addWidget(self.template_button)
         options.addWidget(self.special_box)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
@@ -84,6 +91,11 @@ class TokenizerPanel(QWidget):
     def set_text(self, text: str) -> None:
         self.input.setPlainText(text)
         self.input.moveCursor(QTextCursor.MoveOperation.End)
+
+    def show_template(self, rendered: str) -> None:
+        """Load a rendered chat: special tokens on, so its control tokens stand out."""
+        self.special_box.setChecked(True)
+        self.set_text(rendered)
 
     def _emit_text(self) -> None:
         self.text_changed.emit(self.text(), self.special())

@@ -21,7 +21,7 @@ from core.errors import StoreError
 from core.rag.chunk import Chunk
 from core.rag.embed import DIMENSION
 from core.store import open_database
-from core.store.db import explain
+from core.store.db import explain, write_transaction
 
 STATUSES = ("pending", "indexed", "failed")
 
@@ -132,7 +132,7 @@ def connect(path: Path) -> apsw.Connection:
 def _migrate(conn: apsw.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS rag_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     while True:
-        with _immediate(conn):
+        with write_transaction(conn):
             row = conn.execute(
                 "SELECT value FROM rag_meta WHERE key = 'rag_schema_version'").fetchone()
             version = int(row[0]) if row else 0
@@ -144,17 +144,6 @@ def _migrate(conn: apsw.Connection) -> None:
             SCHEMA[version](conn)
             conn.execute("INSERT OR REPLACE INTO rag_meta VALUES ('rag_schema_version', ?)",
                          (str(version + 1),))
-
-
-@contextmanager
-def _immediate(conn: apsw.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class IndexStore:
@@ -177,7 +166,7 @@ class IndexStore:
     @contextmanager
     def _write(self) -> Iterator[None]:
         try:
-            with _immediate(self.conn):
+            with write_transaction(self.conn):
                 yield
         except apsw.Error as exc:
             raise explain(exc, self.path) from exc

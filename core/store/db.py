@@ -99,7 +99,7 @@ def migrate(conn: apsw.Connection, path: Path) -> None:
     """Bring the schema up to date, one migration per transaction."""
     while _checked_version(conn, path) < len(MIGRATIONS):
         # A crash mid-migration rolls back to the previous version as a whole.
-        with _write_transaction(conn):
+        with write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = _checked_version(conn, path)
             if version < len(MIGRATIONS):
@@ -140,7 +140,8 @@ def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
 
 
 @contextmanager
-def _write_transaction(conn: apsw.Connection) -> Iterator[None]:
+def write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE)."""
     # IMMEDIATE takes the write lock before the version is read, so two processes opening a
     # new database at once cannot both run the same migration.
     conn.execute("BEGIN IMMEDIATE")

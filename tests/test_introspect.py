@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from core.engine.client import EngineClient
-from core.engine.types import ChatMessage, SamplingSettings
+from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
 from core.errors import PromptError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,3 +184,41 @@ def test_render_prompt_shows_what_the_model_sees(engine: EngineClient) -> None:
     assert sum(p.special for p in pieces) == 9  # 4 turns x (start, end) + the open assistant
     done = list(engine.generate(chat, SamplingSettings(seed=1, max_tokens=1)))[-1]
     assert done.stats.prompt_tokens == len(pieces)  # the same text the reply was computed from
+
+
+@pytest.fixture(scope="module")
+def gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from core.models.bundled import comparison_base_model
+
+    path = comparison_base_model(tmp_path_factory.mktemp("models"))
+    assert path is not None, "make installs the Gemma 3 270M packages"
+    return path
+
+
+def test_two_tokenizers_side_by_side(engine: EngineClient, gemma: Path) -> None:
+    import llama_cpp
+
+    text = "Tokenizers differ: naïve café, 日本語, <b>HTML</b>"
+    ours = engine.tokenize(text, special=False)
+    theirs = engine.tokenize(text, special=False, model_path=str(gemma))
+    reference = llama_cpp.Llama(str(gemma), vocab_only=True, verbose=False)
+    try:
+        expected = reference.tokenize(text.encode(), add_bos=False, special=False)
+    finally:
+        reference.close()
+    assert [p.id for p in theirs] == expected
+    assert [p.id for p in ours] != [p.id for p in theirs]
+    for pieces in (ours, theirs):  # both reassemble the text byte for byte
+        assert b"".join(bytes.fromhex(p.bytes_hex) for p in pieces) == text.encode()
+
+
+def test_surprise_under_a_second_model(engine: EngineClient, gemma: Path) -> None:
+    ours = engine.surprise(TEXT)
+    theirs = engine.surprise(TEXT, model_path=str(gemma))
+    assert theirs.perplexity > 1 and ours.perplexity > 1
+    assert theirs.perplexity != ours.perplexity
+    assert [t.id for t in theirs.tokens] != [t.id for t in ours.tokens]  # other vocabulary
+    done = list(engine.generate([ChatMessage("user", "Hi")],
+                                SamplingSettings(seed=1, max_tokens=3)))[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.stats.completion_tokens == 3  # the chat model is untouched

@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from core.engine.gguf_file import read_header
+from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
@@ -26,6 +27,10 @@ class _Server:
         self._conn = conn
         self._cancel = cancel
         self._runner: ModelRunner | None = None
+        # Second models for side-by-side views: tokenizers load vocab-only (fast, no weights);
+        # one full comparison model is kept for surprise, replaced when another is asked for.
+        self._vocabs: dict[str, Inspector] = {}
+        self._comparison: ModelRunner | None = None
 
     def _model(self) -> ModelRunner:
         if self._runner is None:
@@ -47,7 +52,26 @@ class _Server:
             kind = "done" if isinstance(event, DoneEvent) else "token"
             self._conn.send((kind, event))
 
+    def _vocab(self, path: str) -> Inspector:
+        if path not in self._vocabs:
+            read_header(path)
+            self._vocabs[path] = Inspector.vocab_only(path)
+        return self._vocabs[path]
+
+    def _comparison_model(self, path: str) -> ModelRunner:
+        if self._comparison is None or self._comparison.info.path != path:
+            if self._comparison is not None:
+                self._comparison.close()
+                self._comparison = None
+            self._comparison = ModelRunner(path, n_ctx=2048)
+        return self._comparison
+
     def _inspect(self, request: InspectRequest) -> Any:
+        if request.model_path and request.what == "tokens":
+            return self._vocab(request.model_path).tokenize(request.text, **request.options)
+        if request.model_path and request.what == "surprise":
+            inspector = self._comparison_model(request.model_path).inspector
+            return inspector.surprise(request.text, **request.options)
         inspector = self._model().inspector
         if request.what == "tokens":
             return inspector.tokenize(request.text, **request.options)

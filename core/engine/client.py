@@ -170,10 +170,14 @@ class EngineClient:
         self._send("inspect", request)
         return self._receive()[1]
 
-    def tokenize(self, text: str, special: bool = True) -> list[TokenPiece]:
-        """The model's tokens for `text`, with their bytes; `special` parses <|tags|> as such."""
-        result: list[TokenPiece] = self._inspect(
-            InspectRequest("tokens", text, options={"special": special}))
+    def tokenize(self, text: str, special: bool = True,
+                 model_path: str | None = None) -> list[TokenPiece]:
+        """The model's tokens for `text`, with their bytes; `special` parses <|tags|> as such.
+
+        With `model_path`, another GGUF's tokenizer (loaded vocab-only) does the splitting.
+        """
+        result: list[TokenPiece] = self._inspect(InspectRequest(
+            "tokens", text, options={"special": special}, model_path=model_path))
         return result
 
     def next_token(self, prompt: str | list[int], sampling: SamplingSettings | None = None,
@@ -188,10 +192,11 @@ class EngineClient:
         result: NextTokenView = self._inspect(request)
         return result
 
-    def surprise(self, text: str, top: int = 5) -> SurpriseView:
-        """Per-token log-probabilities of `text` under the model, and its perplexity."""
-        result: SurpriseView = self._inspect(InspectRequest("surprise", text,
-                                                            options={"top": top}))
+    def surprise(self, text: str, top: int = 5, model_path: str | None = None) -> SurpriseView:
+        """Per-token log-probabilities of `text` under the model (or under the GGUF at
+        `model_path`, to compare two models), and its perplexity."""
+        result: SurpriseView = self._inspect(InspectRequest(
+            "surprise", text, options={"top": top}, model_path=model_path))
         return result
 
     def render_prompt(self, messages: Sequence[ChatMessage],

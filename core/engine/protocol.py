@@ -30,6 +30,7 @@ class InspectRequest:
     text: str = ""
     tokens: list[int] | None = None  # "next" on exact token ids (step mode) instead of text
     options: dict[str, Any] = field(default_factory=dict)
+    model_path: str | None = None  # another model's file, for side-by-side comparisons
 
 
 @dataclass(frozen=True)

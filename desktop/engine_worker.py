@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.engine.load_guard import LoadGuard
 from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
-from core.errors import EngineCrashed, GlassboxError
+from core.errors import EngineCrashed, GlassboxError, ModelLoadError
+from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model
 
 if TYPE_CHECKING:
     from core.chat import ChatSession
@@ -60,6 +61,7 @@ class EngineWorker(QObject):
         super().__init__()
         self._db_path = db_path
         self._guard = LoadGuard(home)
+        self._home = home
         self._engine: EngineClient | None = None
         self._store: ChatStore | None = None
         self._session: ChatSession | None = None
@@ -145,6 +147,13 @@ class EngineWorker(QObject):
     def edit_last(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(chat_id, text, sampling))
 
+    def _comparison_base(self) -> str:
+        path = comparison_base_model(self._home / "models")
+        if path is None:
+            raise ModelLoadError("The comparison model (Gemma 3 270M) is not installed: run "
+                                 "`make run` once, or pick another GGUF file to compare with.")
+        return str(path)
+
     @Slot(int, str, object)
     def inspect(self, request_id: int, what: str, kwargs: dict[str, Any]) -> None:
         """Run one Learn-panel request on the model ("tokens", "next" or "surprise")."""
@@ -153,6 +162,8 @@ class EngineWorker(QObject):
         methods = {"tokens": self._engine.tokenize, "next": self._engine.next_token,
                    "surprise": self._engine.surprise, "template": self._engine.render_prompt}
         try:
+            if kwargs.get("model_path") == COMPARISON_BASE_ID:
+                kwargs = {**kwargs, "model_path": self._comparison_base()}
             result = methods[what](**kwargs)
         except EngineCrashed as exc:
             self.inspect_failed.emit(request_id, str(exc))

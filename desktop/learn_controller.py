@@ -49,6 +49,8 @@ class LearnController(QObject):
             "next": _Lane(self._show_next, what="next"),
             "surprise": _Lane(self._show_surprise, what="surprise"),
             "template": _Lane(self._show_template, what="template"),
+            "tokens_b": _Lane(self._show_tokens_b, what="tokens"),
+            "surprise_b": _Lane(self._show_surprise_b, what="surprise"),
         }
         self._by_id: dict[int, _Lane] = {}
         worker = engine.worker
@@ -64,6 +66,7 @@ class LearnController(QObject):
         nxt.fork_requested.connect(self._request_next)
         nxt.sample_requested.connect(self._on_sample)
         surprise.measure_requested.connect(self._on_measure)
+        panel.comparison_changed.connect(self._on_comparison_changed)
 
     # -- requests ---------------------------------------------------------------------------
     def _submit(self, lane: _Lane, context: Any = None, **kwargs: Any) -> None:
@@ -77,6 +80,9 @@ class LearnController(QObject):
 
     def _on_tokenizer_text(self, text: str, special: bool) -> None:
         self._submit(self._lanes["tokens"], context=text, text=text, special=special)
+        if self._panel.comparison():
+            self._submit(self._lanes["tokens_b"], context=None, text=text, special=special,
+                         model_path=self._panel.comparison())
 
     def _request_next(self, *_: object) -> None:
         panel = self._panel.next_token
@@ -95,6 +101,20 @@ class LearnController(QObject):
 
     def _on_measure(self, text: str) -> None:
         self._submit(self._lanes["surprise"], context=None, text=text, top=5)
+        if self._panel.comparison():
+            self._submit(self._lanes["surprise_b"], context=None, text=text, top=5,
+                         model_path=self._panel.comparison())
+
+    def _on_comparison_changed(self, path: str) -> None:
+        if not path:
+            self._panel.tokenizer.clear_comparison()
+            self._panel.surprise.clear_comparison()
+            return
+        tokenizer, surprise = self._panel.tokenizer, self._panel.surprise
+        if tokenizer.text():
+            self._on_tokenizer_text(tokenizer.text(), tokenizer.special())
+        if surprise.text().strip():
+            self._on_measure(surprise.text())
 
     def _on_sample(self) -> None:
         """Draw the next token from what the sampler stages left, as generation would."""
@@ -148,6 +168,14 @@ class LearnController(QObject):
         panel = self._panel.next_token
         text = panel.prompt() + "".join(step.piece for step in panel.steps())
         panel.show_view(view, text)
+
+    def _show_tokens_b(self, pieces: list[TokenPiece]) -> None:
+        if self._panel.comparison():
+            self._panel.tokenizer.show_comparison(pieces, self._panel.comparison_name())
+
+    def _show_surprise_b(self, view: SurpriseView) -> None:
+        if self._panel.comparison():
+            self._panel.surprise.show_comparison(view, self._panel.comparison_name())
 
     def _show_template(self, rendered: str) -> None:
         self._panel.tokenizer.show_template(rendered)

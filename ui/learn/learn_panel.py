@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabWidget, QWidget
 
 from core.engine.types import SamplingSettings
+from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
+BUNDLED_BASE = COMPARISON_BASE_ID
+_OPEN = "open"
+
 
 class LearnPanel(QTabWidget):
     """Holds the three panels; the window connects their signals to the engine worker."""
+
+    comparison_changed = Signal(str)  # a second model's path, BUNDLED_BASE, or "" for none
 
     def __init__(self, settings: SamplingSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -22,6 +29,44 @@ class LearnPanel(QTabWidget):
         self.addTab(self.tokenizer, "Tokenizer")
         self.addTab(self.next_token, "Next token")
         self.addTab(self.surprise, "Surprise")
+        self.compare_box = QComboBox()
+        self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
+        self.compare_box.addItem("no second model", "")
+        self.compare_box.addItem("Gemma 3 270M base (bundled)", BUNDLED_BASE)
+        self.compare_box.addItem("Open GGUF file…", _OPEN)
+        self.compare_box.activated.connect(self._on_compare_chosen)
+        corner = QWidget()
+        row = QHBoxLayout(corner)
+        row.setContentsMargins(0, 0, 4, 0)
+        row.addWidget(QLabel("Compare with:"))
+        row.addWidget(self.compare_box)
+        self.setCornerWidget(corner)
+
+    def comparison(self) -> str:
+        return str(self.compare_box.currentData())
+
+    def comparison_name(self) -> str:
+        return self.compare_box.currentText()
+
+    def set_comparison(self, path: str) -> None:
+        index = self.compare_box.findData(path)
+        if index < 0:
+            index = self.compare_box.count() - 1
+            self.compare_box.insertItem(index, path.rsplit("/", 1)[-1], path)
+        self.compare_box.setCurrentIndex(index)
+        self.comparison_changed.emit(path)
+
+    def _on_compare_chosen(self, index: int) -> None:
+        choice = str(self.compare_box.itemData(index))
+        if choice == _OPEN:
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with a model", "",
+                                                  "GGUF models (*.gguf);;All files (*)")
+            if not path:
+                self.compare_box.setCurrentIndex(0)
+                self.comparison_changed.emit("")
+                return
+            choice = path
+        self.set_comparison(choice)
 
     def show_tokenizer(self) -> TokenizerPanel:
         self.setCurrentWidget(self.tokenizer)

@@ -48,6 +48,10 @@ class TokenizerPanel(QWidget):
         self.counts_label = QLabel()
         self.counts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chips = TokenTextView()
+        self.comparison_label = QLabel()
+        self.comparison_chips = TokenTextView()
+        self.comparison_label.hide()
+        self.comparison_chips.hide()
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
         legend.setEnabled(False)  # drawn muted
@@ -61,6 +65,8 @@ class TokenizerPanel(QWidget):
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(options)
         lower_layout.addWidget(self.chips, 1)
+        lower_layout.addWidget(self.comparison_label)
+        lower_layout.addWidget(self.comparison_chips, 1)
         lower_layout.addWidget(legend)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.input)
@@ -79,6 +85,7 @@ class TokenizerPanel(QWidget):
         self.special_box.toggled.connect(self._on_special_toggled)
         self._pieces: list[TokenPiece] = []
         self._text = ""
+        self._comparison: tuple[list[TokenPiece], str] | None = None
         self._render()
 
     # -- intents ----------------------------------------------------------------------------
@@ -110,15 +117,35 @@ class TokenizerPanel(QWidget):
         self._pieces, self._text = list(pieces), text
         self._render()
 
+    def show_comparison(self, pieces: list[TokenPiece], model_name: str) -> None:
+        """Another model's tokens for the same text, under the first model's."""
+        self._comparison = (list(pieces), model_name)
+        self._render()
+
+    def clear_comparison(self) -> None:
+        self._comparison = None
+        self._render()
+
     def _render(self) -> None:
         n, chars = len(self._pieces), len(self._text)
         per = f"{chars / n:.2f}" if n else "–"
         self.counts_label.setText(
             f"<b>{n:,}</b> tokens · <b>{chars:,}</b> characters · "
             f"<b>{per}</b> characters per token")
+        self.chips.set_tokens(*self._chips_html(self._pieces))
+        shown = self._comparison is not None
+        self.comparison_label.setVisible(shown)
+        self.comparison_chips.setVisible(shown)
+        if self._comparison is not None:
+            pieces, name = self._comparison
+            self.comparison_label.setText(f"<b>{html.escape(name)}</b>: <b>{len(pieces):,}</b> "
+                                          "tokens for the same text")
+            self.comparison_chips.set_tokens(*self._chips_html(pieces))
+
+    def _chips_html(self, pieces: list[TokenPiece]) -> tuple[str, list[str]]:
         first, second, special = shading.chip_colors(self.palette())
         spans, tips = [], []
-        for i, piece in enumerate(self._pieces):
+        for i, piece in enumerate(pieces):
             back = special if piece.special else (first if i % 2 == 0 else second)
             weight = "font-weight:bold;" if piece.special else ""
             inner = piece_html(piece.text, piece.bytes_hex, breaks=True)
@@ -126,7 +153,7 @@ class TokenizerPanel(QWidget):
                      f"color:{shading.css(shading.readable_on(back))};{weight}")
             spans.append(TokenTextView.anchor(i, f'<span style="{style}">{inner}</span>'))
             tips.append(_tooltip(i, piece))
-        self.chips.set_tokens(f'<div style="line-height:140%;">{"".join(spans)}</div>', tips)
+        return f'<div style="line-height:140%;">{"".join(spans)}</div>', tips
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)

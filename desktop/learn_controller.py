@@ -29,7 +29,7 @@ class _Lane:
     in_flight: int | None = None
     waiting: dict[str, Any] | None = None
     what: str = ""
-    context: dict[int, Any] = field(default_factory=dict)
+    tags: dict[int, Any] = field(default_factory=dict)  # what each answer belongs to
 
 
 class LearnController(QObject):
@@ -44,6 +44,7 @@ class LearnController(QObject):
         self._show_error = show_error
         self._model_name = ""
         self._last_next: NextTokenView | None = None
+        self._reply_context: tuple[str, list[ChatMessage]] = ("", [])
         self._lanes = {
             "tokens": _Lane(self._show_tokens, what="tokens"),
             "next": _Lane(self._show_next, what="next"),
@@ -69,26 +70,26 @@ class LearnController(QObject):
         panel.comparison_changed.connect(self._on_comparison_changed)
 
     # -- requests ---------------------------------------------------------------------------
-    def _submit(self, lane: _Lane, context: Any = None, **kwargs: Any) -> None:
+    def _submit(self, lane: _Lane, tag: Any = None, **kwargs: Any) -> None:
         if lane.in_flight is not None:
-            lane.waiting = {"context": context, **kwargs}
+            lane.waiting = {"tag": tag, **kwargs}
             return
         request_id = self._engine.inspect(lane.what, **kwargs)
         lane.in_flight = request_id
-        lane.context = {request_id: context}
+        lane.tags = {request_id: tag}
         self._by_id[request_id] = lane
 
     def _on_tokenizer_text(self, text: str, special: bool) -> None:
-        self._submit(self._lanes["tokens"], context=text, text=text, special=special)
+        self._submit(self._lanes["tokens"], tag=text, text=text, special=special)
         if self._panel.comparison():
-            self._submit(self._lanes["tokens_b"], context=None, text=text, special=special,
+            self._submit(self._lanes["tokens_b"], tag=None, text=text, special=special,
                          model_path=self._panel.comparison())
 
     def _request_next(self, *_: object) -> None:
         panel = self._panel.next_token
         if not panel.prompt().strip():
             return
-        self._submit(self._lanes["next"], context=None, prompt=panel.prompt(),
+        self._submit(self._lanes["next"], tag=None, prompt=panel.prompt(),
                      sampling=panel.settings(), top=_TOP, continuation=panel.token_path())
 
     def _on_template(self) -> None:
@@ -97,13 +98,16 @@ class LearnController(QObject):
             self._show_error("This chat is empty: send a message first, then see how the "
                              "model reads it.")
             return
-        self._submit(self._lanes["template"], context=None, messages=messages)
+        self._submit(self._lanes["template"], tag=None, messages=messages)
 
     def _on_measure(self, text: str) -> None:
-        self._submit(self._lanes["surprise"], context=None, text=text, top=5)
+        # A chat reply is scored as the answer to its conversation, while its text is unedited.
+        context = self._reply_context[1] if self._reply_context[0] == text else None
+        extra = {"context": context} if context else {}
+        self._submit(self._lanes["surprise"], tag=None, text=text, top=5, **extra)
         if self._panel.comparison():
-            self._submit(self._lanes["surprise_b"], context=None, text=text, top=5,
-                         model_path=self._panel.comparison())
+            self._submit(self._lanes["surprise_b"], tag=None, text=text, top=5,
+                         model_path=self._panel.comparison(), **extra)
 
     def _on_comparison_changed(self, path: str) -> None:
         if not path:
@@ -126,8 +130,9 @@ class LearnController(QObject):
         raw = {c.id: c.prob for c in view.raw}
         self._panel.next_token.add_step(chosen.id, chosen.piece, raw.get(chosen.id))
 
-    def measure(self, text: str) -> None:
-        """Open the Surprise panel on `text` (from "Inspect this reply")."""
+    def measure(self, text: str, context: list[ChatMessage] | None = None) -> None:
+        """Open the Surprise panel on `text`: a chat reply, read after its `context`."""
+        self._reply_context = (text, context or [])
         panel = self._panel.show_surprise()
         panel.set_text(text)
         self._on_measure(text)
@@ -137,19 +142,19 @@ class LearnController(QObject):
         lane = self._by_id.pop(request_id, None)
         if lane is None:
             return None
-        context = lane.context.pop(request_id, None)
+        tag = lane.tags.pop(request_id, None)
         lane.in_flight = None
         if lane.waiting is not None:
             waiting, lane.waiting = lane.waiting, None
             self._submit(lane, **waiting)
             return None  # a newer request supersedes this answer
-        return lane, context
+        return lane, tag
 
     def _on_inspected(self, request_id: int, result: object) -> None:
         done = self._finish(request_id)
         if done is not None:
-            lane, context = done
-            lane.show(result if context is None else (result, context))
+            lane, tag = done
+            lane.show(result if tag is None else (result, tag))
 
     def _on_failed(self, request_id: int, message: str) -> None:
         done = self._finish(request_id)

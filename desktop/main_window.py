@@ -151,14 +151,15 @@ class MainWindow(QMainWindow):
         return messages
 
     def _inspect_last_reply(self) -> None:
-        replies = [text for role, text, _status in self.chat_view.shown_messages()
-                   if role == "assistant" and text.strip()]
-        if not replies:
+        conversation = self._conversation()
+        last = max((i for i, m in enumerate(conversation) if m.role == "assistant"),
+                   default=None)
+        if last is None or not conversation[last].content.strip():
             self.show_error("There is no reply in this chat to inspect yet.")
             return
         assert self.learn_controller is not None
         self.tabs.setCurrentWidget(self.learn)
-        self.learn_controller.measure(replies[-1])
+        self.learn_controller.measure(conversation[last].content, conversation[:last])
 
     def _open_sampling_dialog(self) -> None:
         assert self.store is not None

@@ -222,3 +222,17 @@ def test_surprise_under_a_second_model(engine: EngineClient, gemma: Path) -> Non
                                 SamplingSettings(seed=1, max_tokens=3)))[-1]
     assert isinstance(done, DoneEvent)
     assert done.stats.completion_tokens == 3  # the chat model is untouched
+
+
+def test_a_reply_is_measured_in_its_chat_context(engine: EngineClient) -> None:
+    chat = [ChatMessage("user", "What is the capital of France?")]
+    reply = "The capital of France is Paris."
+    alone = engine.surprise(reply)
+    in_context = engine.surprise(reply, context=chat)
+    assert len(in_context.tokens) == len(alone.tokens) + 1  # the first token is scored too
+    assert in_context.perplexity < alone.perplexity  # the question makes the answer expected
+    prompt = engine.render_prompt(chat)
+    first = engine.next_token(prompt, SamplingSettings(temperature=1.0), top=50)
+    probs = {c.id: c.prob for c in first.raw}
+    assert in_context.tokens[0].logprob == pytest.approx(
+        math.log(probs[in_context.tokens[0].id]), abs=0.05)

@@ -69,16 +69,18 @@ class _Server:
     def _inspect(self, request: InspectRequest) -> Any:
         if request.model_path and request.what == "tokens":
             return self._vocab(request.model_path).tokenize(request.text, **request.options)
-        if request.model_path and request.what == "surprise":
-            inspector = self._comparison_model(request.model_path).inspector
-            return inspector.surprise(request.text, **request.options)
+        if request.what == "surprise":
+            runner = (self._comparison_model(request.model_path) if request.model_path
+                      else self._model())
+            options = dict(request.options)
+            context = options.pop("context", None)
+            prefix = runner.render_prompt(context) if context else ""
+            return runner.inspector.surprise(request.text, prefix=prefix, **options)
         inspector = self._model().inspector
         if request.what == "tokens":
             return inspector.tokenize(request.text, **request.options)
         if request.what == "next":
             return inspector.next_token(request.tokens or request.text, **request.options)
-        if request.what == "surprise":
-            return inspector.surprise(request.text, **request.options)
         if request.what == "template":
             return self._model().render_prompt(**request.options)
         raise ValueError(f"unknown inspection {request.what!r}")

@@ -192,11 +192,16 @@ class EngineClient:
         result: NextTokenView = self._inspect(request)
         return result
 
-    def surprise(self, text: str, top: int = 5, model_path: str | None = None) -> SurpriseView:
+    def surprise(self, text: str, top: int = 5, model_path: str | None = None,
+                 context: Sequence[ChatMessage] | None = None) -> SurpriseView:
         """Per-token log-probabilities of `text` under the model (or under the GGUF at
-        `model_path`, to compare two models), and its perplexity."""
+        `model_path`, to compare two models), and its perplexity. With `context`, the text
+        is scored as the reply to that conversation, through the model's chat template."""
+        options: dict[str, Any] = {"top": top}
+        if context:
+            options["context"] = list(context)
         result: SurpriseView = self._inspect(InspectRequest(
-            "surprise", text, options={"top": top}, model_path=model_path))
+            "surprise", text, options=options, model_path=model_path))
         return result
 
     def render_prompt(self, messages: Sequence[ChatMessage],

@@ -165,24 +165,32 @@ class Inspector:
         return stages
 
     # -- surprise ---------------------------------------------------------------------------
-    def surprise(self, text: str, top: int = 5) -> SurpriseView:
-        """How probable the model found each token of `text`, and the perplexity of the whole."""
+    def surprise(self, text: str, top: int = 5, prefix: str = "") -> SurpriseView:
+        """How probable the model found each token of `text`, and the perplexity of the whole.
+
+        With `prefix` (say, a chat prompt through its template) the text is read as its
+        continuation, so a reply is measured in the context it was written in.
+        """
         llm = self._llm
         add_bos = bool(llm._model.add_bos_token())
-        ids = list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
-        if len(ids) < 2:
+        if prefix:
+            head = list(llm.tokenize(prefix.encode("utf-8"), add_bos=add_bos, special=True))
+            body = list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        else:
+            # Nothing comes before the first token, so it has no prediction to score.
+            ids = list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+            head, body = ids[:1], ids[1:]
+        if not head or not body:
             raise PromptError("The text needs at least two tokens to measure surprise.")
-        if len(ids) > llm.n_ctx():
-            raise PromptError(f"The text has {len(ids):,} tokens; the context holds "
-                              f"{llm.n_ctx():,}. Use a shorter text.")
-        logprobs = self._all_log_softmax(ids)
-        all_ids = np.arange(self._n_vocab)
+        if len(head) + len(body) > llm.n_ctx():
+            raise PromptError(f"The text has {len(head) + len(body):,} tokens; the context "
+                              f"holds {llm.n_ctx():,}. Use a shorter text.")
+        logprobs = self._all_log_softmax(head + body)
         tokens = []
-        # Position i predicts token i + 1; the first token has no prediction (nothing before).
-        for i, token in enumerate(ids[1:]):
-            row = logprobs[i]
+        for i, token in enumerate(body):
+            row = logprobs[len(head) - 1 + i]  # the row that predicts this token
             order = np.argsort(-row)[:top]
-            alts = [Candidate(int(all_ids[j]), self.piece(int(j)).text, float(math.exp(row[j])),
+            alts = [Candidate(int(j), self.piece(int(j)).text, float(math.exp(row[j])),
                               float(row[j])) for j in order]
             tokens.append(TokenSurprise(token, self.piece(token).text, float(row[token]), alts))
         nll = -sum(t.logprob for t in tokens) / len(tokens)

@@ -110,7 +110,6 @@ class EngineWorker(QObject):
             self._restart(str(exc))
         except GlassboxError as exc:
             self.model_failed.emit(str(exc))
-            self._reload_previous(path)
         else:
             self._last_path = path
             self.model_loaded.emit(info)
@@ -123,17 +122,6 @@ class EngineWorker(QObject):
             return self._engine.load(path, n_ctx=int(n_ctx))
         finally:
             self._guard.end()
-
-    def _reload_previous(self, failed_path: str) -> None:
-        """A failed load leaves the engine empty: bring back the model that worked before."""
-        previous = self._last_path
-        if previous is None or previous == failed_path or self._closing.is_set():
-            return
-        try:
-            self.model_loaded.emit(self._load(previous))
-        except GlassboxError as exc:
-            self._last_path = None
-            self.model_failed.emit(str(exc))
 
     @Slot(int, str)
     def send(self, chat_id: int, text: str) -> None:

@@ -101,13 +101,17 @@ class ModelController(QObject):
                          lambda recent: self._picker.set_models(bundled, recent))
 
     def _on_failed(self, message: str) -> None:
-        # A failed load leaves no model; the worker reloads the previous one if there was one.
-        self.model = None
+        # The engine keeps (or restores) the model it had, so the picker goes back to it.
         self.loading = None
         self._picker.set_loading(None)
-        self._picker.set_current(None)
-        self._status.set_model(None)
-        self._status.set_state("No model loaded")
+        if self.model is None:
+            self._picker.set_current(None)
+            self._status.set_model(None)
+            self._status.set_state("No model loaded")
+        else:
+            self._picker.set_current(self.model.path)
+            self._status.set_model(self.model.name, self.model.n_ctx)
+            self._status.set_state("Ready")
         self._show_error(message)
 
     def _on_crashed(self, _message: str) -> None:

@@ -17,7 +17,7 @@ from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
-from core.errors import NoModelLoaded
+from core.errors import GlassboxError, NoModelLoaded
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,19 @@ class _Server:
     def _load(self, request: LoadRequest) -> None:
         # Check the new file before unloading the current model, so a bad pick keeps it.
         read_header(request.path)
-        if self._runner is not None:
-            self._runner.close()
+        previous = self._runner
+        if previous is not None:
+            previous.close()  # two models at once may not fit in memory
             self._runner = None
-        self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers)
+        try:
+            self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers)
+        except GlassboxError:
+            if previous is not None:
+                # llama.cpp refused a file whose header looked fine: bring back the model
+                # the user had, so a bad pick never leaves them with none.
+                info = previous.info
+                self._runner = ModelRunner(info.path, info.n_ctx)
+            raise
         self._conn.send(("loaded", self._runner.info))
 
     def _generate(self, request: GenerateRequest) -> None:

@@ -50,6 +50,7 @@ class LearnController(QObject):
             "next": _Lane(self._show_next, what="next"),
             "surprise": _Lane(self._show_surprise, what="surprise"),
             "template": _Lane(self._show_template, what="template"),
+            "reply_start": _Lane(self._show_reply_start, what="template"),
             "tokens_b": _Lane(self._show_tokens_b, what="tokens"),
             "surprise_b": _Lane(self._show_surprise_b, what="surprise"),
         }
@@ -136,6 +137,9 @@ class LearnController(QObject):
         panel = self._panel.show_surprise()
         panel.set_text(text)
         self._on_measure(text)
+        if context:
+            # The Next-token tab starts where the model started this reply, to step through it.
+            self._submit(self._lanes["reply_start"], tag=None, messages=context)
 
     # -- results ----------------------------------------------------------------------------
     def _finish(self, request_id: int) -> tuple[_Lane, Any] | None:
@@ -181,6 +185,9 @@ class LearnController(QObject):
     def _show_surprise_b(self, view: SurpriseView) -> None:
         if self._panel.comparison():
             self._panel.surprise.show_comparison(view, self._panel.comparison_name())
+
+    def _show_reply_start(self, rendered: str) -> None:
+        self._panel.next_token.set_prompt(rendered)
 
     def _show_template(self, rendered: str) -> None:
         self._panel.tokenizer.show_template(rendered)

@@ -48,6 +48,10 @@ def test_inspect_reply_opens_surprise(qtbot: QtBot, open_window: OpenWindow) -> 
     qtbot.waitUntil(lambda: "erplexity" in surprise.perplexity_label.text(),
                     timeout=REPLY_TIMEOUT_MS)
     assert surprise.text().strip()
+    nxt = window.learn.next_token  # where the model began this reply, ready to step through
+    qtbot.waitUntil(lambda: nxt.prompt().endswith("<|im_start|>assistant\n")
+                    and nxt.bars.bar_count() > 0, timeout=REPLY_TIMEOUT_MS)
+    assert "Name three colours." in nxt.prompt()
     window.grab().save(str(SCREENSHOTS / "window-learn-surprise.png"))
 
 

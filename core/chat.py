@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain
 
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
@@ -112,7 +113,7 @@ class ChatSession:
         yield ReplyStarted(chat_id, user.id, writer.message_id)
         done = False
         try:
-            for event in _chain(first, events):
+            for event in chain((first,), events):
                 if isinstance(event, TokenEvent):
                     writer.append(event.text)
                 else:
@@ -131,8 +132,3 @@ class ChatSession:
             if not done and writer.is_open:
                 # The caller stopped listening (a closed window): keep what arrived, marked so.
                 writer.finish("interrupted")
-
-
-def _chain(first: object, rest: Iterator) -> Iterator:
-    yield first
-    yield from rest

@@ -11,14 +11,13 @@ from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
-BUNDLED_BASE = COMPARISON_BASE_ID
 _OPEN = "open"
 
 
 class LearnPanel(QTabWidget):
     """Holds the three panels; the window connects their signals to the engine worker."""
 
-    comparison_changed = Signal(str)  # a second model's path, BUNDLED_BASE, or "" for none
+    comparison_changed = Signal(str)  # a model path, COMPARISON_BASE_ID, or "" for none
 
     def __init__(self, settings: SamplingSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -32,7 +31,7 @@ class LearnPanel(QTabWidget):
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
-        self.compare_box.addItem("Gemma 3 270M base (bundled)", BUNDLED_BASE)
+        self.compare_box.addItem("Gemma 3 270M base (bundled)", COMPARISON_BASE_ID)
         self.compare_box.addItem("Open GGUF file…", _OPEN)
         self.compare_box.activated.connect(self._on_compare_chosen)
         corner = QWidget()

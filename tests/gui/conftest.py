@@ -38,6 +38,8 @@ def open_window(qtbot: QtBot, fast_settings: None) -> Iterator[OpenWindow]:
     """Open a MainWindow like run_app does; by default wait until a model and a chat are up."""
     windows: list[MainWindow] = []
     threads_before = set(threading.enumerate())
+    # Engines other tests share (a session fixture) may already run; only ours must end.
+    children_before = set(multiprocessing.active_children())
 
     def _open(wait_ready: bool = True) -> MainWindow:
         window = MainWindow()
@@ -57,6 +59,7 @@ def open_window(qtbot: QtBot, fast_settings: None) -> Iterator[OpenWindow]:
     for window in windows:
         running = [t.objectName() for t in window.threads() if t.isRunning()]
         assert not running, f"threads left running: {running}"
-    assert not multiprocessing.active_children(), "the engine process outlived its window"
+    leftover_children = set(multiprocessing.active_children()) - children_before
+    assert not leftover_children, "the engine process outlived its window"
     leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
     assert not leftover, f"Python threads left running: {leftover}"

@@ -6,14 +6,18 @@ asked for it: the user message is committed when sent, the reply as it grows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
-from core.errors import EngineCrashed, GlassboxError, PromptError
+from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
 from core.store import ChatStore, StoredMessage
+
+if TYPE_CHECKING:  # grounding pulls in numpy and the retriever: only grounded chats need them
+    from core.rag.grounding import Grounding, SearchFn
 
 DEFAULT_TITLE = "New chat"
 _TITLE_CHARS = 48
@@ -26,7 +30,24 @@ class ReplyStarted:
     reply_message_id: int
 
 
-ChatEvent = ReplyStarted | TokenEvent | DoneEvent
+@dataclass(frozen=True)
+class SearchingDocuments:
+    """Sent before retrieval, which can take seconds the first time (the embedder loads)."""
+
+    chat_id: int
+    collections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """The passages and prompt behind the reply `reply_message_id` (sent after ReplyStarted)."""
+
+    chat_id: int
+    reply_message_id: int
+    grounding: Grounding
+
+
+ChatEvent = ReplyStarted | TokenEvent | DoneEvent | SearchingDocuments | Grounded
 
 
 def title_from(text: str) -> str:
@@ -51,11 +72,15 @@ class ChatSession:
     """Runs chat turns against one store and one engine (both owned by the calling thread)."""
 
     def __init__(
-        self, store: ChatStore, engine: EngineClient, commit_interval_s: float = 1.0
+        self, store: ChatStore, engine: EngineClient, commit_interval_s: float = 1.0,
+        search: SearchFn | None = None,
     ) -> None:
+        """`search` finds passages in named collections; without it, chats are not grounded
+        even when they name collections."""
         self.store = store
         self.engine = engine
         self.commit_interval_s = commit_interval_s
+        self.search = search
 
     def send(self, chat_id: int, text: str, sampling: SamplingSettings) -> Iterator[ChatEvent]:
         """Store `text` as the user's message and stream the answer to it."""
@@ -88,6 +113,17 @@ class ChatSession:
         self.store.delete_messages_from(last.id)
         yield from self.send(chat_id, text, sampling)
 
+    def _ground(self, prompt: list[ChatMessage], collections: Sequence[str],
+                sampling: SamplingSettings) -> Grounding:
+        from core.rag.grounding import ground
+
+        model = self.engine.model
+        if model is None:
+            raise NoModelLoaded("No model is loaded: choose one before sending a message.")
+        assert self.search is not None
+        return ground(prompt, collections, self.search, self.engine, model.n_ctx,
+                      sampling.max_tokens)
+
     def _last_user_message(self, chat_id: int) -> StoredMessage:
         for m in reversed(self.store.messages(chat_id)):
             if m.role == "user":
@@ -105,12 +141,20 @@ class ChatSession:
         chat = self.store.get_chat(chat_id)
         history = [m for m in self.store.messages(chat_id) if m.id <= user.id]
         prompt = _as_prompt(chat.system_prompt, history)
+        grounding = None
+        if chat.collections and self.search is not None:
+            yield SearchingDocuments(chat_id, chat.collections)
+            grounding = self._ground(prompt, chat.collections, sampling)
+            prompt = list(grounding.messages)
         events = self.engine.generate(prompt, sampling)
         # Pull the first event before creating the reply row: a prompt that is refused
         # (too long, empty) must leave no empty reply behind.
         first = next(events)
         writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s)
         yield ReplyStarted(chat_id, user.id, writer.message_id)
+        if grounding is not None:
+            self.store.set_message_grounding(writer.message_id, grounding.to_json())
+            yield Grounded(chat_id, writer.message_id, grounding)
         done = False
         try:
             for event in chain((first,), events):

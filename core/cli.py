@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
 
 from core import cli_inspect
 from core.config import database_path
@@ -15,6 +16,10 @@ from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEve
 from core.errors import GlassboxError
 from core.models.bundled import default_chat_model
 from core.rag import cli as rag_cli
+
+if TYPE_CHECKING:
+    from core.rag.grounding import Grounding
+    from core.rag.library import DocumentLibrary
 
 _DEFAULTS = SamplingSettings()
 
@@ -37,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question and exit")
     ask.add_argument("question", help="the question; '-' reads it from standard input")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument("--collection", action="append", metavar="NAME", default=[],
+                     help="answer from this document collection, with citations (repeatable)")
+    ask.add_argument("--top", type=int, default=6, metavar="K",
+                     help="passages to retrieve for --collection (default 6)")
     _add_model_options(ask)
     chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats")
     _add_model_options(chat)
@@ -86,21 +95,65 @@ def _ask(args: argparse.Namespace) -> int:
     messages = [ChatMessage("system", args.system)] if args.system.strip() else []
     messages.append(ChatMessage("user", question))
     sampling = _sampling(args)
-    with _start_engine(args) as engine:
+    grounding = None
+    with _open_collections(args) as library, _start_engine(args) as engine:
+        if library is not None:
+            grounding = _ground(args, messages, engine, library, sampling)
+            messages = list(grounding.messages)
         done = _stream(engine.generate(messages, sampling), sys.stdout, echo=not args.json)
     if done is None:
         return 130
     if args.json:
         stats = done.stats
-        result = {
+        result: dict[str, object] = {
             "text": done.text,
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.completion_tokens,
             "ttft_s": round(stats.ttft_s, 4),
             "tokens_per_s": round(stats.tokens_per_s, 2),
         }
+        if grounding is not None:
+            result["citations"] = grounding.citations(done.text)
         print(json.dumps(result, ensure_ascii=False))
+    elif grounding is not None:
+        _print_sources(grounding, done.text)
     return 0
+
+
+@contextmanager
+def _open_collections(args: argparse.Namespace) -> Iterator[DocumentLibrary | None]:
+    """The document library when --collection is given; unknown names fail before the model
+    loads, so a typo costs no wait."""
+    if not args.collection:
+        yield None
+        return
+    from core.rag.library import DocumentLibrary
+
+    if args.top < 1:
+        raise GlassboxError("--top must be at least 1.")
+    with DocumentLibrary() as library:
+        for name in args.collection:
+            library.collection(name)
+        yield library
+
+
+def _ground(args: argparse.Namespace, messages: list[ChatMessage], engine: EngineClient,
+            library: DocumentLibrary, sampling: SamplingSettings) -> Grounding:
+    from core.rag.grounding import ground, searcher
+
+    assert engine.model is not None
+    return ground(messages, args.collection, searcher(library), engine, engine.model.n_ctx,
+                  sampling.max_tokens, top_k=args.top)
+
+
+def _print_sources(grounding: Grounding, answer: str) -> None:
+    if not grounding.sources:
+        print("(no passage in the collection matched the question)")
+        return
+    print("\nSources:")
+    for citation, source in zip(grounding.citations(answer), grounding.sources, strict=True):
+        mark = "*" if citation["cited"] else " "
+        print(f" {mark}[{source.number}] {source.label}  ({source.path})")
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -20,8 +20,8 @@ ROLES = ("system", "user", "assistant")
 STATUSES = ("complete", "streaming", "interrupted", "failed")
 FINAL_STATUSES = ("complete", "interrupted", "failed")
 
-_CHAT_COLUMNS = "id, title, system_prompt, model_path, created_at, updated_at"
-_MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats"
+_CHAT_COLUMNS = "id, title, system_prompt, model_path, created_at, updated_at, collections"
+_MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats, grounding"
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ChatSummary:
     model_path: str | None
     created_at: float
     updated_at: float
+    collections: tuple[str, ...] = ()  # document collections the chat answers from
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,27 @@ class StoredMessage:
     status: str
     created_at: float
     stats: dict[str, Any] | None
+    grounding: dict[str, Any] | None = None  # core.rag.grounding.Grounding as JSON
 
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
-    message_id, chat_id, role, content, status, created_at, stats = row
-    return StoredMessage(message_id, chat_id, role, content, status, created_at, _stats(stats))
+    message_id, chat_id, role, content, status, created_at, stats, grounding = row
+    return StoredMessage(message_id, chat_id, role, content, status, created_at, _json(stats),
+                         _json(grounding))
 
 
-def _stats(text: str | None) -> dict[str, Any] | None:
+def _chat(row: tuple[Any, ...]) -> ChatSummary:
+    chat_id, title, system_prompt, model_path, created_at, updated_at, collections = row
+    try:
+        names = json.loads(collections)
+    except ValueError:
+        names = []
+    valid = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
+    return ChatSummary(chat_id, title, system_prompt, model_path, created_at, updated_at,
+                       valid)
+
+
+def _json(text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text) if text else None
     except ValueError:  # damaged by hand or by a bug: the message itself is still worth showing
@@ -137,7 +151,7 @@ class ChatStore:
                 "AND instr(fold(m.content), ?1)) ORDER BY updated_at DESC, id DESC",
                 (needle,),
             )
-        return [ChatSummary(*row) for row in rows]
+        return [_chat(row) for row in rows]
 
     def get_chat(self, chat_id: int) -> ChatSummary:
         row = self._conn.execute(
@@ -145,7 +159,7 @@ class ChatStore:
         ).fetchone()
         if row is None:
             raise _missing_chat(chat_id)
-        return ChatSummary(*row)
+        return _chat(row)
 
     def _set_chat_column(self, chat_id: int, column: str, value: Any) -> None:
         # updated_at is left alone: the list is ordered by conversation, and renaming an old
@@ -161,6 +175,16 @@ class ChatStore:
 
     def set_chat_model(self, chat_id: int, model_path: str | None) -> None:
         self._set_chat_column(chat_id, "model_path", model_path)
+
+    def set_chat_collections(self, chat_id: int, names: list[str] | tuple[str, ...]) -> None:
+        """The document collections the chat's answers are grounded in (empty: none)."""
+        self._set_chat_column(chat_id, "collections",
+                              json.dumps(list(dict.fromkeys(names)), ensure_ascii=False))
+
+    def set_message_grounding(self, message_id: int, grounding: dict[str, Any]) -> None:
+        if not self._write("UPDATE messages SET grounding = ? WHERE id = ?",
+                           (json.dumps(grounding, ensure_ascii=False), message_id)):
+            raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
 
     def delete_chat(self, chat_id: int) -> None:
         """Delete the chat and its messages. Deleting a missing chat does nothing."""

@@ -44,7 +44,18 @@ def _migration_1(conn: apsw.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1]
+def _migration_2(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        -- the document collections a chat answers from, as a JSON list of names
+        ALTER TABLE chats ADD COLUMN collections TEXT NOT NULL DEFAULT '[]';
+        -- how a reply was grounded (passages, scores, the exact prompt), JSON or NULL
+        ALTER TABLE messages ADD COLUMN grounding TEXT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1, _migration_2]
 
 
 def open_database(path: Path) -> apsw.Connection:

@@ -1,0 +1,222 @@
+"""Grounded prompts: retrieved passages, numbered, placed in the prompt within a token budget.
+
+The model sees the passages inside the last user turn, each under its number, and is asked to
+cite them as [1], [2]. The stored chat keeps only what the user typed; the passages, the exact
+rendered prompt and how the context window was spent travel in a `Grounding` kept with the
+reply, so the Sources pane can explain any answer later, after a restart too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.engine.budget import fit_messages, reply_reserve
+from core.engine.types import ChatMessage
+from core.rag.retrieve import Hit
+
+if TYPE_CHECKING:
+    from core.rag.library import DocumentLibrary
+
+DEFAULT_TOP_K = 6
+# Passages may take at most this share of the window: the rest is for the conversation and the
+# reply, so a long document never pushes the question's own context out entirely.
+PASSAGE_SHARE = 0.5
+
+INSTRUCTIONS = (
+    "Answer the question using the numbered sources below. Cite every source you use with "
+    "its number in square brackets, like [1]. If the sources do not hold the answer, say so."
+)
+
+SearchFn = Callable[[str, Sequence[str], int], list[Hit]]
+
+
+class PromptMeter(Protocol):
+    """What grounding needs from the engine: the model's own token count and template."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def render_prompt(self, messages: Sequence[ChatMessage],
+                      add_generation_prompt: bool = True) -> str: ...
+
+
+@dataclass(frozen=True)
+class Source:
+    """One numbered passage the model was given: a citation target."""
+
+    number: int
+    path: str
+    page: int | None
+    heading: str | None
+    text: str
+    collection: str
+    chunk_id: int
+    score: float  # fused (reciprocal rank fusion) score
+    vector_score: float | None
+    bm25_score: float | None
+    vector_rank: int | None
+    bm25_rank: int | None
+    rank: int  # rank in the fused list
+
+    @classmethod
+    def from_hit(cls, number: int, hit: Hit) -> Source:
+        return cls(number, hit.path, hit.page, hit.heading, hit.text, hit.collection,
+                   hit.chunk_id, hit.score, hit.vector_score, hit.bm25_score, hit.vector_rank,
+                   hit.bm25_rank, hit.rank)
+
+    @property
+    def label(self) -> str:
+        """"guide.pdf, page 3" or "notes.md › Setup": where the passage is, for people."""
+        where = Path(self.path).name
+        if self.page is not None:
+            return f"{where}, page {self.page}"
+        return f"{where} › {self.heading}" if self.heading else where
+
+    def citation(self, cited: bool = False) -> dict[str, Any]:
+        """The JSON shape of a citation (the fields of `docs search --json`, and more)."""
+        return {"number": self.number, "path": self.path, "page": self.page,
+                "heading": self.heading, "score": round(self.score, 6), "text": self.text,
+                "cited": cited}
+
+
+@dataclass(frozen=True)
+class BudgetPart:
+    name: str  # system, passages, history, question, template, reply, free
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Everything about how one reply was grounded, as plain data (JSON-able)."""
+
+    query: str
+    collections: tuple[str, ...]
+    sources: tuple[Source, ...]
+    left_out: int  # passages retrieved but over the budget
+    messages: tuple[ChatMessage, ...]  # exactly what goes to the engine
+    rendered: str  # those messages through the model's chat template
+    n_ctx: int
+    budget: tuple[BudgetPart, ...] = field(default=())
+    dropped_turns: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Grounding:
+        return cls(
+            query=data["query"], collections=tuple(data["collections"]),
+            sources=tuple(Source(**s) for s in data["sources"]), left_out=data["left_out"],
+            messages=tuple(ChatMessage(**m) for m in data["messages"]),
+            rendered=data["rendered"], n_ctx=data["n_ctx"],
+            budget=tuple(BudgetPart(**b) for b in data.get("budget", ())),
+            dropped_turns=data.get("dropped_turns", 0),
+        )
+
+    def source(self, number: int) -> Source | None:
+        return next((s for s in self.sources if s.number == number), None)
+
+    def citations(self, answer: str) -> list[dict[str, Any]]:
+        """Every source given, in order, each marked with whether the answer cites it."""
+        cited = set(cited_numbers(answer))
+        return [s.citation(s.number in cited) for s in self.sources]
+
+
+def searcher(library: DocumentLibrary) -> SearchFn:
+    """A SearchFn over the library that skips collections removed since a chat chose them, so
+    an old chat still answers (from what is left) instead of failing."""
+
+    def search(query: str, names: Sequence[str], top_k: int) -> list[Hit]:
+        known = {c.name for c in library.list_collections()}
+        present = [n for n in names if n in known]
+        return library.search(query, present, top_k=top_k) if present else []
+
+    return search
+
+
+def passage_block(source: Source) -> str:
+    return f"[{source.number}] {source.label}\n{source.text.strip()}"
+
+
+def grounded_question(question: str, sources: Sequence[Source]) -> str:
+    """The last user turn as the model sees it: instructions, sources, then the question."""
+    if not sources:
+        return question
+    blocks = "\n\n".join(passage_block(s) for s in sources)
+    return f"{INSTRUCTIONS}\n\nSources:\n\n{blocks}\n\nQuestion: {question}"
+
+
+def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], search: SearchFn,
+           meter: PromptMeter, n_ctx: int, max_reply_tokens: int,
+           top_k: int = DEFAULT_TOP_K) -> Grounding:
+    """Retrieve passages for the conversation's last user message and build the prompt.
+
+    Passages go in best first while they fit: within `PASSAGE_SHARE` of the window, and
+    within what is left after the system prompt, the question and the reply's reserve. Older
+    turns are then dropped as the engine would, so `rendered` is exactly what the model reads.
+    """
+    question = conversation[-1].content
+    hits = search(question, list(collections), top_k) if collections else []
+    sources = [Source.from_hit(n, hit) for n, hit in enumerate(hits, start=1)]
+    reserve = reply_reserve(max_reply_tokens, n_ctx)
+
+    def count(messages: Sequence[ChatMessage]) -> int:
+        return meter.count_tokens(meter.render_prompt(messages))
+
+    system = [m for m in conversation if m.role == "system"]
+    bare = count([*system, ChatMessage("user", grounded_question(question, []))])
+    room = min(int(n_ctx * PASSAGE_SHARE), n_ctx - reserve - bare)
+    kept = _fit_sources(sources, room, meter)
+    # Renumber so the model sees [1]..[n] with no gaps when a passage was left out.
+    kept = [Source(**{**asdict(s), "number": i}) for i, s in enumerate(kept, start=1)]
+    messages = [*conversation[:-1], ChatMessage("user", grounded_question(question, kept))]
+    fitted, dropped = fit_messages(messages, count, n_ctx, reserve)
+    rendered = meter.render_prompt(fitted)
+    budget = _budget(fitted, kept, question, rendered, meter, n_ctx, reserve)
+    return Grounding(question, tuple(collections), tuple(kept), len(sources) - len(kept),
+                     tuple(fitted), rendered, n_ctx, budget, dropped)
+
+
+def _fit_sources(sources: Sequence[Source], room: int, meter: PromptMeter) -> list[Source]:
+    kept: list[Source] = []
+    # The instructions and the "Sources:" header cost tokens only once there is a passage.
+    used = meter.count_tokens(grounded_question("", sources[:1]).replace(
+        passage_block(sources[0]), "")) if sources else 0
+    for source in sources:
+        cost = meter.count_tokens(passage_block(source)) + 2  # the blank line between blocks
+        if used + cost > room:
+            continue  # a shorter passage further down may still fit
+        kept.append(source)
+        used += cost
+    return kept
+
+
+def _budget(messages: Sequence[ChatMessage], sources: Sequence[Source], question: str,
+            rendered: str, meter: PromptMeter, n_ctx: int, reserve: int) -> tuple[BudgetPart, ...]:
+    """How the window was spent, in the model's tokens. Template markup is what is left over
+    after the text of each part is counted."""
+    total = meter.count_tokens(rendered)
+    system = sum(meter.count_tokens(m.content) for m in messages if m.role == "system")
+    history = sum(meter.count_tokens(m.content) for m in messages[:-1] if m.role != "system")
+    asked = meter.count_tokens(question)
+    passages = (meter.count_tokens(messages[-1].content) - asked) if sources else 0
+    template = max(0, total - system - history - asked - passages)
+    free = max(0, n_ctx - total - reserve)
+    parts = [("system", system), ("passages", passages), ("history", history),
+             ("question", asked), ("template", template), ("reply", reserve), ("free", free)]
+    return tuple(BudgetPart(name, tokens) for name, tokens in parts)
+
+
+_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+def cited_numbers(answer: str) -> list[int]:
+    """The source numbers an answer cites, in first-cited order: [1], [2, 3] and [1][4]."""
+    seen: dict[int, None] = {}
+    for group in _CITATION.findall(answer):
+        for number in re.split(r"\s*[,;]\s*", group):
+            seen.setdefault(int(number), None)
+    return list(seen)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.types import ChatMessage
-from core.rag.retrieve import Hit
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both pull in numpy; the window reads Groundings without them
     from core.rag.library import DocumentLibrary
+    from core.rag.retrieve import Hit
 
 DEFAULT_TOP_K = 6
 # Passages may take at most this share of the window: the rest is for the conversation and the
@@ -31,7 +31,7 @@ INSTRUCTIONS = (
     "its number in square brackets, like [1]. If the sources do not hold the answer, say so."
 )
 
-SearchFn = Callable[[str, Sequence[str], int], list[Hit]]
+SearchFn = Callable[[str, Sequence[str], int], "list[Hit]"]
 
 
 class PromptMeter(Protocol):

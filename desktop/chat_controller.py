@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from core.engine.types import GenerationStats
 from core.store import ChatStore, ChatSummary, StoredMessage
@@ -54,6 +54,8 @@ def _open_chat_job(chat_id: int) -> Callable[[ChatStore], tuple[ChatSummary, lis
 
 
 class ChatController(QObject):
+    chat_opened = Signal(object, list)  # ChatSummary, list[StoredMessage] now shown
+
     def __init__(self, store: StoreClient, engine: EngineHandle, views: ChatViews,
                  show_error: Callable[[str], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +127,7 @@ class ChatController(QObject):
                                stats.get("n_ctx", 0))
         elif not self.generating:
             v.status.clear_stats()
+        self.chat_opened.emit(chat, messages)
 
     def _with_live_reply(self, chat_id: int,
                          messages: Sequence[StoredMessage]) -> list[StoredMessage]:

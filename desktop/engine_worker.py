@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,8 @@ from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model
 if TYPE_CHECKING:
     from core.chat import ChatSession
     from core.engine.client import EngineClient
+    from core.rag.library import DocumentLibrary
+    from core.rag.retrieve import Hit
     from core.store import ChatStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class EngineWorker(QObject):
     engine_crashed = Signal(str)
     inspected = Signal(int, object)  # request id, a view from core.engine.introspect
     inspect_failed = Signal(int, str)  # request id, message for a person
+    searching = Signal(int)  # chat id: retrieval for a grounded reply has begun
+    grounded = Signal(int, int, object)  # chat id, reply message id, core.rag Grounding
 
     def __init__(self, db_path: Path, home: Path) -> None:
         super().__init__()
@@ -65,6 +69,7 @@ class EngineWorker(QObject):
         self._engine: EngineClient | None = None
         self._store: ChatStore | None = None
         self._session: ChatSession | None = None
+        self._library: DocumentLibrary | None = None  # opened on the first grounded reply
         self._last_path: str | None = None
         self._stop = threading.Event()  # stop the current reply (set from the GUI thread)
         self._closing = threading.Event()  # the window is closing: run nothing more
@@ -93,11 +98,21 @@ class EngineWorker(QObject):
 
         self._store = ChatStore(self._db_path)
         self._engine = EngineClient()
-        self._session = ChatSession(self._store, self._engine)
+        self._session = ChatSession(self._store, self._engine, search=self._search)
         try:
             self._engine.start()
         except Exception as exc:  # the child will be started again on the first request
             log.warning("could not start the engine process: %s", exc)
+
+    def _search(self, query: str, collections: Sequence[str], top_k: int) -> list[Hit]:
+        """Retrieval for grounded replies, on this thread with its own connection; the
+        embedding model loads on first use (seconds), never at start-up."""
+        from core.rag.grounding import searcher
+        from core.rag.library import DocumentLibrary
+
+        if self._library is None:
+            self._library = DocumentLibrary(self._db_path)
+        return searcher(self._library)(query, collections, top_k)
 
     @Slot(str)
     def load_model(self, path: str) -> None:
@@ -163,8 +178,8 @@ class EngineWorker(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        engine, store = self._engine, self._store
-        self._engine = self._store = self._session = None
+        engine, store, library = self._engine, self._store, self._library
+        self._engine = self._store = self._session = self._library = None
         try:
             if engine is not None:
                 engine.close()
@@ -173,11 +188,13 @@ class EngineWorker(QObject):
         finally:
             if store is not None:
                 store.close()
+            if library is not None:
+                library.close()
             self.thread().quit()
 
     def _run_reply(self, chat_id: int,
                    start: Callable[[ChatSession, SamplingSettings], Iterator[object]]) -> None:
-        from core.chat import ReplyStarted
+        from core.chat import Grounded, ReplyStarted, SearchingDocuments
 
         if self._session is None or self._store is None or self._closing.is_set():
             self.reply_failed.emit(chat_id, "Glassbox is closing: the message was not sent.")
@@ -191,6 +208,10 @@ class EngineWorker(QObject):
                     self.token.emit(chat_id, event.text)
                 elif isinstance(event, ReplyStarted):
                     self.reply_started.emit(chat_id, event.reply_message_id)
+                elif isinstance(event, Grounded):
+                    self.grounded.emit(chat_id, event.reply_message_id, event.grounding)
+                elif isinstance(event, SearchingDocuments):
+                    self.searching.emit(chat_id)
                 elif isinstance(event, DoneEvent):
                     self.reply_finished.emit(chat_id, event.stats, event.finish_reason)
         except EngineCrashed as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QThread
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QThread
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -22,14 +22,17 @@ from desktop.chat_controller import ChatController, ChatViews
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
+from desktop.sources_controller import SourcesController, SourcesViews
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
+from ui.collections_button import CollectionsButton
 from ui.composer_view import ComposerView
 from ui.error_banner_view import ErrorBannerView
 from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
 from ui.sampling_dialog import SamplingDialog
+from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
 from ui.system_prompt_view import SystemPromptView
 
@@ -62,6 +65,14 @@ class MainWindow(QMainWindow):
         self.inspect_button.setText("Inspect reply")
         self.inspect_button.setToolTip("Open the last reply in Learn › Surprise: how expected "
                                        "each token was to the model")
+        self.collections_button = CollectionsButton()
+        self.sources_button = QToolButton()
+        self.sources_button.setText("Sources")
+        self.sources_button.setCheckable(True)
+        self.sources_button.setToolTip("Show the passages and the exact prompt behind the "
+                                       "last grounded reply (Ctrl+Shift+S)")
+        self.sources_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.sources = SourcesPanel()
         self.learn = LearnPanel()
         self.tabs = QTabWidget()
         self._build_layout()
@@ -74,13 +85,16 @@ class MainWindow(QMainWindow):
         self.chats: ChatController | None = None
         self.learn_controller: LearnController | None = None
         self.models: ModelController | None = None
+        self.sources_controller: SourcesController | None = None
         self._closed = False
 
     def _build_layout(self) -> None:
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 2)
         header.addWidget(self.model_picker)
+        header.addWidget(self.collections_button)
         header.addStretch(1)
+        header.addWidget(self.sources_button)
         header.addWidget(self.inspect_button)
         header.addWidget(self.system_prompt_button)
         header.addWidget(self.settings_button)
@@ -98,11 +112,15 @@ class MainWindow(QMainWindow):
         column.addWidget(self.composer)
         self.system_prompt.hide()
         self.system_prompt_button.toggled.connect(self.system_prompt.setVisible)
+        self.sources.hide()
+        self.sources_button.toggled.connect(self.sources.setVisible)
+        self.sources.installEventFilter(self)  # keeps the button in step when shown by a click
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chat_list)
         splitter.addWidget(right)
+        splitter.addWidget(self.sources)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 840])
+        splitter.setSizes([240, 620, 420])
         splitter.setChildrenCollapsible(False)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(splitter, "Chat")
@@ -131,6 +149,11 @@ class MainWindow(QMainWindow):
         self.chats = ChatController(self.store, self.engine, views, self.show_error, self)
         self.models = ModelController(self.store, self.engine, self.model_picker, self.status,
                                       self.show_error, data_home(), self)
+        self.sources_controller = SourcesController(
+            self.store, self.engine,
+            SourcesViews(self.collections_button, self.sources, self.sources, self.chat_view,
+                         self.status), self.show_error, self)
+        self.chats.chat_opened.connect(self.sources_controller.on_chat_opened)
         self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
                                                 self._conversation, self)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
@@ -140,6 +163,11 @@ class MainWindow(QMainWindow):
         self.engine.start()
         self.chats.start()
         self.models.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self.sources_button.setChecked(not self.sources.isHidden())
+        return super().eventFilter(watched, event)
 
     def _conversation(self) -> list[ChatMessage]:
         """The open chat as plain messages, system prompt first, for "what the model sees"."""

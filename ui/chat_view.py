@@ -9,8 +9,9 @@ from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QTextCursor
 from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
+from core.rag.grounding import Grounding
 from core.store import StoredMessage
-from ui.message_render import CodeFormats, Theme, insert_message
+from ui.message_render import CodeFormats, Sources, Theme, insert_message
 
 _RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
 _BOTTOM_SLACK_PX = 8
@@ -22,6 +23,17 @@ class _Shown:
     role: str
     content: str
     status: str
+    sources: Sources | None = None  # a grounded reply's passages
+
+
+def _sources_of(message: StoredMessage) -> Sources | None:
+    if not message.grounding:
+        return None
+    try:
+        grounding = Grounding.from_json(message.grounding)
+    except (KeyError, TypeError, ValueError):  # written by a future or damaged version
+        return None
+    return Sources(message.id, {s.number: s.label for s in grounding.sources})
 
 
 class ChatView(QTextBrowser):
@@ -57,7 +69,7 @@ class ChatView(QTextBrowser):
     # -- what the window calls --------------------------------------------------------------
     def set_messages(self, messages: Sequence[StoredMessage]) -> None:
         """Show a whole chat. A message still 'streaming' becomes the live reply."""
-        self._messages = [_Shown(m.role, m.content, m.status) for m in messages]
+        self._messages = [_Shown(m.role, m.content, m.status, _sources_of(m)) for m in messages]
         self._streaming = bool(self._messages) and self._messages[-1].status == "streaming"
         self._follow = True
         self._render_all()
@@ -79,6 +91,12 @@ class ChatView(QTextBrowser):
         self._messages.append(_Shown("assistant", "", "streaming"))
         self._streaming = True
         self._append_last()
+
+    def set_reply_sources(self, message_id: int, labels: dict[int, str]) -> None:
+        """The live reply is grounded: its [n] become links to these passages."""
+        if self._messages and self._messages[-1].role == "assistant":
+            self._messages[-1].sources = Sources(message_id, dict(labels))
+            self._render_last()
 
     def append_reply_text(self, text: str) -> None:
         if not self._streaming:
@@ -162,7 +180,7 @@ class ChatView(QTextBrowser):
 
     def _insert(self, message: _Shown) -> None:
         insert_message(self.document().rootFrame(), message.role, message.content,
-                       message.status, self._theme, self._formats)
+                       message.status, self._theme, self._formats, message.sources)
 
     def _end_position(self) -> int:
         return self.document().rootFrame().lastPosition()

@@ -32,6 +32,8 @@ from PySide6.QtGui import (
     QTextFrameFormat,
 )
 
+from ui.citation_links import insert_sources_line, link_citations
+
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _MARKDOWN = QTextDocument.MarkdownFeature(
     QTextDocument.MarkdownFeature.MarkdownDialectGitHub.value
@@ -43,6 +45,14 @@ _CODE_FRAME = QTextFormat.Property.UserProperty.value + 1  # marks a code block'
 _MARKER = "\u2063"  # INVISIBLE SEPARATOR: never typed, so safe to search for and delete
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The passages a grounded reply was given: number -> "file, page 3"."""
+
+    message_id: int
+    labels: dict[int, str]
 
 
 @dataclass(frozen=True)
@@ -206,8 +216,9 @@ def insert_markdown(cursor: QTextCursor, text: str) -> None:
 
 
 def insert_message(root: QTextFrame, role: str, content: str, status: str, theme: Theme,
-                   formats: CodeFormats) -> None:
-    """Append one message as a frame of its own at the end of `root`."""
+                   formats: CodeFormats, sources: Sources | None = None) -> None:
+    """Append one message as a frame of its own at the end of `root`. `sources` (a grounded
+    reply's message id and passage labels) turn its [n] citations into links."""
     cursor = root.lastCursorPosition()
     frame_format = QTextFrameFormat()
     frame_format.setPadding(10)
@@ -221,6 +232,11 @@ def insert_message(root: QTextFrame, role: str, content: str, status: str, theme
                      theme.error)
     else:
         _insert_body(frame, content, theme, formats)
+        if sources is not None and sources.labels:
+            cited = link_citations(frame, sources.message_id, sources.labels, theme.accent)
+            if status != "streaming":
+                insert_sources_line(frame, sources.message_id, sources.labels, cited,
+                                    theme.accent, theme.muted)
     if status == "streaming":
         _insert_note(frame, "▍" if content else "…", theme.muted, italic=False,
                      new_line=not content)

@@ -1,0 +1,113 @@
+"""Documents in chat: which collections a chat answers from, and the Sources pane.
+
+Keeps the groundings of the open chat's replies (from the store when a chat opens, from the
+engine as a reply is grounded), so a click on a citation shows its passage at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QWidget
+
+from core.rag.grounding import Grounding
+from desktop.engine_worker import EngineHandle
+from desktop.store_worker import StoreClient
+from ui.chat_view import ChatView
+from ui.citation_links import parse_cite_url
+from ui.collections_button import CollectionsButton
+from ui.sources_panel import SourcesPanel
+from ui.status_view import StatusView
+
+if TYPE_CHECKING:
+    from core.store import ChatSummary, StoredMessage
+
+
+@dataclass(frozen=True)
+class SourcesViews:
+    collections: CollectionsButton
+    sources: SourcesPanel
+    sources_container: QWidget  # shown when a citation is clicked
+    chat_view: ChatView
+    status: StatusView
+
+
+def _grounding(message: StoredMessage) -> Grounding | None:
+    if not message.grounding:
+        return None
+    try:
+        return Grounding.from_json(message.grounding)
+    except (KeyError, TypeError, ValueError):  # written by another version: show the reply only
+        return None
+
+
+class SourcesController(QObject):
+    def __init__(self, store: StoreClient, engine: EngineHandle, views: SourcesViews,
+                 show_error: Callable[[str], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self.views = views
+        self._show_error = show_error
+        self._chat_id: int | None = None
+        self._groundings: dict[int, Grounding] = {}  # reply message id -> how it was grounded
+        views.collections.chosen_changed.connect(self.choose_collections)
+        views.chat_view.link_activated.connect(self._on_link)
+        views.sources.open_requested.connect(self._open_file)
+        engine.worker.grounded.connect(self._on_grounded)
+        engine.worker.searching.connect(self._on_searching)
+
+    # -- from the chat and the documents worker ----------------------------------------------
+    def on_chat_opened(self, chat: ChatSummary, messages: Sequence[StoredMessage]) -> None:
+        self._chat_id = chat.id
+        self.views.collections.set_chosen(chat.collections)
+        self._groundings = {m.id: g for m in messages if (g := _grounding(m)) is not None}
+        latest = max(self._groundings, default=None)
+        self.views.sources.show_grounding(self._groundings.get(latest) if latest else None)
+
+    def on_collections(self, collections: Sequence[Any]) -> None:
+        """The documents worker's list changed (CollectionInfo items)."""
+        self.views.collections.set_available([c.name for c in collections])
+
+    def choose_collections(self, names: list[str]) -> None:
+        chat_id = self._chat_id
+        if chat_id is None:
+            return
+        self._store.call(lambda s: s.set_chat_collections(chat_id, names))
+
+    # -- from the engine --------------------------------------------------------------------
+    def _on_searching(self, chat_id: int) -> None:
+        if chat_id == self._chat_id:
+            self.views.status.set_state("Searching your documents…")
+
+    def _on_grounded(self, chat_id: int, reply_id: int, grounding: Grounding) -> None:
+        if chat_id != self._chat_id:
+            return
+        self._groundings[reply_id] = grounding
+        self.views.chat_view.set_reply_sources(
+            reply_id, {s.number: s.label for s in grounding.sources})
+        self.views.sources.show_grounding(grounding)
+        self.views.status.set_state("Generating…")
+
+    # -- from the views ---------------------------------------------------------------------
+    def _on_link(self, url: QUrl) -> None:
+        target = parse_cite_url(url)
+        if target is None:
+            return
+        message_id, number = target
+        grounding = self._groundings.get(message_id)
+        if grounding is None:
+            return
+        self.views.sources_container.show()
+        if self.views.sources.grounding is not grounding:
+            self.views.sources.show_grounding(grounding, number)
+        else:
+            self.views.sources.select_source(number)
+
+    def _open_file(self, path: str, page: object) -> None:
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            where = f" (the passage is on page {page})" if page else ""
+            self._show_error(f"No application could open {path}{where}.")

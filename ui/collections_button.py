@@ -1,0 +1,75 @@
+"""The chat's Documents button: which collections the chat answers from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+
+_NO_COLLECTIONS = "No collections yet: add documents in the Documents tab (Ctrl+3)."
+
+
+class CollectionsButton(QToolButton):
+    """A menu of checkable collection names. Emits the chosen names when the user changes them.
+
+    The available names and the chat's choice arrive separately (from the documents worker and
+    from the chat), so a chosen collection that no longer exists stays listed, marked missing,
+    until the user unticks it.
+    """
+
+    chosen_changed = Signal(list)  # list[str]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setToolTip("Answer from your documents: choose the collections this chat uses")
+        self._menu = QMenu(self)
+        self.setMenu(self._menu)
+        self._available: list[str] = []
+        self._chosen: list[str] = []
+        self._rebuild()
+
+    def set_available(self, names: Sequence[str]) -> None:
+        self._available = list(names)
+        self._rebuild()
+
+    def set_chosen(self, names: Sequence[str]) -> None:
+        """Show the open chat's choice (does not emit)."""
+        self._chosen = list(dict.fromkeys(names))
+        self._rebuild()
+
+    def chosen(self) -> list[str]:
+        return list(self._chosen)
+
+    def _rebuild(self) -> None:
+        self._menu.clear()
+        names = self._available + [n for n in self._chosen if n not in self._available]
+        for name in names:
+            label = name if name in self._available else f"{name} (removed)"
+            action = QAction(label, self._menu)
+            action.setCheckable(True)
+            action.setChecked(name in self._chosen)
+            action.toggled.connect(lambda on, n=name: self._on_toggled(n, on))
+            self._menu.addAction(action)
+        if not names:
+            empty = self._menu.addAction(_NO_COLLECTIONS)
+            empty.setEnabled(False)
+        self._update_text()
+
+    def _update_text(self) -> None:
+        if not self._chosen:
+            self.setText("Documents: off")
+        elif len(self._chosen) == 1:
+            self.setText(f"Documents: {self._chosen[0]}")
+        else:
+            self.setText(f"Documents: {len(self._chosen)} collections")
+
+    def _on_toggled(self, name: str, on: bool) -> None:
+        if on and name not in self._chosen:
+            self._chosen.append(name)
+        elif not on and name in self._chosen:
+            self._chosen.remove(name)
+        self._update_text()
+        self.chosen_changed.emit(list(self._chosen))

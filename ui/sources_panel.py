@@ -1,0 +1,261 @@
+"""The Sources pane: which passages a grounded reply was given, why, and the exact prompt."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.context_budget_view import PART_COLORS, PART_LABELS, ContextBudgetView
+
+if TYPE_CHECKING:
+    from core.rag.grounding import Grounding, Source
+
+_EMPTY = ("Choose document collections for this chat with the Documents button above, then "
+          "ask a question. The passages the answer was given show here, with their scores "
+          "and the exact prompt the model read.")
+_COLUMNS = ("#", "Where", "Vector", "BM25", "Fused")
+_HIGHLIGHT = "#ffe08a"
+_SHORT_WORDS = 3  # shorter query words (a, of, is) would light up half the passage
+
+
+def _score(value: float | None, rank: int | None) -> str:
+    return "–" if value is None else f"{value:.3f}  (#{rank})"
+
+
+def query_words(query: str) -> list[str]:
+    return sorted({w.lower() for w in re.findall(r"\w+", query) if len(w) >= _SHORT_WORDS},
+                  key=len, reverse=True)
+
+
+def highlighted_html(text: str, query: str) -> str:
+    """The passage as HTML with the query's words marked, for the passage view."""
+    words = query_words(query)
+    escaped = html.escape(text)
+    if words:
+        pattern = re.compile(r"\b(" + "|".join(re.escape(html.escape(w)) for w in words) + r")",
+                             re.IGNORECASE)
+        escaped = pattern.sub(
+            lambda m: f'<span style="background:{_HIGHLIGHT}; color:#000">{m.group(0)}</span>',
+            escaped)
+    return "<p style='white-space: pre-wrap'>" + escaped + "</p>"
+
+
+class SourcesPanel(QWidget):
+    """Shows one Grounding. Emits `open_requested(path, page)` for "Open file"."""
+
+    open_requested = Signal(str, object)  # path, page number or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sourcesPanel")
+        self._grounding: Grounding | None = None
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.table = QTableWidget(0, len(_COLUMNS))
+        self.table.setHorizontalHeaderLabels(_COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.passage = QTextBrowser()
+        self.passage.setOpenLinks(False)
+        self.passage_where = QLabel()
+        self.open_button = QPushButton("Open file")
+        self.open_button.setToolTip("Open the document in its usual application")
+        self.open_button.clicked.connect(self._on_open)
+        self.budget = ContextBudgetView()
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setReadOnly(True)
+        self.prompt.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.prompt.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._passages_page(), "Passages")
+        self.tabs.addTab(self._xray_page(), "Prompt X-ray")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.tabs, 1)
+        self.show_grounding(None)
+
+    def _passages_page(self) -> QWidget:
+        below = QWidget()
+        column = QVBoxLayout(below)
+        column.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.passage_where, 1)
+        row.addWidget(self.open_button)
+        column.addLayout(row)
+        column.addWidget(self.passage, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(below)
+        split.setSizes([200, 260])
+        return split
+
+    def _xray_page(self) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 4, 0, 0)
+        column.addWidget(QLabel("How the context window was spent:"))
+        column.addWidget(self.budget)
+        column.addWidget(self.legend)
+        column.addWidget(QLabel("The exact prompt the model read (passages highlighted):"))
+        column.addWidget(self.prompt, 1)
+        return page
+
+    # -- what the window calls --------------------------------------------------------------
+    @property
+    def grounding(self) -> Grounding | None:
+        return self._grounding
+
+    def show_grounding(self, grounding: Grounding | None, number: int | None = None) -> None:
+        """Show how a reply was grounded (None: the empty state), selecting passage `number`."""
+        self._grounding = grounding
+        self.table.setRowCount(0)
+        self.prompt.setPlainText(grounding.rendered if grounding else "")
+        if grounding is None:
+            self.title.setText("Sources")
+            self.detail.setText(_EMPTY)
+            self.budget.set_parts([], 1)
+            self.legend.clear()
+            self._show_passage(None)
+            return
+        self.title.setText(f"Sources for “{grounding.query.strip()}”")
+        self.detail.setText(self._detail(grounding))
+        for source in grounding.sources:
+            self._add_row(source)
+        parts = [(p.name, p.tokens) for p in grounding.budget]
+        self.budget.set_parts(parts, grounding.n_ctx)
+        self.legend.setText(self._legend(parts, grounding.n_ctx))
+        self._mark_passages_in_prompt(grounding)
+        self.select_source(number if number is not None else 1)
+
+    def select_source(self, number: int) -> None:
+        """Select passage `number` (as cited in the reply) and show its text."""
+        if self._grounding is None:
+            return
+        for row, source in enumerate(self._grounding.sources):
+            if source.number == number:
+                self.tabs.setCurrentIndex(0)
+                self.table.selectRow(row)
+                self._show_passage(source)
+                return
+        self._show_passage(None)
+
+    # -- rendering --------------------------------------------------------------------------
+    @staticmethod
+    def _detail(grounding: Grounding) -> str:
+        names = ", ".join(grounding.collections) or "no collection"
+        count = len(grounding.sources)
+        text = f"From {names} · {count} passage{'s' if count != 1 else ''} in the prompt"
+        if grounding.left_out:
+            text += f" · {grounding.left_out} more found but left out to fit the context window"
+        if grounding.dropped_turns:
+            text += f" · {grounding.dropped_turns} earlier turns dropped to make room"
+        if not count:
+            text += ". Nothing in the collections matched, so the model answered on its own."
+        return text
+
+    @staticmethod
+    def _legend(parts: list[tuple[str, int]], n_ctx: int) -> str:
+        items = []
+        for name, tokens in parts:
+            color = PART_COLORS.get(name)
+            swatch = f"<span style='color:{color}'>■</span> " if color else "□ "
+            items.append(f"{swatch}{PART_LABELS.get(name, name)} {tokens:,}")
+        return " &nbsp; ".join(items) + f" &nbsp; (window: {n_ctx:,} tokens)"
+
+    def _add_row(self, source: Source) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        cells = (f"[{source.number}]", source.label,
+                 _score(source.vector_score, source.vector_rank),
+                 _score(source.bm25_score, source.bm25_rank),
+                 f"{source.score:.4f}  (#{source.rank})")
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if column == 1:
+                item.setToolTip(source.path)
+            self.table.setItem(row, column, item)
+
+    def _show_passage(self, source: Source | None) -> None:
+        self.open_button.setEnabled(source is not None)
+        if source is None or self._grounding is None:
+            self.passage_where.clear()
+            self.passage.clear()
+            return
+        where = source.label + (f" — {source.heading}" if source.heading and source.page else "")
+        self.passage_where.setText(f"[{source.number}] {where}")
+        self.passage_where.setToolTip(source.path)
+        self.passage.setHtml(highlighted_html(source.text, self._grounding.query))
+
+    def _mark_passages_in_prompt(self, grounding: Grounding) -> None:
+        selections = []
+        fmt = QTextCharFormat()
+        fmt.setBackground(QColor(PART_COLORS["passages"]).lighter(170))
+        fmt.setForeground(QColor("#000000"))
+        document = self.prompt.document()
+        for source in grounding.sources:
+            # find() stays within one paragraph, so a passage is marked line by line.
+            at = document.find(f"[{source.number}] {source.label}")
+            for line in filter(None, (ln.strip() for ln in source.text.splitlines())):
+                found = document.find(line, at)
+                if found.isNull():
+                    continue
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = found  # type: ignore[attr-defined]
+                selection.format = fmt  # type: ignore[attr-defined]
+                selections.append(selection)
+                at = found
+        self.prompt.setExtraSelections(selections)
+        self.prompt.moveCursor(QTextCursor.MoveOperation.Start)
+
+    def _selected_source(self) -> Source | None:
+        rows = self.table.selectionModel().selectedRows()
+        if self._grounding is None or not rows:
+            return None
+        return self._grounding.sources[rows[0].row()]
+
+    def _on_selection(self) -> None:
+        source = self._selected_source()
+        if source is not None:
+            self._show_passage(source)
+
+    def _on_open(self) -> None:
+        source = self._selected_source()
+        if source is not None:
+            self.open_requested.emit(str(Path(source.path)), source.page)

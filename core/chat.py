@@ -40,7 +40,8 @@ class SearchingDocuments:
 
 @dataclass(frozen=True)
 class Grounded:
-    """The passages and prompt behind the reply `reply_message_id` (sent after ReplyStarted)."""
+    """The passages and prompt behind the reply `reply_message_id`: sent after ReplyStarted,
+    and again just before the DoneEvent with the answer's sentences matched to passages."""
 
     chat_id: int
     reply_message_id: int
@@ -164,6 +165,10 @@ class ChatSession:
                     status = "interrupted" if event.finish_reason == "cancelled" else "complete"
                     writer.finish(status, asdict(event.stats))
                     done = True
+                    if grounding is not None:  # now the answer's sentences can be matched
+                        grounding = grounding.with_answer(event.text)
+                        self.store.set_message_grounding(writer.message_id, grounding.to_json())
+                        yield Grounded(chat_id, writer.message_id, grounding)
                 yield event
         except EngineCrashed:
             writer.finish("interrupted")

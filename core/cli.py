@@ -103,6 +103,8 @@ def _ask(args: argparse.Namespace) -> int:
         done = _stream(engine.generate(messages, sampling), sys.stdout, echo=not args.json)
     if done is None:
         return 130
+    if grounding is not None:
+        grounding = grounding.with_answer(done.text)
     if args.json:
         stats = done.stats
         result: dict[str, object] = {

@@ -87,8 +87,7 @@ class SourcesController(QObject):
         if chat_id != self._chat_id:
             return
         self._groundings[reply_id] = grounding
-        self.views.chat_view.set_reply_sources(
-            reply_id, {s.number: s.label for s in grounding.sources})
+        self.views.chat_view.set_reply_sources(reply_id, grounding)
         self.views.sources.show_grounding(grounding)
         self.views.status.set_state("Generating…")
 

@@ -33,7 +33,14 @@ def _sources_of(message: StoredMessage) -> Sources | None:
         grounding = Grounding.from_json(message.grounding)
     except (KeyError, TypeError, ValueError):  # written by a future or damaged version
         return None
-    return Sources(message.id, {s.number: s.label for s in grounding.sources})
+    return sources_for(message.id, grounding, message.content)
+
+
+def sources_for(message_id: int, grounding: Grounding, answer: str) -> Sources:
+    """What the renderer needs to link a grounded reply's citations."""
+    marks = tuple((answer[a.start:a.end], a.number, a.overlap) for a in grounding.attributions
+                  if a.end <= len(answer))
+    return Sources(message_id, {s.number: s.label for s in grounding.sources}, marks)
 
 
 class ChatView(QTextBrowser):
@@ -92,10 +99,11 @@ class ChatView(QTextBrowser):
         self._streaming = True
         self._append_last()
 
-    def set_reply_sources(self, message_id: int, labels: dict[int, str]) -> None:
+    def set_reply_sources(self, message_id: int, grounding: Grounding) -> None:
         """The live reply is grounded: its [n] become links to these passages."""
         if self._messages and self._messages[-1].role == "assistant":
-            self._messages[-1].sources = Sources(message_id, dict(labels))
+            last = self._messages[-1]
+            last.sources = sources_for(message_id, grounding, last.content)
             self._render_last()
 
     def append_reply_text(self, text: str) -> None:

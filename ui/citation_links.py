@@ -6,6 +6,8 @@ window instead of opening anything; nothing here is fetched or executed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QRegularExpression, QUrl
 from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFrame
 
@@ -60,6 +62,34 @@ def link_citations(frame: QTextFrame, message_id: int, labels: dict[int, str],
             edit.insertText(f"[{number}]", _link_format(cite_url(message_id, number), color,
                                                         labels[number]))
     return {n for _, _, numbers in found for n in numbers}
+
+
+def mark_supported_sentences(frame: QTextFrame, message_id: int, labels: dict[int, str],
+                             marks: Sequence[tuple[str, int, float]], color: QColor) -> set[int]:
+    """After each sentence Glassbox matched to a passage, a small muted [n] link (the model did
+    not write it, so it looks different from the model's own citations). Returns the numbers.
+
+    Sentences are found by their last words, since Markdown may have restyled the rest."""
+    doc = frame.document()
+    marked: set[int] = set()
+    at = frame.firstPosition()
+    for sentence, number, share in marks:
+        if number not in labels:
+            continue
+        tail = " ".join(sentence.split()[-6:]).strip("*_`")
+        found = doc.find(tail, at) if tail else None
+        if found is None or found.isNull() or found.selectionEnd() > frame.lastPosition():
+            continue
+        edit = QTextCursor(doc)
+        edit.setPosition(found.selectionEnd())
+        fmt = _link_format(cite_url(message_id, number), color,
+                           f"{share:.0%} of this sentence's words are in passage {number}: "
+                           f"{labels[number]} (matched by Glassbox, not cited by the model)")
+        fmt.setVerticalAlignment(QTextCharFormat.VerticalAlignment.AlignSuperScript)
+        edit.insertText(f"[{number}]", fmt)
+        at = edit.position()
+        marked.add(number)
+    return marked
 
 
 def insert_sources_line(frame: QTextFrame, message_id: int, labels: dict[int, str],

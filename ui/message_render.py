@@ -32,7 +32,7 @@ from PySide6.QtGui import (
     QTextFrameFormat,
 )
 
-from ui.citation_links import insert_sources_line, link_citations
+from ui.citation_links import insert_sources_line, link_citations, mark_supported_sentences
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _MARKDOWN = QTextDocument.MarkdownFeature(
@@ -53,6 +53,8 @@ class Sources:
 
     message_id: int
     labels: dict[int, str]
+    # (sentence, passage number, share of words): sentences Glassbox matched to a passage
+    marks: tuple[tuple[str, int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ def insert_message(root: QTextFrame, role: str, content: str, status: str, theme
         if sources is not None and sources.labels:
             cited = link_citations(frame, sources.message_id, sources.labels, theme.accent)
             if status != "streaming":
+                cited |= mark_supported_sentences(frame, sources.message_id, sources.labels,
+                                                  sources.marks, theme.muted)
                 insert_sources_line(frame, sources.message_id, sources.labels, cited,
                                     theme.accent, theme.muted)
     if status == "streaming":

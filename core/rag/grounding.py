@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.types import ChatMessage
+from core.rag.attribution import Attribution, attribute
 
 if TYPE_CHECKING:  # both pull in numpy; the window reads Groundings without them
     from core.rag.library import DocumentLibrary
@@ -101,6 +102,7 @@ class Grounding:
     n_ctx: int
     budget: tuple[BudgetPart, ...] = field(default=())
     dropped_turns: int = 0
+    attributions: tuple[Attribution, ...] = ()  # answer sentences matched to passages
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,15 +116,29 @@ class Grounding:
             rendered=data["rendered"], n_ctx=data["n_ctx"],
             budget=tuple(BudgetPart(**b) for b in data.get("budget", ())),
             dropped_turns=data.get("dropped_turns", 0),
+            attributions=tuple(Attribution(**a) for a in data.get("attributions", ())),
         )
+
+    def with_answer(self, answer: str) -> Grounding:
+        """This grounding with the answer's sentences matched to the passages they use."""
+        found = attribute(answer, [(s.number, s.text) for s in self.sources])
+        return replace(self, attributions=tuple(found))
 
     def source(self, number: int) -> Source | None:
         return next((s for s in self.sources if s.number == number), None)
 
     def citations(self, answer: str) -> list[dict[str, Any]]:
-        """Every source given, in order, each marked with whether the answer cites it."""
+        """Every source given, in order: `cited` when the answer writes [n] for it or has a
+        sentence drawn from it (`quotes` lists those sentences)."""
         cited = set(cited_numbers(answer))
-        return [s.citation(s.number in cited) for s in self.sources]
+        rows = []
+        for source in self.sources:
+            quotes = [answer[a.start:a.end] for a in self.attributions
+                      if a.number == source.number]
+            row = source.citation(source.number in cited or bool(quotes))
+            row["quotes"] = quotes
+            rows.append(row)
+        return rows
 
 
 def searcher(library: DocumentLibrary) -> SearchFn:

@@ -16,6 +16,7 @@ from core.chat import ChatSession, Grounded, ReplyStarted, SearchingDocuments
 from core.config import database_path
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, SamplingSettings
+from core.rag.attribution import attribute, content_words
 from core.rag.grounding import (
     PASSAGE_SHARE,
     Grounding,
@@ -88,6 +89,24 @@ def test_grounding_survives_json_and_marks_what_the_answer_cites(
     citations = again.citations("Zubrowka [1], and see [3; 1] but not [x] or [].")
     assert [c["number"] for c in citations if c["cited"]] == [1, 3]
     assert set(citations[0]) >= {"path", "page", "heading", "score", "text"}
+    answer = "Zubrowka is the capital, a river town known for its glass lanterns."
+    matched = again.with_answer(answer)
+    assert Grounding.from_json(json.loads(json.dumps(matched.to_json()))) == matched
+    rows = matched.citations(answer)
+    assert rows[0]["cited"] and rows[0]["quotes"] == [answer]
+    assert not any(r["cited"] for r in rows[1:])
+
+
+def test_sentences_are_matched_to_the_passage_they_draw_on() -> None:
+    passages = [(1, "The atlas begins with a map of the northern mountains."), (2, FREEDONIA)]
+    answer = ("Zubrowka is the capital of Freedonia, known for glass lanterns. Yes. "
+              "Bananas grow quickly in tropical weather.\nIts seven bridges cross the river [1].")
+    found = attribute(answer, passages)
+    assert [(answer[a.start:a.end], a.number) for a in found] == [
+        ("Zubrowka is the capital of Freedonia, known for glass lanterns.", 2)]
+    assert found[0].overlap >= 0.8
+    assert content_words("The río of Zürich, 2024!") == {"río", "zürich", "2024"}
+    assert attribute("", passages) == [] and attribute(answer, []) == []
 
 
 def test_cited_numbers_reads_the_usual_forms() -> None:
@@ -113,11 +132,13 @@ def test_chat_session_grounds_a_chat_and_keeps_the_sources_with_the_reply(
         events = list(session.send(chat.id, QUESTION, SAMPLING))
         kinds = [type(e) for e in events]
         assert kinds[0] is SearchingDocuments and kinds.index(ReplyStarted) < kinds.index(Grounded)
-        grounded = next(e for e in events if isinstance(e, Grounded))
+        first, last = [e for e in events if isinstance(e, Grounded)]
+        assert kinds.index(Grounded, kinds.index(Grounded) + 1) == len(kinds) - 2  # before Done
         user, reply = store.messages(chat.id)
         assert user.content == QUESTION  # the chat keeps what was typed, not the passages
-        assert reply.id == grounded.reply_message_id and reply.grounding is not None
-        assert Grounding.from_json(reply.grounding) == grounded.grounding
+        assert reply.id == first.reply_message_id and reply.grounding is not None
+        assert Grounding.from_json(reply.grounding) == last.grounding
+        assert last.grounding == first.grounding.with_answer(reply.content)
         # A collection removed later: the chat still answers, from nothing.
         indexed.remove_collection("atlas")
         events = list(session.regenerate(chat.id, SAMPLING))

@@ -117,6 +117,11 @@ class DocumentLibrary:
     def documents(self, name: str) -> list[DocumentInfo]:
         return self.store.documents(self.collection(name).id)
 
+    def watched_folders(self, name: str) -> list[str]:
+        """The folders added to the collection (not single files), for a `FolderWatcher`:
+        new files can only appear in those. Folders missing right now are left out."""
+        return [s for s in self.store.sources(self.collection(name).id) if os.path.isdir(s)]
+
     # -- documents --------------------------------------------------------------------------
     def add_paths(self, name: str, paths: Iterable[Path | str]) -> list[DocumentInfo]:
         """Add files and folders (searched recursively) to the collection, creating it if

@@ -1,5 +1,8 @@
 """Turn one file into sections of text, each with its page (PDF) and heading.
 
+Kinds: PDF, Word (.docx), HTML, Markdown and plain text. The heavy parsing libraries (pypdf,
+python-docx with lxml) are imported inside their parser, so only the parser process loads them.
+
 These functions read untrusted bytes and trust nothing; run them through
 `core.rag.parse_worker.ParserProcess`, which gives each file a time and memory limit.
 """
@@ -8,10 +11,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from core.rag.errors import IndexingError
 
@@ -58,7 +62,9 @@ def parser_for(path: Path) -> Callable[[bytes], list[Section]]:
 
 
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in _PARSERS
+    """Whether the file is a kind we parse. Office lock files (`~$report.docx`, written next to
+    a document while Word has it open) carry the document's suffix but are not documents."""
+    return path.suffix.lower() in _PARSERS and not path.name.startswith("~$")
 
 
 def decode_text(data: bytes) -> str:
@@ -89,8 +95,8 @@ def parse_pdf(data: bytes) -> list[Section]:
         for number, page in enumerate(reader.pages, start=1):
             text = page.extract_text() or ""
             sections.append(Section(_tidy(text), number, headings.get(number)))
-    except IndexingError:
-        raise
+    except (IndexingError, MemoryError):
+        raise  # MemoryError: the parser process reports its memory limit
     except (FileNotDecryptedError, DependencyError) as exc:
         raise IndexingError(f"the PDF is encrypted and cannot be opened: {exc}") from exc
     except PdfReadError as exc:
@@ -135,6 +141,129 @@ def _outline_headings(reader: object) -> dict[int, str]:
         if current:
             headings[page] = current
     return headings
+
+
+# Every OLE compound file starts with this; Word writes both old .doc files and
+# password-protected .docx files (an encrypted package inside) in that format, never a zip.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DOCX_HEADING = re.compile(r"^Heading [1-9]$")
+
+
+def parse_docx(data: bytes) -> list[Section]:
+    """A section per Heading-styled paragraph (Heading 1 to 9), like Markdown's `#` headings;
+    body paragraphs and table cells (a line per row) in document order."""
+    if data.startswith(_OLE_MAGIC):
+        # An encrypted .docx names its streams in UTF-16 in the compound file's directory
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            raise IndexingError("the document is encrypted with a password; save a copy "
+                                "without the password and add that")
+        raise IndexingError("this is an old .doc file, not a .docx; open it in Word or "
+                            "LibreOffice and save it as .docx")
+    if not data.startswith(b"PK"):
+        raise IndexingError("the file is not a .docx (it is not a zip archive)")
+    import zipfile
+
+    import docx  # imported here: only the parser process needs it (and lxml with it)
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        sections = _docx_sections(document)
+    except MemoryError:
+        raise  # a zip bomb: the parser process reports its memory limit
+    except (zipfile.BadZipFile, PackageNotFoundError) as exc:
+        raise IndexingError("the .docx is damaged: it is not a readable zip archive") from exc
+    except KeyError as exc:  # python-docx's way of saying a required part is missing
+        raise IndexingError(f"the .docx is damaged: {exc.args[0] if exc.args else exc}") from exc
+    except ValueError as exc:
+        # python-docx refuses other Office files (a spreadsheet renamed to .docx) this way;
+        # its message names the stream object, so keep only the content type it found
+        kind = str(exc).partition("content type is ")[2]
+        message = (f"the file is not a Word document (its content is {kind})" if kind
+                   else f"the .docx is damaged (ValueError: {exc})")
+        raise IndexingError(message) from exc
+    except RecursionError as exc:
+        raise IndexingError("the .docx is damaged: its structure nests too deeply") from exc
+    except Exception as exc:  # lxml and python-docx raise many kinds on malformed parts
+        raise IndexingError(f"the .docx is damaged ({type(exc).__name__}: {exc})") from exc
+    if not any(s.text for s in sections):
+        raise IndexingError("the document holds no text")
+    return sections
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# Word stores text boxes twice: in mc:Choice for current readers and mc:Fallback for old ones
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _docx_sections(document: Any) -> list[Section]:
+    # style id -> name once, rather than a styles-part lookup per paragraph
+    names = {s.style_id: s.name or "" for s in document.styles}
+    sections: list[Section] = []
+    heading: str | None = None
+    lines: list[str] = []
+    for element in _docx_blocks(document.element.body):
+        if element.tag == _W + "tbl":
+            lines.extend(_docx_table_lines(element))
+            continue
+        text = _docx_text(element)
+        style = names.get(element.style, "") if element.style else ""
+        if _DOCX_HEADING.match(style) and text.strip():
+            sections.append(Section(_tidy("\n".join(lines)), None, heading))
+            heading = " ".join(text.split())
+            lines = [heading]
+        else:
+            lines.append(text)
+    sections.append(Section(_tidy("\n".join(lines)), None, heading))
+    return sections
+
+
+def _docx_blocks(parent: Any) -> Iterator[Any]:
+    """The paragraphs and tables under `parent`, in order; content controls (`w:sdt`, used
+    for cover pages and tables of contents) are opened rather than skipped."""
+    for child in parent.iterchildren():
+        if child.tag in (_W + "p", _W + "tbl"):
+            yield child
+        elif child.tag == _W + "sdt":
+            content = child.find(_W + "sdtContent")
+            if content is not None:
+                yield from _docx_blocks(content)
+
+
+def _docx_text(element: Any) -> str:
+    """The visible text under `element`: runs, hyperlinks, text boxes, tabs and breaks
+    (deleted revisions are `w:delText` and field codes `w:instrText`, so both stay out)."""
+    parts: list[str] = []
+    for node in element.iterchildren():
+        if node.tag == _W + "t":
+            parts.append(node.text or "")
+        elif node.tag == _W + "tab":
+            parts.append("\t")
+        elif node.tag in (_W + "br", _W + "cr"):
+            parts.append("\n")
+        elif node.tag != _MC_FALLBACK:
+            parts.append(_docx_text(node))
+    return "".join(parts)
+
+
+def _docx_table_lines(table: Any) -> list[str]:
+    """A line per row, cells joined by ' | '; a table nested in a cell follows its row."""
+    lines: list[str] = []
+    for row in table.iterchildren(_W + "tr"):
+        cells: list[str] = []
+        nested: list[str] = []
+        for cell in row.iterchildren(_W + "tc"):
+            texts: list[str] = []
+            for block in _docx_blocks(cell):
+                if block.tag == _W + "tbl":
+                    nested.extend(_docx_table_lines(block))
+                else:
+                    texts.append(" ".join(_docx_text(block).split()))
+            cells.append(" ".join(t for t in texts if t))
+        if any(cells):
+            lines.append(" | ".join(c for c in cells if c))
+        lines.extend(nested)
+    return lines
 
 
 _MD_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -245,6 +374,7 @@ def _tidy(text: str) -> str:
 
 _PARSERS: dict[str, Callable[[bytes], list[Section]]] = {
     ".pdf": parse_pdf,
+    ".docx": parse_docx,
     ".html": parse_html,
     ".htm": parse_html,
     ".xhtml": parse_html,

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from core.config import data_home, database_path
 from core.engine.types import ChatMessage
 from desktop.chat_controller import ChatController, ChatViews
+from desktop.documents_controller import DocumentsController
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
@@ -28,6 +29,7 @@ from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
 from ui.composer_view import ComposerView
+from ui.documents_panel import DocumentsPanel
 from ui.error_banner_view import ErrorBannerView
 from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         self.sources_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.sources = SourcesPanel()
         self.learn = LearnPanel()
+        self.documents = DocumentsPanel()
         self.tabs = QTabWidget()
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
@@ -85,6 +88,7 @@ class MainWindow(QMainWindow):
         self.chats: ChatController | None = None
         self.learn_controller: LearnController | None = None
         self.models: ModelController | None = None
+        self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
         self._closed = False
 
@@ -125,6 +129,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(splitter, "Chat")
         self.tabs.addTab(self.learn, "Learn")
+        self.tabs.addTab(self.documents, "Documents")
         self.setCentralWidget(self.tabs)
         for index in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
@@ -156,6 +161,7 @@ class MainWindow(QMainWindow):
         self.chats.chat_opened.connect(self.sources_controller.on_chat_opened)
         self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
                                                 self._conversation, self)
+        self.documents_controller = DocumentsController(self.documents, self.show_error, self)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
@@ -163,6 +169,7 @@ class MainWindow(QMainWindow):
         self.engine.start()
         self.chats.start()
         self.models.start()
+        self.documents_controller.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -213,7 +220,8 @@ class MainWindow(QMainWindow):
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
-        return [h.worker_thread for h in (self.store, self.engine) if h is not None]
+        handles = (self.store, self.engine, self.documents_controller)
+        return [h.worker_thread for h in handles if h is not None]
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.shutdown()
@@ -229,5 +237,7 @@ class MainWindow(QMainWindow):
         self.system_prompt.commit()
         if self.engine is not None:
             self.engine.shutdown()
+        if self.documents_controller is not None:
+            self.documents_controller.stop()
         if self.store is not None:
             self.store.stop()

@@ -1,0 +1,121 @@
+"""Connects the Documents panel to the documents worker; keeps the selection across refreshes.
+
+Other parts of the window (the chat's collection picker) listen to `collections_changed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from core.rag.index_store import CollectionInfo, DocumentInfo
+from desktop.documents_worker import DocumentsHandle, IndexOutcome, LibraryFactory
+from ui.documents_panel import DocumentsPanel
+
+if TYPE_CHECKING:
+    from core.rag.library import IndexProgress  # the library loads on the worker thread
+
+
+class DocumentsController(QObject):
+    def __init__(self, panel: DocumentsPanel, show_error: Callable[[str], None],
+                 parent: QObject | None = None, factory: LibraryFactory | None = None) -> None:
+        super().__init__(parent)
+        self._panel = panel
+        self._show_error = show_error
+        self.handle = DocumentsHandle(factory, self)
+        self.worker_thread = self.handle.worker_thread
+        self.collections_changed = self.handle.collections_changed
+        self.current: str | None = None  # the selected collection, kept across refreshes
+        self.collections: list[CollectionInfo] = []
+        self.indexing: str | None = None  # the collection being indexed now
+        self.last_outcome: IndexOutcome | None = None
+        self.ready = False  # the first list of collections has arrived
+        handle = self.handle
+        handle.collections_changed.connect(self._on_collections)
+        handle.documents_changed.connect(self._on_documents)
+        handle.indexing_started.connect(self._on_indexing_started)
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.errored.connect(self._show_error)
+        panel.collection_selected.connect(self._on_selected)
+        panel.create_requested.connect(self._on_create)
+        panel.add_paths_requested.connect(self._on_add)
+        panel.remove_documents_requested.connect(self._on_remove_documents)
+        panel.remove_collection_requested.connect(self._on_remove_collection)
+        panel.reindex_requested.connect(handle.index)
+        panel.retry_failed_requested.connect(handle.retry_failed)
+        panel.cancel_requested.connect(handle.cancel)
+
+    def start(self) -> None:
+        self.handle.start()
+        self.handle.refresh(None)
+
+    def stop(self) -> None:
+        self.handle.shutdown()
+
+    @property
+    def busy(self) -> bool:
+        return self.indexing is not None
+
+    # -- intents from the panel -------------------------------------------------------------
+    def _on_selected(self, name: str) -> None:
+        self.current = name
+        self.handle.refresh(name)
+
+    def _on_create(self, name: str, paths: list[str]) -> None:
+        self.current = name  # selected as soon as the worker reports it
+        if paths:
+            self.handle.add_paths(name, paths)
+        else:
+            self.handle.create_collection(name)
+
+    def _on_add(self, name: str, paths: list[str]) -> None:
+        self.handle.add_paths(name, paths)
+
+    def _on_remove_documents(self, name: str, paths: list[str]) -> None:
+        if self.indexing == name:
+            # The run would hold the removal until it ends; stop it and go on afterwards.
+            self.handle.cancel()
+            self.handle.remove_documents(name, paths)
+            self.handle.index(name)
+        else:
+            self.handle.remove_documents(name, paths)
+
+    def _on_remove_collection(self, name: str) -> None:
+        if self.indexing == name:
+            self.handle.cancel()
+        self.handle.remove_collection(name)
+
+    # -- news from the worker ---------------------------------------------------------------
+    def _on_collections(self, collections: list[CollectionInfo]) -> None:
+        self.collections = collections
+        self.ready = True
+        names = [c.name for c in collections]
+        if self.current not in names:
+            self.current = names[0] if names else None
+            if self.current is not None:
+                self.handle.refresh(self.current)  # its documents
+        self._panel.set_collections(collections, self.current)
+
+    def _on_documents(self, name: str, documents: list[DocumentInfo]) -> None:
+        if name == self.current:
+            self._panel.set_documents(documents)
+
+    def _on_indexing_started(self, name: str) -> None:
+        self.indexing = name
+        self._panel.progress.begin(name)
+
+    def _on_progress(self, event: IndexProgress) -> None:
+        self._panel.progress.update_progress(event.files_done, event.files_total,
+                                             event.chunks_done, event.eta_s, event.path)
+        self._panel.set_active_document(event.path if event.stage == "embedding" else None)
+
+    def _on_finished(self, outcome: IndexOutcome) -> None:
+        self.indexing = None
+        self.last_outcome = outcome
+        self._panel.set_active_document(None)
+        self._panel.progress.end(outcome.collection, outcome.indexed, outcome.skipped,
+                                 outcome.failed, outcome.chunks, outcome.cancelled,
+                                 outcome.elapsed_s)

@@ -1,0 +1,314 @@
+"""Local documents off the GUI thread: one DocumentLibrary on one worker thread.
+
+The library holds an SQLite connection, so it is created on the worker thread and used only
+there. Its embedder loads torch on the first encode, so nothing heavy happens at start-up
+unless there is something to index. Requests arrive as queued signals and run in order;
+cancel is the one call that must reach a busy worker, so it sets a `threading.Event` that
+`index_events` checks between files and batches instead of waiting in the worker's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
+
+from core.errors import GlassboxError
+
+if TYPE_CHECKING:
+    from core.rag.library import DocumentLibrary, IndexProgress
+
+log = logging.getLogger(__name__)
+
+_STOP_WAIT_MS = 30_000
+# While indexing, the table and the collection counts are refreshed at most this often: a
+# folder of small files finishes dozens of them a second, and each refresh is a query.
+_REFRESH_INTERVAL_S = 0.4
+
+LibraryFactory = Callable[[], "DocumentLibrary"]
+
+
+@dataclass(frozen=True)
+class IndexRequest:
+    """One indexing run the GUI asked for; `request_id` lets a cancel cover queued runs."""
+
+    request_id: int
+    collection: str
+    retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """How a run ended: the library's summary plus which collection it was."""
+
+    collection: str
+    indexed: int
+    skipped: int
+    failed: int
+    chunks: int
+    cancelled: bool
+    elapsed_s: float
+
+
+class _CancelBoard:
+    """Thread-safe cancel state shared by the handle (GUI thread) and the worker.
+
+    A cancel stops the run in progress and every run queued before it, but not runs asked for
+    afterwards: each run gets a fresh Event, and requests up to `cancelled_upto` are dropped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = threading.Event()
+        self._cancelled_upto = 0
+        self._last_posted = 0
+
+    def posted(self, request_id: int) -> None:
+        with self._lock:
+            self._last_posted = max(self._last_posted, request_id)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled_upto = self._last_posted
+            self._current.set()
+
+    def begin(self, request_id: int) -> threading.Event | None:
+        """The run's cancel token, or None when the request was cancelled before it began."""
+        with self._lock:
+            if request_id <= self._cancelled_upto:
+                return None
+            self._current = threading.Event()
+            return self._current
+
+
+class DocumentsWorker(QObject):
+    """Lives on its own thread and owns the only DocumentLibrary used there."""
+
+    collections_changed = Signal(list)  # list[CollectionInfo]
+    documents_changed = Signal(str, list)  # collection name, list[DocumentInfo]
+    indexing_started = Signal(str)  # collection name
+    progress = Signal(object)  # IndexProgress
+    finished = Signal(object)  # IndexOutcome
+    errored = Signal(str)
+
+    def __init__(self, board: _CancelBoard, factory: LibraryFactory | None = None) -> None:
+        super().__init__()
+        self._board = board
+        self._factory = factory
+        self._library: DocumentLibrary | None = None
+        self._closing = threading.Event()
+
+    # -- GUI thread -------------------------------------------------------------------------
+    def close_soon(self) -> None:
+        """Stop the run in progress and skip every request still queued."""
+        self._closing.set()
+        self._board.cancel()
+
+    # -- worker thread ----------------------------------------------------------------------
+    def _lib(self) -> DocumentLibrary:
+        if self._library is None:
+            if self._factory is not None:
+                self._library = self._factory()
+            else:
+                # Imported here so the window shows before sqlite-vec and the parsers load.
+                from core.rag.library import DocumentLibrary
+
+                self._library = DocumentLibrary()
+        return self._library
+
+    def _guarded(self, what: str, action: Callable[[DocumentLibrary], None]) -> bool:
+        """Run `action` on the library; report a failure on `errored`. True if it worked."""
+        if self._closing.is_set():
+            return False
+        try:
+            action(self._lib())
+        except GlassboxError as exc:
+            self.errored.emit(str(exc))
+            return False
+        except Exception as exc:  # a bug must not kill the thread: report it, keep serving
+            log.exception("documents worker: %s failed", what)
+            self.errored.emit(f"Could not {what}: {exc}")
+            return False
+        return True
+
+    def _emit_state(self, lib: DocumentLibrary, collection: str | None) -> None:
+        collections = lib.list_collections()
+        self.collections_changed.emit(collections)
+        if collection is not None and any(c.name == collection for c in collections):
+            self.documents_changed.emit(collection, lib.documents(collection))
+
+    @Slot(object)
+    def refresh(self, collection: str | None) -> None:
+        self._guarded("read the collections", lambda lib: self._emit_state(lib, collection))
+
+    @Slot(str)
+    def create_collection(self, name: str) -> None:
+        def create(lib: DocumentLibrary) -> None:
+            created = lib.create_collection(name).name
+            self._emit_state(lib, created)
+
+        self._guarded("create the collection", create)
+
+    @Slot(object, list)
+    def add_paths(self, request: IndexRequest, paths: list[str]) -> None:
+        def add(lib: DocumentLibrary) -> None:
+            lib.add_paths(request.collection, [Path(p) for p in paths])
+            self._emit_state(lib, request.collection)
+
+        if self._guarded("add the documents", add):
+            self.index(request)  # added documents are pending: index them right away
+
+    @Slot(str, list)
+    def remove_documents(self, collection: str, paths: list[str]) -> None:
+        def remove(lib: DocumentLibrary) -> None:
+            for path in paths:
+                lib.remove_path(collection, path)
+            self._emit_state(lib, collection)
+
+        self._guarded("remove the documents", remove)
+
+    @Slot(str)
+    def remove_collection(self, name: str) -> None:
+        def remove(lib: DocumentLibrary) -> None:
+            lib.remove_collection(name)
+            self._emit_state(lib, None)
+
+        self._guarded("remove the collection", remove)
+
+    @Slot(object)
+    def index(self, request: IndexRequest) -> None:
+        cancel = self._board.begin(request.request_id)
+        if cancel is None or self._closing.is_set():
+            return  # cancelled while it waited in the queue
+        self._guarded("index the documents", lambda lib: self._run(lib, request, cancel))
+
+    def _run(self, lib: DocumentLibrary, request: IndexRequest, cancel: threading.Event) -> None:
+        name = request.collection
+        lib.collection(name)  # an unknown name raises before the progress area shows
+        self.indexing_started.emit(name)
+        counts = {"indexed": 0, "skipped": 0, "failed": 0}
+        last: IndexProgress | None = None
+        refreshed = time.monotonic()
+        try:
+            for event in lib.index_events(name, cancel, request.retry_failed):
+                last = event
+                self.progress.emit(event)
+                if event.stage in counts:
+                    counts[event.stage] += 1
+                if (event.stage in ("indexed", "failed")
+                        and time.monotonic() - refreshed >= _REFRESH_INTERVAL_S):
+                    self._emit_state(lib, name)  # statuses fill in while the run goes on
+                    refreshed = time.monotonic()
+        finally:
+            self.finished.emit(IndexOutcome(
+                name, counts["indexed"], counts["skipped"], counts["failed"],
+                last.chunks_done if last else 0,
+                last is None or last.stage != "finished",
+                last.elapsed_s if last else 0.0))
+        if not self._closing.is_set():
+            self._emit_state(lib, name)
+
+    @Slot()
+    def shutdown(self) -> None:
+        library, self._library = self._library, None
+        try:
+            if library is not None:
+                library.close()
+        except Exception:  # the thread must end whatever state the connection is in
+            log.exception("closing the document library failed")
+        finally:
+            self.thread().quit()
+
+
+class DocumentsHandle(QObject):
+    """The GUI thread's side: owns the worker thread and posts it queued requests."""
+
+    _refresh = Signal(object)
+    _create = Signal(str)
+    _add = Signal(object, list)
+    _remove_documents = Signal(str, list)
+    _remove_collection = Signal(str)
+    _index = Signal(object)
+    _shutdown = Signal()
+
+    def __init__(self, factory: LibraryFactory | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._board = _CancelBoard()
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("glassbox-documents")
+        self.worker = DocumentsWorker(self._board, factory)
+        self.worker.moveToThread(self.worker_thread)
+        self._refresh.connect(self.worker.refresh)
+        self._create.connect(self.worker.create_collection)
+        self._add.connect(self.worker.add_paths)
+        self._remove_documents.connect(self.worker.remove_documents)
+        self._remove_collection.connect(self.worker.remove_collection)
+        self._index.connect(self.worker.index)
+        self._shutdown.connect(self.worker.shutdown)
+        # The worker's signals, re-exported so callers need not know about the worker.
+        self.collections_changed = self.worker.collections_changed
+        self.documents_changed = self.worker.documents_changed
+        self.indexing_started = self.worker.indexing_started
+        self.progress = self.worker.progress
+        self.finished = self.worker.finished
+        self.errored = self.worker.errored
+        self._next_id = 0
+        self._stopped = False
+
+    def start(self) -> None:
+        self.worker_thread.start()
+
+    def refresh(self, collection: str | None = None) -> None:
+        """Ask for the collections (and this collection's documents) to be sent again."""
+        self._post(self._refresh, collection)
+
+    def create_collection(self, name: str) -> None:
+        self._post(self._create, name)
+
+    def add_paths(self, collection: str, paths: list[str]) -> None:
+        """Add files and folders (creating the collection if needed) and index them."""
+        self._post(self._add, self._request(collection), list(paths))
+
+    def remove_documents(self, collection: str, paths: list[str]) -> None:
+        self._post(self._remove_documents, collection, list(paths))
+
+    def remove_collection(self, name: str) -> None:
+        self._post(self._remove_collection, name)
+
+    def index(self, collection: str, retry_failed: bool = False) -> None:
+        """Queue an indexing run; one already running finishes first (requests are kept)."""
+        self._post(self._index, self._request(collection, retry_failed))
+
+    def retry_failed(self, collection: str) -> None:
+        self.index(collection, retry_failed=True)
+
+    def cancel(self) -> None:
+        """Stop the run in progress and the runs queued so far. Safe while the worker is busy."""
+        self._board.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel, let the worker close the database, end the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.worker.close_soon()
+        if self.worker_thread.isRunning():
+            self._shutdown.emit()
+            if not self.worker_thread.wait(_STOP_WAIT_MS):
+                log.error("the documents thread did not stop in time")
+
+    def _request(self, collection: str, retry_failed: bool = False) -> IndexRequest:
+        self._next_id += 1
+        self._board.posted(self._next_id)
+        return IndexRequest(self._next_id, collection, retry_failed)
+
+    def _post(self, signal: SignalInstance, *args: object) -> None:
+        if not self._stopped:
+            signal.emit(*args)

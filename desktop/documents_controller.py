@@ -50,7 +50,6 @@ class DocumentsController(QObject):
 
     def start(self) -> None:
         self.handle.start()
-        self.handle.refresh(None)
 
     def stop(self) -> None:
         self.handle.shutdown()

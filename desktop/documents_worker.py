@@ -5,6 +5,8 @@ there. Its embedder loads torch on the first encode, so nothing heavy happens at
 unless there is something to index. Requests arrive as queued signals and run in order;
 cancel is the one call that must reach a busy worker, so it sets a `threading.Event` that
 `index_events` checks between files and batches instead of waiting in the worker's queue.
+The folders of each collection are watched (core.rag.watch); a change there becomes an index
+request like any other, so it queues behind a running one and a cancel covers it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from core.errors import GlassboxError
 
 if TYPE_CHECKING:
     from core.rag.library import DocumentLibrary, IndexProgress
+    from core.rag.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +99,19 @@ class DocumentsWorker(QObject):
     progress = Signal(object)  # IndexProgress
     finished = Signal(object)  # IndexOutcome
     errored = Signal(str)
+    # Emitted on the folder watcher's thread; the handle turns it into an index request, so
+    # cancel covers it like any other run.
+    folders_changed = Signal(str)  # collection name
 
-    def __init__(self, board: _CancelBoard, factory: LibraryFactory | None = None) -> None:
+    def __init__(self, board: _CancelBoard, factory: LibraryFactory | None = None,
+                 watch_folders: bool = True) -> None:
         super().__init__()
         self._board = board
         self._factory = factory
         self._library: DocumentLibrary | None = None
+        self._watcher: FolderWatcher | None = None
+        self._watch_folders = watch_folders
+        self._watched: set[str] = set()
         self._closing = threading.Event()
 
     # -- GUI thread -------------------------------------------------------------------------
@@ -143,6 +153,33 @@ class DocumentsWorker(QObject):
         if collection is not None and any(c.name == collection for c in collections):
             self.documents_changed.emit(collection, lib.documents(collection))
 
+    def _sync_watches(self, lib: DocumentLibrary) -> None:
+        """Watch the folders of every collection (after it changed), so that files added,
+        edited or deleted there are indexed without a click."""
+        if not self._watch_folders or self._closing.is_set():
+            return
+        names = [c.name for c in lib.list_collections()]
+        if self._watcher is None:
+            if not any(lib.watched_folders(n) for n in names):
+                return  # no folder to watch: start no threads
+            from core.rag.watch import FolderWatcher
+
+            self._watcher = FolderWatcher(self.folders_changed.emit)
+        for name in names:
+            self._watcher.watch(name, lib.watched_folders(name))
+        for name in set(self._watched) - set(names):
+            self._watcher.unwatch(name)
+        self._watched = set(names)
+
+    @Slot()
+    def start(self) -> None:
+        """Send the collections and start watching their folders."""
+        def start(lib: DocumentLibrary) -> None:
+            self._emit_state(lib, None)
+            self._sync_watches(lib)
+
+        self._guarded("read the collections", start)
+
     @Slot(object)
     def refresh(self, collection: str | None) -> None:
         self._guarded("read the collections", lambda lib: self._emit_state(lib, collection))
@@ -160,6 +197,7 @@ class DocumentsWorker(QObject):
         def add(lib: DocumentLibrary) -> None:
             lib.add_paths(request.collection, [Path(p) for p in paths])
             self._emit_state(lib, request.collection)
+            self._sync_watches(lib)
 
         if self._guarded("add the documents", add):
             self.index(request)  # added documents are pending: index them right away
@@ -170,6 +208,7 @@ class DocumentsWorker(QObject):
             for path in paths:
                 lib.remove_path(collection, path)
             self._emit_state(lib, collection)
+            self._sync_watches(lib)
 
         self._guarded("remove the documents", remove)
 
@@ -178,6 +217,7 @@ class DocumentsWorker(QObject):
         def remove(lib: DocumentLibrary) -> None:
             lib.remove_collection(name)
             self._emit_state(lib, None)
+            self._sync_watches(lib)
 
         self._guarded("remove the collection", remove)
 
@@ -217,7 +257,10 @@ class DocumentsWorker(QObject):
     @Slot()
     def shutdown(self) -> None:
         library, self._library = self._library, None
+        watcher, self._watcher = self._watcher, None
         try:
+            if watcher is not None:
+                watcher.close()  # joins its threads: none may outlive the window
             if library is not None:
                 library.close()
         except Exception:  # the thread must end whatever state the connection is in
@@ -229,6 +272,7 @@ class DocumentsWorker(QObject):
 class DocumentsHandle(QObject):
     """The GUI thread's side: owns the worker thread and posts it queued requests."""
 
+    _start = Signal()
     _refresh = Signal(object)
     _create = Signal(str)
     _add = Signal(object, list)
@@ -238,13 +282,15 @@ class DocumentsHandle(QObject):
     _shutdown = Signal()
 
     def __init__(self, factory: LibraryFactory | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, watch_folders: bool = True) -> None:
         super().__init__(parent)
         self._board = _CancelBoard()
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("glassbox-documents")
-        self.worker = DocumentsWorker(self._board, factory)
+        self.worker = DocumentsWorker(self._board, factory, watch_folders)
         self.worker.moveToThread(self.worker_thread)
+        self._start.connect(self.worker.start)
+        self.worker.folders_changed.connect(self._on_folders_changed)
         self._refresh.connect(self.worker.refresh)
         self._create.connect(self.worker.create_collection)
         self._add.connect(self.worker.add_paths)
@@ -263,7 +309,9 @@ class DocumentsHandle(QObject):
         self._stopped = False
 
     def start(self) -> None:
+        """Start the thread; the collections arrive on collections_changed."""
         self.worker_thread.start()
+        self._post(self._start)
 
     def refresh(self, collection: str | None = None) -> None:
         """Ask for the collections (and this collection's documents) to be sent again."""
@@ -303,6 +351,10 @@ class DocumentsHandle(QObject):
             self._shutdown.emit()
             if not self.worker_thread.wait(_STOP_WAIT_MS):
                 log.error("the documents thread did not stop in time")
+
+    def _on_folders_changed(self, collection: str) -> None:
+        if not self._stopped:
+            self.index(collection)
 
     def _request(self, collection: str, retry_failed: bool = False) -> IndexRequest:
         self._next_id += 1

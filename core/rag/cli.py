@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from core.errors import GlassboxError
-from core.rag.library import DocumentLibrary, IndexProgress
+from core.rag.library import DocumentLibrary, IndexProgress, IndexSummary
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -30,6 +31,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     search.add_argument("--top", type=int, default=5, metavar="K")
     search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     search.add_argument("--json", action="store_true")
+    sample = sub.add_parser("sample", help="add the Glassbox guide collection again and index it")
+    sample.add_argument("--quiet", action="store_true", help="no progress on standard error")
     return docs
 
 
@@ -47,9 +50,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 def _add(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     library.add_paths(args.collection, args.paths)
+    return _index(args.collection, lambda progress: library.index(
+        args.collection, progress=progress), args.quiet, out, err)
 
+
+def _sample(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
+            err: TextIO) -> int:
+    from core.rag.sample import SAMPLE_COLLECTION, add_sample_collection
+
+    return _index(SAMPLE_COLLECTION, lambda progress: add_sample_collection(
+        library, progress=progress), args.quiet, out, err)
+
+
+def _index(name: str, run: Callable[[Callable[[IndexProgress], None]], IndexSummary],
+           quiet: bool, out: TextIO, err: TextIO) -> int:
+    """Run one indexing pass with progress on `err` and a summary line on `out`."""
     def show(event: IndexProgress) -> None:
-        if args.quiet:
+        if quiet:
             return
         if event.stage == "failed":
             err.write(f"failed  {event.path}: {event.error}\n")
@@ -59,11 +76,11 @@ def _add(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: T
                       f"({event.chunks_done} chunks{eta})\n")
 
     try:
-        summary = library.index(args.collection, progress=show)
+        summary = run(show)
     except KeyboardInterrupt:
         err.write("stopped; run the same command again to go on\n")
         return 130
-    out.write(f"{args.collection}: {summary.indexed} indexed, {summary.skipped} unchanged, "
+    out.write(f"{name}: {summary.indexed} indexed, {summary.skipped} unchanged, "
               f"{summary.failed} failed, {summary.chunks} chunks in {summary.elapsed_s:.1f} s\n")
     return 1 if summary.failed else 0
 
@@ -110,4 +127,5 @@ def _search(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err
     return 0
 
 
-_COMMANDS = {"add": _add, "list": _list, "remove": _remove, "search": _search}
+_COMMANDS = {"add": _add, "list": _list, "remove": _remove, "sample": _sample,
+             "search": _search}

@@ -29,3 +29,23 @@ class Cancelled(GlassboxError):
 
 class StoreError(GlassboxError):
     """The database could not be opened or changed."""
+
+
+class ModelImportError(GlassboxError):
+    """A model file cannot join the library (not GGUF, truncated, unsupported, not copyable)."""
+
+
+class ModelLibraryError(GlassboxError):
+    """The model library cannot do that (remove a bundled model, delete a file it does not own)."""
+
+
+class UnknownModel(ModelLibraryError):
+    """No model in the library has that name."""
+
+
+class HubError(GlassboxError):
+    """The model hub could not be searched or asked about a repository."""
+
+
+class DownloadError(GlassboxError):
+    """A model download failed; what was received so far may be kept to resume later."""

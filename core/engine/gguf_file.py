@@ -6,6 +6,7 @@ not GGUF, is truncated, or is from an unknown version gets a clear message in mi
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class GGUFHeader:
     metadata: dict[str, Any]
     expected_size: int  # bytes the file must have to hold every tensor the header lists
     actual_size: int
+    parameter_count: int = 0  # elements over all tensors: the model's size in parameters
 
 
 def _mb(n: int) -> str:
@@ -74,6 +76,7 @@ class _Reader:
 
 
 def _tensor_nbytes(dims: list[int], ggml_type: int, path: Path) -> int:
+    """Bytes of one tensor's data, from its shape and quantization block size."""
     try:
         block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError) as exc:
@@ -106,12 +109,13 @@ def read_header(path: str | Path) -> GGUFHeader:
             raise ModelLoadError(f"{path.name} is GGUF version {version}; 2 and 3 are supported.")
         n_tensors, n_kv = r.unpack("<Q"), r.unpack("<Q")
         metadata = {r.string(): r.value(r.unpack("<I")) for _ in range(n_kv)}
-        data_end = 0
+        data_end = parameters = 0
         for _ in range(n_tensors):
             r.string()
             dims = [r.unpack("<Q") for _ in range(r.unpack("<I"))]
             ggml_type, offset = r.unpack("<I"), r.unpack("<Q")
             data_end = max(data_end, offset + _tensor_nbytes(dims, ggml_type, path))
+            parameters += math.prod(dims)
         align = int(metadata.get("general.alignment", _DEFAULT_ALIGNMENT)) or _DEFAULT_ALIGNMENT
         data_start = -(-r.tell() // align) * align
     expected = data_start + data_end
@@ -120,4 +124,4 @@ def read_header(path: str | Path) -> GGUFHeader:
             f"{path.name} is truncated: expected {_mb(expected)}, found {_mb(actual)}. "
             "The download or copy probably stopped early; get the file again."
         )
-    return GGUFHeader(version, n_tensors, metadata, expected, actual)
+    return GGUFHeader(version, n_tensors, metadata, expected, actual, parameters)

@@ -254,6 +254,40 @@ class DocumentsWorker(QObject):
         if not self._closing.is_set():
             self._emit_state(lib, name)
 
+    @Slot(object)
+    def ensure_sample(self, request: IndexRequest) -> None:
+        """On the first run, add and index the bundled guide, in the same progress bar."""
+        cancel = self._board.begin(request.request_id)
+        if cancel is None or self._closing.is_set():
+            return
+        self._guarded("add the sample documents", lambda lib: self._sample(lib, cancel))
+
+    def _sample(self, lib: DocumentLibrary, cancel: threading.Event) -> None:
+        from core.rag.sample import SAMPLE_COLLECTION, ensure_sample_collection
+
+        counts = {"indexed": 0, "skipped": 0, "failed": 0}
+        seen: list[IndexProgress] = []
+
+        def progress(event: IndexProgress) -> None:
+            if not seen:  # only a first run indexes: later starts show nothing
+                self.indexing_started.emit(SAMPLE_COLLECTION)
+                self._emit_state(lib, SAMPLE_COLLECTION)
+            seen[:] = [event]
+            self.progress.emit(event)
+            if event.stage in counts:
+                counts[event.stage] += 1
+
+        try:
+            ensure_sample_collection(lib, progress, cancel)
+        finally:
+            if seen:
+                last = seen[0]
+                self.finished.emit(IndexOutcome(
+                    SAMPLE_COLLECTION, counts["indexed"], counts["skipped"], counts["failed"],
+                    last.chunks_done, last.stage != "finished", last.elapsed_s))
+        if seen and not self._closing.is_set():
+            self._emit_state(lib, SAMPLE_COLLECTION)
+
     @Slot()
     def shutdown(self) -> None:
         library, self._library = self._library, None
@@ -279,6 +313,7 @@ class DocumentsHandle(QObject):
     _remove_documents = Signal(str, list)
     _remove_collection = Signal(str)
     _index = Signal(object)
+    _sample = Signal(object)
     _shutdown = Signal()
 
     def __init__(self, factory: LibraryFactory | None = None,
@@ -297,6 +332,7 @@ class DocumentsHandle(QObject):
         self._remove_documents.connect(self.worker.remove_documents)
         self._remove_collection.connect(self.worker.remove_collection)
         self._index.connect(self.worker.index)
+        self._sample.connect(self.worker.ensure_sample)
         self._shutdown.connect(self.worker.shutdown)
         # The worker's signals, re-exported so callers need not know about the worker.
         self.collections_changed = self.worker.collections_changed
@@ -309,9 +345,11 @@ class DocumentsHandle(QObject):
         self._stopped = False
 
     def start(self) -> None:
-        """Start the thread; the collections arrive on collections_changed."""
+        """Start the thread; the collections arrive on collections_changed. On the first run
+        the bundled guide is then indexed (Cancel stops it; the next start resumes it)."""
         self.worker_thread.start()
         self._post(self._start)
+        self._post(self._sample, self._request("sample"))
 
     def refresh(self, collection: str | None = None) -> None:
         """Ask for the collections (and this collection's documents) to be sent again."""

@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(right)
         splitter.addWidget(self.sources)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([240, 620, 420])
+        splitter.setSizes([220, 640, 400])
         splitter.setChildrenCollapsible(False)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(splitter, "Chat")
@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
                                                 self._conversation, self)
         self.documents_controller = DocumentsController(self.documents, self.show_error, self)
+        self.documents_controller.collections_changed.connect(
+            self.sources_controller.on_collections)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)

@@ -36,7 +36,10 @@ _EMPTY = ("Choose document collections for this chat with the Documents button a
           "and the exact prompt the model read.")
 _COLUMNS = ("#", "Where", "Vector", "BM25", "Fused")
 _HIGHLIGHT = "#ffe08a"
-_SHORT_WORDS = 3  # shorter query words (a, of, is) would light up half the passage
+# Words that would light up half of any passage: short ones, and the question's own glue.
+_SHORT_WORDS = 3
+_GLUE = frozenset("the and for are was were what which who whom how why when where does did "
+                  "with this that these those from into about has have had can its".split())
 
 
 def _score(value: float | None, rank: int | None) -> str:
@@ -44,7 +47,8 @@ def _score(value: float | None, rank: int | None) -> str:
 
 
 def query_words(query: str) -> list[str]:
-    return sorted({w.lower() for w in re.findall(r"\w+", query) if len(w) >= _SHORT_WORDS},
+    words = {w.lower() for w in re.findall(r"\w+", query)}
+    return sorted((w for w in words if len(w) >= _SHORT_WORDS and w not in _GLUE),
                   key=len, reverse=True)
 
 
@@ -194,6 +198,8 @@ class SourcesPanel(QWidget):
     def _legend(parts: list[tuple[str, int]], n_ctx: int) -> str:
         items = []
         for name, tokens in parts:
+            if not tokens:
+                continue
             color = PART_COLORS.get(name)
             swatch = f"<span style='color:{color}'>■</span> " if color else "□ "
             items.append(f"{swatch}{PART_LABELS.get(name, name)} {tokens:,}")

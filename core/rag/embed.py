@@ -60,6 +60,10 @@ class Embedder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # progress is ours to report, not stderr's
+            # Any tqdm bar otherwise starts a monitor thread that lives as long as the process.
+            import tqdm
+
+            tqdm.tqdm.monitor_interval = 0
 
             try:
                 model = SentenceTransformer(str(path), device="cpu")

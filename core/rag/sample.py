@@ -26,7 +26,7 @@ COPY_FOLDER = "sample_docs"  # beside the database file
 # Settings key: absent before the first run, "added" once the collection was created (indexing
 # may not have finished, or a file failed), "done" once all of it was indexed or the user
 # removed it.
-_STATE_KEY = "rag.sample_collection"
+STATE_KEY = "rag.sample_collection"  # tests set it to "done" to skip the guide
 _ADDED, _DONE = "added", "done"
 
 Progress = Callable[[IndexProgress], None]
@@ -59,25 +59,25 @@ def ensure_sample_collection(library: DocumentLibrary, progress: Progress | None
     False, without error, when the guide's files are not installed.
     """
     settings = SettingsStore(library.store.conn)
-    state = settings.get(_STATE_KEY)
+    state = settings.get(STATE_KEY)
     if state == _DONE:
         return False
     exists = _collection_exists(library)
     if state == _ADDED and not exists:  # removed before its first indexing finished
-        settings.set(_STATE_KEY, _DONE)
+        settings.set(STATE_KEY, _DONE)
         return False
     files = guide_files()
     if not files:
         return False
     # Copied again on a retry too, so a guide file fixed by an update replaces a failed one.
     library.add_paths(SAMPLE_COLLECTION, _copy_guide(files, _copy_folder(library)))
-    settings.set(_STATE_KEY, _ADDED)
+    settings.set(STATE_KEY, _ADDED)
     summary = library.index(SAMPLE_COLLECTION, progress=progress, cancel=cancel,
                             retry_failed=True)
     if summary.cancelled:
         return False
     if not summary.failed:  # a broken parser process or a bad update: try again next time
-        settings.set(_STATE_KEY, _DONE)
+        settings.set(STATE_KEY, _DONE)
     return True
 
 
@@ -94,7 +94,7 @@ def add_sample_collection(library: DocumentLibrary, progress: Progress | None = 
     summary = library.index(SAMPLE_COLLECTION, progress=progress, cancel=cancel,
                             retry_failed=True)
     if not summary.cancelled:
-        SettingsStore(library.store.conn).set(_STATE_KEY, _DONE)
+        SettingsStore(library.store.conn).set(STATE_KEY, _DONE)
     return summary
 
 

@@ -18,6 +18,7 @@ from guitools import FAST_SAMPLING, TEST_N_CTX, OpenWindow, wait_until_ready, wr
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from core.rag.sample import STATE_KEY as SAMPLE_STATE_KEY
 from desktop.main_window import MainWindow
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,6 +27,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session", autouse=True)
 def fusion_style(qapp: QApplication) -> None:
     qapp.setStyle("Fusion")  # as run_app does
+
+
+@pytest.fixture(autouse=True)
+def no_sample_guide(glassbox_home: Path) -> None:
+    """Mark the first-run guide as indexed already: indexing it would load the embedding
+    model in every window. The test of the first run sets this back to None."""
+    write_settings(**{SAMPLE_STATE_KEY: "done"})
 
 
 @pytest.fixture

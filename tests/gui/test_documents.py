@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rag"))
 from rag_files import write_corpus  # noqa: E402 (shared with the core's document tests)
 
 INDEX_TIMEOUT_MS = 60_000  # the first run imports torch and loads the embedding model
-SCREENSHOT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "documents.png"
+# Git-ignored: look at it, and copy it to resources/screenshots/ when the look changes.
+SCREENSHOT = Path(__file__).resolve().parents[2] / "screenshots" / "documents.png"
 
 
 @dataclass
@@ -40,10 +41,8 @@ class Docs:
 
 @pytest.fixture(scope="module", autouse=True)
 def embedder_warm() -> None:
-    """Load and run the model once before any thread count is taken. The first encode starts
-    tqdm's monitor, a daemon thread that lives as long as the process (sentence-transformers
-    creates a disabled progress bar per call); started on our worker it would look like a leak,
-    and Python would keep a stale entry for the worker thread that created it."""
+    """Load and run the model once, so each test's waits measure indexing, not loading torch.
+    (The embedder turns off tqdm's monitor thread, so no thread outlives a first encode.)"""
     default_embedder().encode(["warm up"])
 
 

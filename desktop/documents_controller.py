@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from core.rag.index_store import CollectionInfo, DocumentInfo
 from desktop.documents_worker import DocumentsHandle, IndexOutcome, LibraryFactory
 from ui.documents_panel import DocumentsPanel
+
+if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
+    from core.rag.index_store import CollectionInfo, DocumentInfo
 
 if TYPE_CHECKING:
     from core.rag.library import IndexProgress  # the library loads on the worker thread

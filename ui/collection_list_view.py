@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
@@ -16,7 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.rag.index_store import CollectionInfo
+if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
+    from core.rag.index_store import CollectionInfo
+
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
@@ -19,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.rag.index_store import DocumentInfo
+if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
+    from core.rag.index_store import DocumentInfo
+
 
 # Status sits next to Problem, so a failure reads "Failed  the PDF is damaged…" in one glance.
 COLUMNS = ("Name", "Folder", "Kind", "Passages", "Status", "Problem")

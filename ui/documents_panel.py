@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
@@ -29,21 +30,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.rag.index_store import CollectionInfo, DocumentInfo
 from ui.collection_list_view import CollectionListView
 from ui.collection_name_view import CollectionNameView
 from ui.document_table_view import DocumentTableView
 from ui.index_progress_view import IndexProgressView
 from ui.inline_confirm_view import InlineConfirmView
 
-FILE_FILTER = ("Documents (*.pdf *.md *.markdown *.html *.htm *.xhtml *.txt *.text *.rst);;"
+if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
+    from core.rag.index_store import CollectionInfo, DocumentInfo
+
+FILE_FILTER = ("Documents (*.pdf *.docx *.md *.markdown *.html *.htm *.xhtml *.txt *.text *.rst);;"
                "All files (*)")
 _WELCOME, _EMPTY, _TABLE = range(3)
 _WELCOME_TEXT = (
     "<h2>Chat with your own documents</h2>"
-    "<p>Put PDFs, Markdown, HTML and text files into a <b>collection</b>. Glassbox reads them "
-    "here on your computer, cuts them into passages and indexes them, so that a chat can "
-    "answer from them and show which file and page each answer comes from.</p>"
+    "<p>Put PDFs, Word documents, Markdown, HTML and text files into a <b>collection</b>. "
+    "Glassbox reads them here on your computer, cuts them into passages and indexes them, "
+    "so that a chat can answer from them and show which file and page each answer comes from.</p>"
     "<p>Start with a folder of notes or papers, or drag files and folders onto this window."
     "</p>")
 _EMPTY_TEXT = ("<p>This collection is empty.</p><p>Use <b>Add files…</b> or <b>Add folder…</b>, "

@@ -14,7 +14,8 @@ from core.config import database_path
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import GlassboxError
-from core.models.bundled import default_chat_model
+from core.models import cli as models_cli
+from core.models.registry import ModelRegistry
 from core.rag import cli as rag_cli
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ _DEFAULTS = SamplingSettings()
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="PATH", help="GGUF file to run (default: bundled SmolLM2)")
+    p.add_argument("--model", metavar="MODEL", help="GGUF file or library model name to run "
+                   "(default: the library's default, else the bundled SmolLM2)")
     p.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
     p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="-1 for a random seed")
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(chat)
     cli_inspect.add_parser(sub, _add_model_options)
     rag_cli.add_parser(sub)
+    models_cli.add_parser(sub)
     return parser
 
 
@@ -65,7 +68,7 @@ def _sampling(args: argparse.Namespace) -> SamplingSettings:
 def _start_engine(args: argparse.Namespace) -> EngineClient:
     engine = EngineClient()
     try:
-        engine.load(args.model or default_chat_model(), n_ctx=args.ctx)
+        engine.load(ModelRegistry().resolve(args.model), n_ctx=args.ctx)
     except BaseException:
         engine.close()
         raise
@@ -194,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "docs":
             return rag_cli.run(args)
+        if args.command == "models":
+            return models_cli.run(args)
         if args.command == "inspect":
             with _start_engine(args) as engine:
                 return cli_inspect.run(args, engine)

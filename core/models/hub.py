@@ -131,9 +131,20 @@ def hub_errors(what: str) -> Iterator[None]:
 
 def search_models(query: str, limit: int = 20) -> list[HubModel]:
     """GGUF repositories whose name contains `query`, most downloaded first."""
+    from huggingface_hub import ModelInfo
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    params: dict[str, Any] = {"filter": "gguf", "sort": "downloads", "direction": -1,
+                              "limit": limit}
+    if query:
+        params["search"] = query
     with hub_errors(f"Searching the hub for {query!r}"):
-        found = _api().list_models(search=query or None, filter="gguf", sort="downloads",
-                                   limit=limit)
+        # One GET of the public /api/models endpoint, not HfApi.list_models: that one retries a
+        # refused connection with backoff for about 20 s, too long to wait on a search box.
+        response = get_session().get(f"{hub_endpoint()}/api/models", params=params,
+                                     headers=build_hf_headers(), timeout=30)
+        hf_raise_for_status(response)
+        found = [ModelInfo(**{"siblings": None, **item}) for item in response.json()[:limit]]
         return [HubModel(m.id, m.downloads, m.likes, bool(m.gated),
                          m.last_modified.isoformat() if m.last_modified else None,
                          tuple(m.tags or ()))

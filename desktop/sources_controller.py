@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QUrl
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QWidget
 
 from core.rag.grounding import Grounding
 from desktop.engine_worker import EngineHandle
+from desktop.open_document import open_document
 from desktop.store_worker import StoreClient
 from ui.chat_view import ChatView
 from ui.citation_links import parse_cite_url
@@ -107,6 +107,7 @@ class SourcesController(QObject):
             self.views.sources.select_source(number)
 
     def _open_file(self, path: str, page: object) -> None:
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+        if not open_document(path, page if isinstance(page, int) else None):
             where = f" (the passage is on page {page})" if page else ""
-            self._show_error(f"No application could open {path}{where}.")
+            self._show_error(f"{path} could not be opened: it was moved or deleted, or no "
+                             f"application opens it{where}.")

@@ -2,6 +2,7 @@
 
 Built on `read_header`, which parses the header only (milliseconds, no weights read), so a bad
 file is refused with a clear message before llama.cpp, which may abort on it, ever sees it.
+The `gguf` package (and numpy with it) is imported on first use, not when the app starts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gguf.constants import LlamaFileType
-
-from core.engine.gguf_file import read_header
 from core.errors import ModelImportError, ModelLoadError
 
 # `general.file_type` numbers -> the names people and file names use (llama.cpp's LLAMA_FTYPE).
@@ -64,6 +62,8 @@ def quantization_from_name(filename: str) -> str | None:
 
 
 def _file_type_name(value: Any) -> str | None:
+    from gguf.constants import LlamaFileType  # the gguf package imports numpy: load on use
+
     try:
         name = LlamaFileType(int(value)).name
     except (TypeError, ValueError):
@@ -122,6 +122,8 @@ def read_facts(path: str | Path) -> ModelFacts:
     Raises ModelImportError with a message a person can act on: missing, not GGUF, unknown
     version, truncated (declared tensor sizes beyond the file's length), or no tensors at all.
     """
+    from core.engine.gguf_file import read_header
+
     path = Path(path)
     try:
         header = read_header(path)

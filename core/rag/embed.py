@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +53,6 @@ class Embedder:
         with self._lock:
             if self._model is not None:
                 return
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
             path = self._model_path or embedding_model_path()
             from sentence_transformers import SentenceTransformer  # slow: imports torch
             from transformers.utils import logging as hf_logging
@@ -66,7 +64,9 @@ class Embedder:
             tqdm.tqdm.monitor_interval = 0
 
             try:
-                model = SentenceTransformer(str(path), device="cpu")
+                # Local files only: never reach for the network. (Not HF_HUB_OFFLINE, which
+                # huggingface-hub reads once per process and would cut off model downloads.)
+                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
             except Exception as exc:  # a damaged model folder shows up in many forms
                 raise IndexingError(f"The embedding model at {path} cannot be loaded: {exc}") \
                     from exc

@@ -131,10 +131,14 @@ class EngineWorker(QObject):
 
     def _load(self, path: str) -> ModelInfo:
         assert self._engine is not None and self._store is not None
-        n_ctx = self._store.settings.get("n_ctx", DEFAULT_N_CTX)
+        from core.models.load_settings import SETTING_KEY, LoadSettings, engine_options
+
+        n_ctx = int(self._store.settings.get("n_ctx", DEFAULT_N_CTX))
+        options = engine_options(LoadSettings.from_value(self._store.settings.get(SETTING_KEY)),
+                                 path, n_ctx)
         self._guard.begin(path)
         try:
-            return self._engine.load(path, n_ctx=int(n_ctx))
+            return self._engine.load(path, n_ctx=n_ctx, **options)
         finally:
             self._guard.end()
 

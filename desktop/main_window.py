@@ -23,6 +23,7 @@ from desktop.documents_controller import DocumentsController
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
+from desktop.models_library_controller import ModelsLibraryController
 from desktop.sources_controller import SourcesController, SourcesViews
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
@@ -33,6 +34,7 @@ from ui.documents_panel import DocumentsPanel
 from ui.error_banner_view import ErrorBannerView
 from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
+from ui.models_panel import ModelsPanel
 from ui.sampling_dialog import SamplingDialog
 from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.sources = SourcesPanel()
         self.learn = LearnPanel()
         self.documents = DocumentsPanel()
+        self.models_panel = ModelsPanel()
         self.tabs = QTabWidget()
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
         self.models: ModelController | None = None
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
+        self.library: ModelsLibraryController | None = None
         self._closed = False
 
     def _build_layout(self) -> None:
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Chat")
         self.tabs.addTab(self.learn, "Learn")
         self.tabs.addTab(self.documents, "Documents")
+        self.tabs.addTab(self.models_panel, "Models")
         self.setCentralWidget(self.tabs)
         for index in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
@@ -164,6 +169,9 @@ class MainWindow(QMainWindow):
         self.documents_controller = DocumentsController(self.documents, self.show_error, self)
         self.documents_controller.collections_changed.connect(
             self.sources_controller.on_collections)
+        self.library = ModelsLibraryController(self.models_panel, self)
+        self.library.library_changed.connect(self.models.set_library)
+        self.library.use_requested.connect(self._use_model)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
@@ -172,6 +180,7 @@ class MainWindow(QMainWindow):
         self.chats.start()
         self.models.start()
         self.documents_controller.start()
+        self.library.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -198,6 +207,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.learn)
         self.learn_controller.measure(conversation[last].content, conversation[:last])
 
+    def _use_model(self, path: str) -> None:
+        """“Use in chat” in the Models tab: load the model and go to the chat."""
+        assert self.models is not None
+        self.models.load(path)
+        self.tabs.setCurrentIndex(0)
+
     def _open_sampling_dialog(self) -> None:
         assert self.store is not None
         self.store.call(lambda s: sampling_from(s.settings.get("sampling")),
@@ -223,7 +238,8 @@ class MainWindow(QMainWindow):
 
     def threads(self) -> list[QThread]:
         handles = (self.store, self.engine, self.documents_controller)
-        return [h.worker_thread for h in handles if h is not None]
+        threads = [h.worker_thread for h in handles if h is not None]
+        return threads + (self.library.threads() if self.library is not None else [])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.shutdown()
@@ -241,5 +257,7 @@ class MainWindow(QMainWindow):
             self.engine.shutdown()
         if self.documents_controller is not None:
             self.documents_controller.stop()
+        if self.library is not None:
+            self.library.stop()
         if self.store is not None:
             self.store.stop()

@@ -1,15 +1,20 @@
-"""Which model is loaded: the picker, the crash guard at start-up, recent models."""
+"""Which model is loaded: the picker, the crash guard at start-up, recent models.
+
+The picker lists the model library (bundled, imported, downloaded), sent by the Models tab's
+worker whenever it changes, then files opened lately that are not in the library.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
 from core.engine.load_guard import LoadGuard
 from core.engine.types import ModelInfo
+from core.errors import GlassboxError
 from core.models.bundled import bundled_chat_models
 from core.store import ChatStore
 from desktop.engine_worker import EngineHandle
@@ -17,18 +22,41 @@ from desktop.store_worker import StoreClient
 from ui.model_picker_view import ModelPickerView
 from ui.status_view import StatusView
 
+if TYPE_CHECKING:
+    from core.models.registry import ModelEntry
+
 MAX_RECENT_MODELS = 8
 
 
-def remember_model(store: ChatStore, path: str, bundled: list[str]) -> list[str]:
-    """Record `path` as the last model and at the front of the recent list (a store job)."""
+def remember_model(store: ChatStore, path: str, library: list[str]) -> list[str]:
+    """Record `path` as the last model and at the front of the recent list (a store job);
+    models in the library are listed from there, so they do not crowd the recent list."""
     store.settings.set("last_model", path)
     recent = [p for p in store.settings.get("recent_models", []) if isinstance(p, str)]
-    if path not in bundled:
+    if path not in library:
         recent = [path] + [p for p in recent if p != path]
     recent = recent[:MAX_RECENT_MODELS]
     store.settings.set("recent_models", recent)
     return recent
+
+
+def chosen_default() -> str | None:
+    """The path of the model the user made the default in the library, if they chose one
+    other than the bundled fallback (a store-thread job: it reads GGUF headers)."""
+    from core.models.registry import ModelRegistry
+
+    try:
+        entry = ModelRegistry().default()
+    except (GlassboxError, OSError):
+        return None
+    if entry is None or entry.source == "bundled" or entry.missing:
+        return None
+    return entry.path
+
+
+def picker_label(entry: ModelEntry) -> str:
+    label = f"{Path(entry.path).stem} (bundled)" if entry.source == "bundled" else entry.name
+    return f"{label} ★" if entry.is_default else label
 
 
 class ModelController(QObject):
@@ -43,6 +71,9 @@ class ModelController(QObject):
         self._show_error = show_error
         self._guard = LoadGuard(home)
         self._bundled = [str(p) for p in bundled_chat_models()]
+        # Until the library arrives from the Models worker, the bundled models stand in for it.
+        self._library = [(f"{Path(p).stem} (bundled)", p) for p in self._bundled]
+        self._recent: list[str] = []
         self.model: ModelInfo | None = None
         self.loading: str | None = None
         picker.model_chosen.connect(self.load)
@@ -52,11 +83,17 @@ class ModelController(QObject):
         worker.engine_crashed.connect(self._on_crashed)
 
     def start(self) -> None:
-        self._picker.set_models(self._bundled, [])
+        self._picker.set_models(self._library, [])
         self._store.call(
-            lambda s: (s.settings.get("last_model"), s.settings.get("recent_models", [])),
+            lambda s: (s.settings.get("last_model"), s.settings.get("recent_models", []),
+                       chosen_default()),
             self._on_settings,
         )
+
+    def set_library(self, entries: list[ModelEntry]) -> None:
+        """The library changed (import, download, removal, new default): list it again."""
+        self._library = [(picker_label(e), e.path) for e in entries if not e.missing]
+        self._picker.set_models(self._library, self._recent)
 
     def load(self, path: str) -> None:
         self.loading = path
@@ -64,11 +101,12 @@ class ModelController(QObject):
         self._status.set_state("Loading model…")
         self._engine.load(path)
 
-    def _on_settings(self, result: tuple[Any, Any]) -> None:
-        last, recent = result
+    def _on_settings(self, result: tuple[Any, Any, str | None]) -> None:
+        last, recent, default = result
         recent = [p for p in recent if isinstance(p, str)] if isinstance(recent, list) else []
-        self._picker.set_models(self._bundled, recent)
-        auto = self._auto_model(last)
+        self._set_recent(recent)
+        # A default the user chose in the library wins over the model used last.
+        auto = default if default is not None else self._auto_model(last)
         crashed = self._guard.crashed_while_loading()
         if crashed is not None:
             self._guard.end()
@@ -96,9 +134,12 @@ class ModelController(QObject):
         self._picker.set_current(info.path)
         self._status.set_model(info.name, info.n_ctx)
         self._status.set_state("Ready")
-        bundled = self._bundled
-        self._store.call(lambda s: remember_model(s, info.path, bundled),
-                         lambda recent: self._picker.set_models(bundled, recent))
+        library = [path for _label, path in self._library]
+        self._store.call(lambda s: remember_model(s, info.path, library), self._set_recent)
+
+    def _set_recent(self, recent: list[str]) -> None:
+        self._recent = recent
+        self._picker.set_models(self._library, recent)
 
     def _on_failed(self, message: str) -> None:
         # The engine keeps (or restores) the model it had, so the picker goes back to it.

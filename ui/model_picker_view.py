@@ -1,4 +1,5 @@
-"""Choose the model: bundled ones first, then recently used files, or open any GGUF file."""
+"""Choose the model: the library's models (bundled, imported, downloaded), then recently used
+files that are not in the library, or open any GGUF file."""
 
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ _PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
 class ModelPickerView(QWidget):
-    """Lists model paths and reports the one the user picks; it loads nothing itself."""
+    """Lists models by path and reports the one the user picks; it loads nothing itself."""
 
     model_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._current: str | None = None
-        self._bundled: list[str] = []
+        self._library: list[tuple[str, str]] = []  # (label, path)
         self._recent: list[str] = []
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -49,9 +50,11 @@ class ModelPickerView(QWidget):
         self.open_button.clicked.connect(self._on_open_file)
 
     # -- what the window calls --------------------------------------------------------------
-    def set_models(self, bundled: Sequence[str], recent: Sequence[str]) -> None:
-        self._bundled = list(bundled)
-        self._recent = [p for p in recent if p not in self._bundled]
+    def set_models(self, library: Sequence[tuple[str, str]], recent: Sequence[str]) -> None:
+        """`library`: (label, path) of installed models; `recent`: other files opened lately."""
+        self._library = list(library)
+        known = {path for _label, path in self._library}
+        self._recent = [p for p in recent if p not in known]
         self._refill()
 
     def set_current(self, path: str | None) -> None:
@@ -79,11 +82,11 @@ class ModelPickerView(QWidget):
         self.combo.blockSignals(True)
         try:
             self.combo.clear()
-            for path in self._bundled:
-                self._add(f"{Path(path).stem} (bundled)", path)
+            for label, path in self._library:
+                self._add(label, path)
             for path in self._recent:
                 self._add(Path(path).stem, path)
-            known = self._bundled + self._recent
+            known = [path for _label, path in self._library] + self._recent
             if self._current and self._current not in known:
                 self._add(Path(self._current).stem, self._current)
             if self._current is None:

@@ -45,7 +45,9 @@ class _Server:
             previous.close()  # two models at once may not fit in memory
             self._runner = None
         try:
-            self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers)
+            self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers,
+                                       n_threads=request.n_threads,
+                                       flash_attn=request.flash_attn, kv_type=request.kv_type)
         except GlassboxError:
             if previous is not None:
                 # llama.cpp refused a file whose header looked fine: bring back the model

@@ -155,9 +155,11 @@ class EngineClient:
         self._model = payload
         return payload
 
-    def load(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> ModelInfo:
+    def load(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0, *,
+             n_threads: int | None = None, flash_attn: bool = False,
+             kv_type: str = "f16") -> ModelInfo:
         """Load a GGUF model, replacing the current one. Raises ModelLoadError, EngineCrashed."""
-        request = LoadRequest(str(path), n_ctx, n_gpu_layers)
+        request = LoadRequest(str(path), n_ctx, n_gpu_layers, n_threads, flash_attn, kv_type)
         info = self._load(request)
         self._last_load = request
         return info

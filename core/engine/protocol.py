@@ -22,6 +22,9 @@ class LoadRequest:
     path: str
     n_ctx: int = 4096
     n_gpu_layers: int = 0
+    n_threads: int | None = None  # None: one a core (runner.default_threads)
+    flash_attn: bool = False
+    kv_type: str = "f16"  # KV-cache element type: "f16", "q8_0" or "q4_0"
 
 
 @dataclass(frozen=True)

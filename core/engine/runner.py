@@ -37,11 +37,16 @@ def default_threads() -> int:
 class ModelRunner:
     """One loaded GGUF model with its chat template. Owned by one thread."""
 
-    def __init__(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> None:
+    def __init__(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0, *,
+                 n_threads: int | None = None, flash_attn: bool = False,
+                 kv_type: str = "f16") -> None:
         header = read_header(path)
         import llama_cpp  # heavy: imported only where a model really loads
 
         self._llama_cpp = llama_cpp
+        cache_type = getattr(llama_cpp, f"GGML_TYPE_{kv_type.upper()}", None)
+        if cache_type is None:
+            raise ModelLoadError(f"Unknown KV-cache type {kv_type!r}: use f16, q8_0 or q4_0.")
 
         started = time.perf_counter()
         try:
@@ -49,7 +54,11 @@ class ModelRunner:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
-                n_threads=default_threads(),
+                n_threads=n_threads or default_threads(),
+                flash_attn=flash_attn,
+                type_k=cache_type,
+                # llama.cpp refuses a quantized V cache without flash attention; K alone works.
+                type_v=cache_type if flash_attn else None,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:

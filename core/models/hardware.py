@@ -241,10 +241,12 @@ def recommend_gpu_layers(facts: ModelFacts, estimate: MemoryEstimate,
     return max(0, min(facts.n_layer, int(room // per_layer))) if per_layer > 0 else 0
 
 
-def check_fit(facts: ModelFacts, n_ctx: int = 4096, hw: HardwareInfo | None = None) -> FitReport:
-    """Does the model fit in this machine's memory at `n_ctx`, and with how many GPU layers?"""
+def check_fit(facts: ModelFacts, n_ctx: int = 4096, hw: HardwareInfo | None = None,
+              kv_bytes_per_element: float = 2.0) -> FitReport:
+    """Does the model fit in this machine's memory at `n_ctx`, and with how many GPU layers?
+    `kv_bytes_per_element` follows the KV-cache type: 2 for f16, about 1.06 for q8_0."""
     hw = hw or detect_hardware()
-    estimate = estimate_memory(facts, n_ctx)
+    estimate = estimate_memory(facts, n_ctx, kv_bytes_per_element)
     layers = recommend_gpu_layers(facts, estimate, hw)
     gpu_budget = _gpu_budget(hw) or 0
     on_gpu = estimate.total if layers == -1 else (

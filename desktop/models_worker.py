@@ -1,0 +1,364 @@
+"""The model library off the GUI thread: one thread for the list and the hub, one for transfers.
+
+Listing models reads GGUF headers (numpy and gguf load on first use), hub searches wait on the
+network, and downloads and imports copy gigabytes, so none of it may run on the GUI thread.
+Quick jobs (list, search, set default, remove, settings) run on the library thread; downloads
+and imports run one after another on the transfer thread, so a search answers while a download
+goes on. Pause and cancel are the calls that must reach a busy transfer: each transfer has a
+`threading.Event` the GUI thread sets, which `download_events` and `import_file` check between
+chunks, instead of waiting in the worker's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
+
+from core.config import database_path
+from core.errors import Cancelled, GlassboxError
+
+if TYPE_CHECKING:
+    from core.models.load_settings import LoadSettings
+    from core.store import ChatStore
+
+log = logging.getLogger(__name__)
+
+_STOP_WAIT_MS = 30_000
+_SEARCH_LIMIT = 30
+
+
+def download_key(repo_id: str, filename: str) -> str:
+    return f"{repo_id}/{filename}"
+
+
+def import_key(path: str) -> str:
+    return f"import:{path}"
+
+
+def _guarded(errored: SignalInstance, what: str, action: Callable[[], object]) -> bool:
+    """Run `action`; report a failure on `errored` as a message. True if it worked."""
+    try:
+        action()
+    except GlassboxError as exc:
+        errored.emit(str(exc))
+        return False
+    except Exception as exc:  # a bug must not kill the thread: report it, keep serving
+        log.exception("models worker: %s failed", what)
+        errored.emit(f"Could not {what}: {exc}")
+        return False
+    return True
+
+
+class LibraryWorker(QObject):
+    """The library list, hub queries, the hardware and the load settings."""
+
+    library_changed = Signal(list)  # list[ModelEntry]
+    partials_found = Signal(list)  # list[PartialDownload]: paused downloads to resume
+    hardware_detected = Signal(object)  # HardwareInfo
+    settings_loaded = Signal(object, int)  # LoadSettings, n_ctx
+    search_done = Signal(str, list)  # query, list[HubModel]
+    repo_listed = Signal(object)  # HubRepo
+    errored = Signal(str)
+    hub_failed = Signal(str)  # a search or listing failed: the hub view says so in place
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._store: ChatStore | None = None
+        self._closing = threading.Event()
+
+    def close_soon(self) -> None:
+        """GUI thread: skip every request still queued."""
+        self._closing.set()
+
+    def _run(self, what: str, action: Callable[[], object]) -> bool:
+        return not self._closing.is_set() and _guarded(self.errored, what, action)
+
+    def _settings_store(self) -> ChatStore:
+        if self._store is None:
+            from core.store import ChatStore
+
+            self._store = ChatStore(database_path())  # this thread's own connection
+        return self._store
+
+    @Slot()
+    def start(self) -> None:
+        from core.models.hardware import detect_hardware
+        from core.models.load_settings import SETTING_KEY, LoadSettings
+
+        def settings() -> None:
+            store = self._settings_store()
+            self.settings_loaded.emit(LoadSettings.from_value(store.settings.get(SETTING_KEY)),
+                                      int(store.settings.get("n_ctx", 4096)))
+
+        self._run("read the load settings", settings)
+        self.refresh()
+        self._run("detect the hardware", lambda: self.hardware_detected.emit(detect_hardware()))
+
+    @Slot()
+    def refresh(self) -> None:
+        from core.models.download import partial_downloads
+        from core.models.registry import ModelRegistry
+
+        def send() -> None:
+            self.library_changed.emit(ModelRegistry().models())
+            self.partials_found.emit(partial_downloads())
+
+        self._run("read the model library", send)
+
+    @Slot(str)
+    def set_default(self, name: str) -> None:
+        from core.models.registry import ModelRegistry
+
+        self._run("set the default model", lambda: ModelRegistry().set_default(name))
+        self.refresh()
+
+    @Slot(str, bool)
+    def remove(self, name: str, delete_file: bool) -> None:
+        from core.models.registry import ModelRegistry
+
+        self._run("remove the model", lambda: ModelRegistry().remove(name,
+                                                                     delete_file=delete_file))
+        self.refresh()
+
+    @Slot(str)
+    def search(self, query: str) -> None:
+        from core.models.hub import search_models
+
+        if self._closing.is_set():
+            return
+        _guarded(self.hub_failed, "search the hub",
+                 lambda: self.search_done.emit(query, search_models(query, _SEARCH_LIMIT)))
+
+    @Slot(str)
+    def list_repo(self, repo_id: str) -> None:
+        from core.models.hub import repo_files
+
+        if self._closing.is_set():
+            return
+        _guarded(self.hub_failed, "list the repository",
+                 lambda: self.repo_listed.emit(repo_files(repo_id)))
+
+    @Slot(object, int)
+    def save_settings(self, settings: LoadSettings, n_ctx: int) -> None:
+        from core.models.load_settings import SETTING_KEY
+
+        def save() -> None:
+            store = self._settings_store()
+            store.settings.set(SETTING_KEY, settings.to_dict())
+            store.settings.set("n_ctx", n_ctx)
+
+        # Not skipped when closing: a change made just before the window closed must stick.
+        _guarded(self.errored, "save the load settings", save)
+
+    @Slot()
+    def shutdown(self) -> None:
+        store, self._store = self._store, None
+        try:
+            if store is not None:
+                store.close()
+        except Exception:  # the thread must end whatever state the connection is in
+            log.exception("closing the settings connection failed")
+        finally:
+            self.thread().quit()
+
+
+class TransferWorker(QObject):
+    """Downloads and imports, one at a time, each with its own pause/cancel token."""
+
+    download_progress = Signal(object)  # DownloadProgress
+    download_done = Signal(str, object)  # key, ModelEntry (None: paused)
+    download_failed = Signal(str, str)  # key, message for a person
+    import_progress = Signal(str, int, int)  # key, bytes copied, total
+    import_done = Signal(str, object)  # key, ModelEntry (None: cancelled)
+    import_failed = Signal(str, str)  # key, message for a person
+    discarded = Signal(str)  # key: a paused download's data was deleted
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closing = threading.Event()
+
+    def close_soon(self) -> None:
+        self._closing.set()
+
+    @Slot(str, str, object)
+    def download(self, repo_id: str, filename: str, cancel: threading.Event) -> None:
+        from core.models.download import download_events
+
+        key = download_key(repo_id, filename)
+        if self._closing.is_set():
+            return
+        model = None
+        try:
+            for event in download_events(repo_id, filename, cancel=cancel):
+                self.download_progress.emit(event)
+                model = event.model or model
+        except GlassboxError as exc:
+            self.download_failed.emit(key, str(exc))
+            return
+        except Exception as exc:  # a bug must not leave the row spinning forever
+            log.exception("download of %s failed", key)
+            self.download_failed.emit(key, f"The download of {filename} failed: {exc}")
+            return
+        self.download_done.emit(key, model)
+
+    @Slot(str, str)
+    def discard(self, repo_id: str, filename: str) -> None:
+        from core.models.download import discard_partial
+
+        try:
+            discard_partial(repo_id, filename)
+        except OSError as exc:
+            log.warning("could not delete the partial download %s: %s", filename, exc)
+        self.discarded.emit(download_key(repo_id, filename))
+
+    @Slot(str, bool, object)
+    def import_file(self, path: str, copy: bool, cancel: threading.Event) -> None:
+        from core.models.registry import ModelRegistry
+
+        key = import_key(path)
+        if self._closing.is_set():
+            return
+        try:
+            entry = ModelRegistry().import_file(
+                path, copy=copy, cancel=cancel,
+                progress=lambda done, total: self.import_progress.emit(key, done, total))
+        except Cancelled:
+            self.import_done.emit(key, None)
+        except GlassboxError as exc:
+            self.import_failed.emit(key, str(exc))
+        except Exception as exc:
+            log.exception("import of %s failed", path)
+            self.import_failed.emit(key, f"Could not import {Path(path).name}: {exc}")
+        else:
+            self.import_done.emit(key, entry)
+
+    @Slot()
+    def shutdown(self) -> None:
+        self.thread().quit()
+
+
+class ModelsHandle(QObject):
+    """The GUI thread's side: owns both threads, posts requests, holds the transfer tokens."""
+
+    _start = Signal()
+    _refresh = Signal()
+    _set_default = Signal(str)
+    _remove = Signal(str, bool)
+    _search = Signal(str)
+    _list_repo = Signal(str)
+    _save_settings = Signal(object, int)
+    _download = Signal(str, str, object)
+    _discard = Signal(str, str)
+    _import = Signal(str, bool, object)
+    _shutdown_library = Signal()
+    _shutdown_transfers = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("glassbox-models")
+        self.transfer_thread = QThread()
+        self.transfer_thread.setObjectName("glassbox-transfers")
+        self.library = LibraryWorker()
+        self.library.moveToThread(self.worker_thread)
+        self.transfers = TransferWorker()
+        self.transfers.moveToThread(self.transfer_thread)
+        lib, tr = self.library, self.transfers
+        for signal, slot in ((self._start, lib.start), (self._refresh, lib.refresh),
+                             (self._set_default, lib.set_default), (self._remove, lib.remove),
+                             (self._search, lib.search), (self._list_repo, lib.list_repo),
+                             (self._save_settings, lib.save_settings),
+                             (self._shutdown_library, lib.shutdown),
+                             (self._download, tr.download), (self._discard, tr.discard),
+                             (self._import, tr.import_file),
+                             (self._shutdown_transfers, tr.shutdown)):
+            signal.connect(slot)
+        # A finished transfer changes the list: ask the library thread for it again.
+        tr.download_done.connect(self._on_transfer_ended)
+        tr.download_failed.connect(self._on_transfer_ended)
+        tr.import_done.connect(self._on_transfer_ended)
+        tr.discarded.connect(self._on_transfer_ended)
+        self._tokens: dict[str, threading.Event] = {}
+        self._stopped = False
+
+    def threads(self) -> list[QThread]:
+        return [self.worker_thread, self.transfer_thread]
+
+    def start(self) -> None:
+        self.worker_thread.start()
+        self.transfer_thread.start()
+        self._post(self._start)
+
+    def refresh(self) -> None:
+        self._post(self._refresh)
+
+    def set_default(self, name: str) -> None:
+        self._post(self._set_default, name)
+
+    def remove(self, name: str, delete_file: bool) -> None:
+        self._post(self._remove, name, delete_file)
+
+    def search(self, query: str) -> None:
+        self._post(self._search, query)
+
+    def list_repo(self, repo_id: str) -> None:
+        self._post(self._list_repo, repo_id)
+
+    def save_settings(self, settings: LoadSettings, n_ctx: int) -> None:
+        self._post(self._save_settings, settings, n_ctx)
+
+    def download(self, repo_id: str, filename: str) -> None:
+        """Start (or resume) a download; a paused one continues where it stopped."""
+        token = threading.Event()
+        self._tokens[download_key(repo_id, filename)] = token
+        self._post(self._download, repo_id, filename, token)
+
+    def pause(self, repo_id: str, filename: str) -> None:
+        token = self._tokens.get(download_key(repo_id, filename))
+        if token is not None:
+            token.set()
+
+    def cancel_download(self, repo_id: str, filename: str) -> None:
+        """Stop the download and delete what arrived (after it stopped: same thread)."""
+        self.pause(repo_id, filename)
+        self._post(self._discard, repo_id, filename)
+
+    def import_file(self, path: str, copy: bool) -> None:
+        token = threading.Event()
+        self._tokens[import_key(path)] = token
+        self._post(self._import, path, copy, token)
+
+    def cancel_import(self, path: str) -> None:
+        token = self._tokens.get(import_key(path))
+        if token is not None:
+            token.set()
+
+    def shutdown(self) -> None:
+        """Pause every transfer (partial downloads are kept for the next run), end both."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for token in self._tokens.values():
+            token.set()
+        self.library.close_soon()
+        self.transfers.close_soon()
+        for thread, signal in ((self.worker_thread, self._shutdown_library),
+                               (self.transfer_thread, self._shutdown_transfers)):
+            if thread.isRunning():
+                signal.emit()
+        for thread in self.threads():
+            if thread.isRunning() and not thread.wait(_STOP_WAIT_MS):
+                log.error("the %s thread did not stop in time", thread.objectName())
+
+    def _on_transfer_ended(self, key: str, *_: Any) -> None:
+        self._tokens.pop(key, None)
+        self.refresh()
+
+    def _post(self, signal: SignalInstance, *args: object) -> None:
+        if not self._stopped:
+            signal.emit(*args)

@@ -1,0 +1,118 @@
+"""Will the selected model fit? This computer's memory, a bar of what the model needs, a verdict.
+
+The bar is painted here: weights, KV cache and buffers side by side against the RAM budget, so
+a glance shows which part grows with the context length.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from core.models.metadata import format_bytes
+
+if TYPE_CHECKING:
+    from core.models.hardware import FitReport, HardwareInfo
+
+PART_COLORS = (QColor("#3b7dd8"), QColor("#e0962c"), QColor("#9a9a9a"))  # weights, KV, buffers
+VERDICT_COLORS = {"fits": QColor("#2e9b4f"), "tight": QColor("#d08a14"),
+                  "too big": QColor("#d9382c")}
+
+
+class MemoryBarView(QWidget):
+    """Stacked parts (bytes) against a budget line; the scale fits whichever is larger."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.parts: list[int] = []
+        self.budget: int | None = None
+        self.setMinimumHeight(22)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_parts(self, parts: list[int], budget: int | None) -> None:
+        self.parts = parts
+        self.budget = budget
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.rect()).adjusted(1, 3, -1, -3)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.palette().alternateBase())
+        painter.drawRoundedRect(area, 3, 3)
+        scale = max(sum(self.parts), self.budget or 0) or 1
+        x = area.left()
+        for size, color in zip(self.parts, PART_COLORS, strict=False):
+            width = area.width() * size / scale
+            painter.setBrush(color)
+            painter.drawRect(QRectF(x, area.top(), width, area.height()))
+            x += width
+        if self.budget:
+            bx = area.left() + area.width() * self.budget / scale
+            painter.setPen(QPen(self.palette().text().color(), 2))
+            painter.drawLine(int(bx), int(area.top()) - 3, int(bx), int(area.bottom()) + 3)
+        painter.end()
+
+
+class FitView(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        heading = QLabel("Will it fit?")
+        font = heading.font()
+        font.setBold(True)
+        heading.setFont(font)
+        self.hardware = QLabel("Looking at this computer…", wordWrap=True)
+        self.model = QLabel(textFormat=Qt.TextFormat.PlainText, wordWrap=True)
+        self.bar = MemoryBarView()
+        self.legend = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.verdict = QLabel(textFormat=Qt.TextFormat.PlainText)
+        big = self.verdict.font()
+        big.setBold(True)
+        big.setPointSizeF(big.pointSizeF() * 1.15)
+        self.verdict.setFont(big)
+        self.message = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.message.setEnabled(False)  # dimmed: the verdict above is the headline
+        column = QVBoxLayout(self)
+        column.setContentsMargins(10, 8, 10, 8)
+        for widget in (heading, self.hardware, self.model, self.bar, self.legend, self.verdict,
+                       self.message):
+            column.addWidget(widget)
+
+    def set_hardware(self, hw: HardwareInfo) -> None:
+        ram = (f"{format_bytes(hw.ram_total)} RAM ({format_bytes(hw.ram_available)} free)"
+               if hw.ram_total else "RAM unknown")
+        gpu = hw.gpu_backend if hw.gpu_offload else "no GPU offload (CPU build)"
+        if hw.gpu_name:
+            gpu += f", {hw.gpu_name}"
+        if hw.vram_total:
+            gpu += f", {format_bytes(hw.vram_free)} of {format_bytes(hw.vram_total)} VRAM free"
+        self.hardware.setText(f"{ram} · {hw.cpu_threads} CPU threads · {gpu}")
+
+    def set_fit(self, model_name: str, report: FitReport | None, budget: int | None) -> None:
+        if report is None:
+            self.model.setText(model_name)
+            self.bar.set_parts([], None)
+            self.legend.setText("")
+            self.verdict.setText("")
+            self.message.setText("")
+            return
+        e = report.estimate
+        self.model.setText(f"{model_name} at {e.n_ctx:,} tokens of context")
+        self.bar.set_parts([e.weights, e.kv_cache or 0, e.overhead], budget)
+        swatch = "<span style='color:{}'>■</span> {} {}"
+        kv = format_bytes(e.kv_cache) if e.kv_cache is not None else "unknown"
+        parts = [swatch.format(PART_COLORS[0].name(), "weights", format_bytes(e.weights)),
+                 swatch.format(PART_COLORS[1].name(), "KV cache", kv),
+                 swatch.format(PART_COLORS[2].name(), "buffers", format_bytes(e.overhead))]
+        if budget:
+            parts.append(f"| budget {format_bytes(budget)}")
+        self.legend.setText(" &nbsp; ".join(parts))
+        color = VERDICT_COLORS.get(report.verdict, QColor("#666666"))
+        self.verdict.setStyleSheet(f"color: {color.name()};")
+        self.verdict.setText(f"{report.verdict.capitalize()}: about {format_bytes(e.total)}")
+        self.message.setText(report.message[0].upper() + report.message[1:])

@@ -25,7 +25,8 @@ from core.models.metadata import format_bytes
 if TYPE_CHECKING:
     from core.models.hub import HubFile, HubModel, HubRepo
 
-RECOMMENDED = "★ recommended for this computer"
+RECOMMENDED = "★ recommended"
+_RECOMMENDED_TIP = "The best quality that fits this computer's memory"
 _DATA = Qt.ItemDataRole.UserRole
 
 
@@ -36,6 +37,8 @@ def _table(headers: Sequence[str]) -> QTableWidget:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setShowGrid(False)
+    table.setWordWrap(False)  # long file names elide in the middle, where they differ least
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     table.verticalHeader().hide()
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -140,6 +143,7 @@ class HubSearchView(QWidget):
             self.files.setItem(row, 2, _item(format_bytes(f.size), right=True))
             self.files.setItem(row, 3, _item(note))
             if f.recommended:
+                self.files.item(row, 3).setToolTip(_RECOMMENDED_TIP)
                 best = row
                 for column in range(4):
                     font = self.files.item(row, column).font()

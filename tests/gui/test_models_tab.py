@@ -276,6 +276,8 @@ def test_chat_with_a_model_downloaded_from_the_hub(
     window.tabs.setCurrentWidget(window.models_panel)
     models = Models(window.models_panel, window.library, [])
     search_and_list(qtbot, models, "smol", "tester/SmolLM2-GGUF")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    window.grab().save(str(SCREENSHOTS / "models-download.png"))
     qtbot.mouseClick(models.panel.hub.download_button, Qt.MouseButton.LeftButton)
     wait_row(qtbot, models, download_key("tester/SmolLM2-GGUF",
                                          "SmolLM2-135M-Instruct-Q4_1.gguf"), DONE)
@@ -285,7 +287,6 @@ def test_chat_with_a_model_downloaded_from_the_hub(
     qtbot.waitUntil(lambda: models.panel.fit.verdict.text() != "", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: entry.path in window.model_picker.paths(), timeout=WAIT_MS)
     models.panel.tabs.setCurrentIndex(0)
-    SCREENSHOTS.mkdir(exist_ok=True)
     window.grab().save(str(SCREENSHOTS / "models.png"))
     assert window.engine is not None
     with qtbot.waitSignal(window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS) as ok:

@@ -1,10 +1,12 @@
-"""`glassbox inspect tokens|next|surprise`: the Learn panels' numbers on the command line."""
+"""`glassbox inspect tokens|next|surprise|attention|lens|anatomy`: the Learn panels' numbers on
+the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,26 @@ def add_parser(sub: Any, add_model_options: Any) -> None:
     surprise = views.add_parser("surprise", help="how expected each token of a text was")
     surprise.add_argument("source", help="a file path, or the text itself")
     surprise.add_argument("--top", type=int, default=5)
-    for p in (tokens, nxt, surprise):
+    attention = views.add_parser("attention", help="attention of every layer and head")
+    attention.add_argument("text")
+    attention.add_argument("--layer", type=int, action="append", metavar="L",
+                           help="only this layer (repeatable; default: all)")
+    lens = views.add_parser("lens", help="logit lens: each layer's guess at the next token")
+    lens.add_argument("text")
+    lens.add_argument("--layer", type=int, action="append", metavar="L",
+                      help="only this layer (repeatable; default: all)")
+    lens.add_argument("--top", type=int, default=1, help="candidates per cell in the JSON")
+    for p in (tokens, nxt, surprise, attention, lens):
         p.add_argument("--json", action="store_true", help="print JSON")
         add_model_options(p)
+    anatomy = views.add_parser("anatomy", help="metadata, architecture and tensors of a GGUF")
+    # The positional MODEL is what `glassbox` loads for inspect commands (args.model).
+    anatomy.add_argument("model", nargs="?", metavar="MODEL",
+                         help="GGUF file or library model name (default: the default model)")
+    anatomy.add_argument("--histogram", metavar="TENSOR", help="histogram of one tensor")
+    anatomy.add_argument("--bins", type=int, default=32)
+    anatomy.add_argument("--json", action="store_true", help="print JSON")
+    anatomy.set_defaults(ctx=512)
 
 
 def _tokens(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
@@ -74,8 +93,79 @@ def _surprise(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]
     return data, "\n".join(lines)
 
 
+def _attention(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
+    view = engine.attention(args.text, layers=args.layer)
+    pieces = [t.text for t in view.tokens]
+    # Five decimals: a 30-layer, 9-head, 128-token capture is already about 40 MB of JSON.
+    data = {"tokens": pieces, "layers": view.layers,
+            "attention": view.attention.astype("float64").round(5).tolist()}
+    last = len(pieces) - 1
+    lines = [f"{len(pieces)} tokens, {len(view.layers)} layers x {view.attention.shape[1]} "
+             f"heads; what the last token {pieces[last]!r} attends to (mean over heads):"]
+    for i, layer in enumerate(view.layers):
+        row = view.head_mean()[i, last - view.query_start]
+        best = row.argsort()[::-1][:3]
+        lines.append(f"layer {layer:>3}  " + "  ".join(f"{pieces[k]!r} {row[k]:.2f}"
+                                                        for k in best))
+    return data, "\n".join(lines)
+
+
+def _lens(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
+    view = engine.logit_lens(args.text, layers=args.layer, top=max(1, args.top))
+
+    def cell(c: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"piece": c.piece, "prob": c.prob}
+        if args.top > 1:
+            out["top"] = [{"piece": t.piece, "prob": t.prob} for t in c.top]
+        return out
+
+    data = {"tokens": [t.text for t in view.tokens], "layers": view.layers,
+            "lens": [[cell(c) for c in row] for row in view.cells],
+            "actual": [cell(c) for c in view.actual]}
+    lines = [f"after {t.text!r}: " + " -> ".join(
+        f"{view.cells[i][p].piece!r}" for i in range(0, len(view.layers),
+                                                     max(1, len(view.layers) // 6)))
+        + f" -> model {view.actual[p].piece!r} {view.actual[p].prob:.0%}"
+        for p, t in enumerate(view.tokens)]
+    return data, "\n".join(lines)
+
+
+def _anatomy(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
+    from core.models.metadata import format_bytes, format_parameters
+
+    if args.histogram:
+        hist = engine.weight_histogram(args.histogram, bins=args.bins)
+        data: Any = {"tensor": hist.tensor, "type": hist.type_name, "n_values": hist.n_values,
+                     "min": hist.minimum, "max": hist.maximum, "mean": hist.mean,
+                     "std": hist.std, "counts": hist.counts.tolist(),
+                     "edges": hist.edges.tolist()}
+        peak = max(int(hist.counts.max()), 1)
+        lines = [f"{hist.tensor} ({hist.type_name}, {hist.n_values:,} values, mean "
+                 f"{hist.mean:.4f}, std {hist.std:.4f})"]
+        lines += [f"{lo:+9.4f}  {'#' * round(40 * n / peak)} {n:,}"
+                  for lo, n in zip(hist.edges[:-1], hist.counts.tolist(), strict=True)]
+        return data, "\n".join(lines)
+    view = engine.anatomy()
+    data = {"path": view.path, "file_size": view.file_size,
+            "parameter_count": view.parameter_count, "summary": asdict(view.summary),
+            "metadata": view.metadata,
+            "tensors": [{"name": t.name, "shape": list(t.shape), "type": t.type_name,
+                         "n_elements": t.n_elements, "bytes": t.n_bytes,
+                         "bits_per_weight": round(t.bits_per_weight, 4)}
+                        for t in view.tensors]}
+    s = view.summary
+    lines = [f"{Path(view.path).name}: {s.architecture}, "
+             f"{format_parameters(view.parameter_count)} parameters, "
+             f"{format_bytes(view.file_size)}"]
+    lines += [f"  {k:<22} {v}" for k, v in asdict(s).items() if k != "architecture"]
+    lines += [f"  {t.name:<32} {'x'.join(map(str, t.shape)):>14} {t.type_name:>6} "
+              f"{t.bits_per_weight:5.2f} bpw {format_bytes(t.n_bytes):>9}" for t in view.tensors]
+    return data, "\n".join(lines)
+
+
 def run(args: argparse.Namespace, engine: EngineClient) -> int:
-    handler = {"tokens": _tokens, "next": _next, "surprise": _surprise}[args.view]
+    handler = {"tokens": _tokens, "next": _next, "surprise": _surprise,
+               "attention": _attention, "lens": _lens, "anatomy": _anatomy}[args.view]
     data, text = handler(engine, args)
     print(json.dumps(data, ensure_ascii=False) if args.json else text, file=sys.stdout)
     return 0

@@ -49,3 +49,7 @@ class HubError(GlassboxError):
 
 class DownloadError(GlassboxError):
     """A model download failed; what was received so far may be kept to resume later."""
+
+
+class CaptureError(GlassboxError):
+    """The model's internals (attention, residual streams) could not be read out of llama.cpp."""

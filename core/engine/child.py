@@ -87,6 +87,8 @@ class _Server:
             context = options.pop("context", None)
             prefix = runner.render_prompt(context) if context else ""
             return runner.inspector.surprise(request.text, prefix=prefix, **options)
+        if request.what in ("attention", "lens", "anatomy", "histogram"):
+            return self._internals(request)
         inspector = self._model().inspector
         if request.what == "tokens":
             return inspector.tokenize(request.text, **request.options)
@@ -95,6 +97,24 @@ class _Server:
         if request.what == "template":
             return self._model().render_prompt(**request.options)
         raise ValueError(f"unknown inspection {request.what!r}")
+
+    def _internals(self, request: InspectRequest) -> Any:
+        options = dict(request.options)
+        if request.what in ("anatomy", "histogram"):  # the file alone: no model needed
+            from core.models.anatomy import read_anatomy, weight_histogram
+
+            path = request.model_path or self._model().info.path
+            read_header(path)
+            if request.what == "anatomy":
+                return read_anatomy(path)
+            return weight_histogram(path, request.text, **options)
+        runner = (self._comparison_model(request.model_path) if request.model_path
+                  else self._model())
+        context = options.pop("context", None)
+        prefix = runner.render_prompt(context) if context else ""
+        internals = runner.inspector.internals
+        view = internals.attention if request.what == "attention" else internals.lens
+        return view(request.text, prefix=prefix, **options)
 
     def handle(self, op: str, payload: Any) -> bool:
         """Serve one request; False when the client asked the process to end."""

@@ -14,6 +14,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from core.engine.capture_types import AnatomyView, AttentionView, LensView, WeightHistogram
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
@@ -212,6 +213,46 @@ class EngineClient:
         result: str = self._inspect(InspectRequest(
             "template", options={"messages": list(messages),
                                  "add_generation_prompt": add_generation_prompt}))
+        return result
+
+    def attention(self, text: str, context: Sequence[ChatMessage] | None = None,
+                  layers: Sequence[int] | None = None, reply_only: bool = False,
+                  mean_heads: bool = False, model_path: str | None = None) -> AttentionView:
+        """Attention probabilities of every layer and head over `text` (float32
+        [layer][head][query][key], real tokens only). With `context`, `text` is the reply to
+        that conversation, read through the chat template; `reply_only` keeps the reply's
+        query rows, `mean_heads` averages heads in the engine (smaller for long prompts)."""
+        options: dict[str, Any] = {"layers": list(layers) if layers is not None else None,
+                                   "reply_only": reply_only, "mean_heads": mean_heads}
+        if context:
+            options["context"] = list(context)
+        result: AttentionView = self._inspect(InspectRequest(
+            "attention", text, options=options, model_path=model_path))
+        return result
+
+    def logit_lens(self, text: str, context: Sequence[ChatMessage] | None = None,
+                   layers: Sequence[int] | None = None, top: int = 5,
+                   model_path: str | None = None) -> LensView:
+        """For each layer and position, the next token the residual stream would predict
+        through the final norm and output matrix, with the top `top` candidates."""
+        options: dict[str, Any] = {"layers": list(layers) if layers is not None else None,
+                                   "top": top}
+        if context:
+            options["context"] = list(context)
+        result: LensView = self._inspect(InspectRequest(
+            "lens", text, options=options, model_path=model_path))
+        return result
+
+    def anatomy(self, model_path: str | None = None) -> AnatomyView:
+        """Metadata, architecture and tensor table of the loaded model (or of `model_path`)."""
+        result: AnatomyView = self._inspect(InspectRequest("anatomy", model_path=model_path))
+        return result
+
+    def weight_histogram(self, tensor: str, bins: int = 64,
+                         model_path: str | None = None) -> WeightHistogram:
+        """Histogram of one tensor's dequantized weights (read in chunks: bounded memory)."""
+        result: WeightHistogram = self._inspect(InspectRequest(
+            "histogram", tensor, options={"bins": bins}, model_path=model_path))
         return result
 
     def generate(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from core.engine.introspect_types import (
 )
 from core.engine.types import SamplingSettings
 from core.errors import ModelLoadError, PromptError
+
+if TYPE_CHECKING:
+    from core.engine.internals import ModelInternals
 
 _PENALTY_LAST_N = 64  # llama-cpp-python's default window for the repeat penalty
 
@@ -47,6 +50,21 @@ class Inspector:
         self._llm = llm
         self._vocab = llm._model.vocab
         self._n_vocab = llm.n_vocab()
+        self._internals: ModelInternals | None = None
+
+    @property
+    def internals(self) -> ModelInternals:
+        """Attention and logit lens (a capture context of their own), made on first use."""
+        if self._internals is None:
+            from core.engine.internals import ModelInternals
+
+            self._internals = ModelInternals(self._llm, self)
+        return self._internals
+
+    def close(self) -> None:
+        if self._internals is not None:
+            self._internals.close()
+            self._internals = None
 
     @classmethod
     def vocab_only(cls, path: str) -> Inspector:

@@ -4,7 +4,8 @@ Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest
                             | ("count_tokens", str) | ("inspect", InspectRequest)
                             | ("shutdown", None)
 Replies  (child -> client): ("loaded", ModelInfo) | ("token", TokenEvent) | ("done", DoneEvent)
-                            | ("count", int) | ("inspected", a view from introspect)
+                            | ("count", int) | ("inspected", a view from introspect
+                                                 or capture_types)
                             | ("error", ErrorReply)
 Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
 """
@@ -29,7 +30,8 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class InspectRequest:
-    what: Literal["tokens", "next", "surprise", "template"]
+    what: Literal["tokens", "next", "surprise", "template", "attention", "lens", "anatomy",
+                  "histogram"]
     text: str = ""
     tokens: list[int] | None = None  # "next" on exact token ids (step mode) instead of text
     options: dict[str, Any] = field(default_factory=dict)

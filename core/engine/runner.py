@@ -91,6 +91,8 @@ class ModelRunner:
         return self._inspector
 
     def close(self) -> None:
+        if self._inspector is not None:
+            self._inspector.close()  # its capture context goes before the weights it reads
         self._llm.close()
 
     def _piece(self, token: int) -> str:

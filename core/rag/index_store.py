@@ -6,6 +6,7 @@ apart from the app's migrations, which own PRAGMA user_version.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -152,6 +153,7 @@ class IndexStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = connect(path)
+        self._tokenizer: Any = None
 
     def close(self) -> None:
         self.conn.close()
@@ -324,16 +326,132 @@ class IndexStore:
         matrix = np.frombuffer(b"".join(cast(bytes, r[1]) for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), DIMENSION)
 
+    def read_vectors(self, collection_id: int,
+                     sink: Callable[[np.ndarray, np.ndarray], None]) -> int:
+        """Hand every (chunk ids, float32 rows) block of the collection to `sink`, from one
+        snapshot, and return the collection version of that snapshot."""
+        try:
+            self.conn.execute("BEGIN")  # a read transaction: version and rows agree
+            try:
+                version = self.collection_version(collection_id)
+                expected = self.chunk_count(collection_id)
+                if not self._read_vector_chunks(collection_id, expected, sink):
+                    for ids, rows in self._scan_vectors(collection_id):
+                        sink(ids, rows)
+            finally:
+                self.conn.execute("COMMIT")
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
+        return version
+
+    def chunk_count(self, collection_id: int | None) -> int:
+        """Chunks stored for the collection, or in the whole index for None."""
+        row = self.conn.execute("SELECT coalesce(sum(chunk_count), 0) FROM rag_documents "
+                                "WHERE status = 'indexed' AND (?1 IS NULL OR collection_id = ?1)",
+                                (collection_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def collection_versions(self) -> list[tuple[int, int]]:
+        """(id, version) of every collection: changes whenever anything in the index does."""
+        return [(int(r[0]), int(r[1]))
+                for r in self.conn.execute("SELECT id, version FROM rag_collections ORDER BY id")]
+
+    def _scan_vectors(self, collection_id: int,
+                      step: int = 16_384) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The rows through vec0 itself: correct with any sqlite-vec, ~30 us a row."""
+        cursor = self.conn.execute("SELECT chunk_id, embedding FROM rag_vectors "
+                                   "WHERE collection_id = ?", (collection_id,))
+        while rows := list(itertools.islice(cursor, step)):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(cast(bytes, r[1]) for r in rows), dtype=np.float32)
+            yield ids, matrix.reshape(len(rows), DIMENSION)
+
+    def _read_vector_chunks(self, collection_id: int, expected: int,
+                            sink: Callable[[np.ndarray, np.ndarray], None]) -> bool:
+        """Read vec0's own storage (blocks of 1,024 vectors with a validity bitmap), 20x as fast
+        as a scan through vec0. This layout is sqlite-vec's, not a public API: anything
+        unexpected (another layout, a count that does not add up) returns False before `sink`
+        sees a row, and the caller scans through vec0 instead."""
+        if not self._vec_layout_known():
+            return False
+        # First the block list, bitmaps and lengths (length() does not read a blob): does the
+        # layout hold, and do the live slots add up to the collection's chunks?
+        blocks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        found = 0
+        for size, validity, rowids, blob_row, length in self.conn.execute(
+                "SELECT c.size, c.validity, c.rowids, v._rowid_, length(v.vectors) "
+                "FROM rag_vectors_chunks c JOIN rag_vectors_vector_chunks00 v "
+                "ON v.rowid = c.chunk_id WHERE c.partition00 = ? ORDER BY c.chunk_id",
+                (collection_id,)):
+            if (not isinstance(size, int) or not isinstance(validity, bytes)
+                    or not isinstance(rowids, bytes) or len(validity) * 8 < size
+                    or len(rowids) != size * 8 or length != size * DIMENSION * 4):
+                return False
+            valid = _valid(validity, size)
+            blocks.append((cast(int, blob_row), size, valid,
+                           np.frombuffer(rowids, dtype=np.int64)[valid]))
+            found += len(blocks[-1][3])
+        if found != expected:
+            return False
+        # Then the vectors, straight from each blob into one reused buffer (no bytes objects).
+        buffer = np.empty(0, dtype=np.float32)
+        for blob_row, size, valid, ids in blocks:
+            if len(buffer) != size * DIMENSION:
+                buffer = np.empty(size * DIMENSION, dtype=np.float32)
+            with self.conn.blob_open("main", "rag_vectors_vector_chunks00", "vectors", blob_row,
+                                     False) as blob:
+                blob.read_into(buffer.data.cast("B"))
+            sink(ids, buffer.reshape(size, DIMENSION)[valid])  # a masked copy: buffer is reused
+        return True
+
+    def _vec_layout_known(self) -> bool:
+        want = {"rag_vectors_chunks": {"chunk_id", "size", "validity", "rowids", "partition00"},
+                "rag_vectors_vector_chunks00": {"rowid", "vectors"}}
+        for table, columns in want.items():
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if not columns <= have:
+                return False
+        return True
+
     def bm25(self, match: str, collection_ids: Sequence[int],
              limit: int) -> list[tuple[int, float]]:
-        """(chunk id, bm25) best first; SQLite's bm25 is lower-is-better, we return it negated."""
-        marks = ",".join("?" * len(collection_ids))
-        rows = self.conn.execute(
-            "SELECT f.rowid, bm25(rag_fts, 1.0, 0.5) AS score FROM rag_fts f "
-            "JOIN rag_chunks c ON c.id = f.rowid JOIN rag_documents d ON d.id = c.document_id "
-            f"WHERE rag_fts MATCH ? AND d.collection_id IN ({marks}) ORDER BY score LIMIT ?",
-            (match, *collection_ids, limit))
-        return [(int(r[0]), -float(r[1])) for r in rows]
+        """(chunk id, bm25) best first; SQLite's bm25 is lower-is-better, we return it negated.
+
+        FTS5 ranks its matches by itself first (its sorter is much cheaper than joining every
+        match), then the best are kept if they belong to the collections; when too few do, the
+        next, deeper round asks for eight times as many."""
+        fetch = limit * 2
+        while True:
+            ranked = self.conn.execute(
+                "SELECT rowid, rank FROM rag_fts WHERE rag_fts MATCH ? "
+                "AND rank MATCH 'bm25(1.0, 0.5)' ORDER BY rank LIMIT ?",
+                (match, fetch)).fetchall()
+            if not ranked:
+                return []
+            # By chunk id first (the planner would otherwise walk the collection's documents).
+            wanted = set(collection_ids)
+            ours = {r[0] for r in self.conn.execute(
+                "SELECT c.id, d.collection_id FROM rag_chunks c CROSS JOIN rag_documents d "
+                f"ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ranked))})",
+                tuple(r[0] for r in ranked)) if r[1] in wanted}
+            kept = [(int(cast(int, r[0])), -float(cast(float, r[1]))) for r in ranked
+                    if r[0] in ours]
+            if len(kept) >= limit or len(ranked) < fetch:
+                return kept[:limit]
+            fetch *= 8
+
+    def count_matches(self, match: str, cap: int) -> int:
+        """Chunks matching the FTS5 query, counted up to `cap` (FTS5 stops there)."""
+        row = self.conn.execute("SELECT count(*) FROM (SELECT rowid FROM rag_fts "
+                                "WHERE rag_fts MATCH ? LIMIT ?)", (match, cap)).fetchone()
+        return int(row[0]) if row else 0
+
+    def fts_tokens(self, text: str) -> list[str]:
+        """`text` split and stemmed as the FTS5 table splits a query."""
+        if self._tokenizer is None:
+            self._tokenizer = self.conn.fts5_tokenizer("porter", ["unicode61"])
+        return [str(t[2]) for t in self._tokenizer(text.encode(), apsw.FTS5_TOKENIZE_QUERY, None)
+                if len(t) >= 3]
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """chunk id -> (collection name, path, page, heading, text, document id)."""
@@ -344,3 +462,9 @@ class IndexStore:
             f"JOIN rag_collections k ON k.id = d.collection_id WHERE c.id IN ({marks})",
             tuple(chunk_ids))
         return {int(r[0]): tuple(r[1:]) for r in rows}
+
+
+def _valid(validity: bytes, size: int) -> np.ndarray:
+    """The slots of a vec0 block that hold a live vector (bit i of the bitmap, low bit first)."""
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    return bits[:size].astype(bool)

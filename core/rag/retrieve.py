@@ -1,8 +1,10 @@
 """Hybrid retrieval: dense vectors and BM25 (FTS5), merged by reciprocal rank fusion.
 
-The dense side keeps a normalized float32 matrix per collection in memory (numpy brute force
-is about ten times faster than sqlite-vec's exact KNN here); the cache is keyed on the
-collection's version, which every write bumps, so other connections' writes are seen.
+The dense side keeps a VectorIndex per collection in memory (exact numpy brute force for small
+collections, binary codes with float rescoring for large ones; either is many times faster
+than sqlite-vec's KNN here); the cache is keyed on the collection's version, which every write
+bumps, so other connections' writes are seen. The BM25 side leaves out the words that would
+cost it most and tell it least (stop words, then the commonest), so its work stays bounded.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.rag.embed import Embedder
+from core.rag.embed import DIMENSION, Embedder
 from core.rag.index_store import IndexStore
+from core.rag.vector_index import EXACT_BELOW, VectorIndex, VectorIndexBuilder
 
 RRF_K = 60  # the constant from Cormack et al. (2009); ranks matter, raw scores do not
 MODES = ("hybrid", "dense", "bm25")
@@ -42,56 +45,65 @@ class Hit:
 class Retriever:
     """Searches the collections of one IndexStore; owned by the same thread as the store."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 50) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 50,
+                 exact_below: int = EXACT_BELOW) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
-        self._matrices: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        self.exact_below = exact_below
+        self._indexes: dict[int, tuple[int, VectorIndex]] = {}  # collection -> (version, index)
+        self._terms = _TermStats(store)
 
     def search(self, query: str, collection_ids: Sequence[int], top_k: int = 5,
-               mode: str = "hybrid") -> list[Hit]:
-        """The best `top_k` passages for `query` in the given collections, best first."""
+               mode: str = "hybrid", vector: np.ndarray | None = None) -> list[Hit]:
+        """The best `top_k` passages for `query` in the given collections, best first.
+        `vector`: the query's embedding when the caller already has it."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if not query.strip() or not collection_ids or top_k < 1:
             return []
         depth = max(self.candidates, top_k)
-        dense = self._dense(query, collection_ids, depth) if mode != "bm25" else []
+        dense: list[tuple[int, float]] = []
+        if mode != "bm25":
+            if vector is None:
+                vector = self.embedder.encode([query])[0]
+            dense = self.dense(vector, collection_ids, depth)
         lexical = self._bm25(query, collection_ids, depth) if mode != "dense" else []
         return self._fuse(dense, lexical, top_k, mode)
 
-    def _dense(self, query: str, collection_ids: Sequence[int],
-               depth: int) -> list[tuple[int, float]]:
-        vector = self.embedder.encode([query])[0]
+    def dense(self, vector: np.ndarray, collection_ids: Sequence[int],
+              depth: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the `depth` nearest chunks, best first."""
         ids_parts, score_parts = [], []
         for collection_id in collection_ids:
-            ids, matrix = self._matrix(collection_id)
-            if len(ids):
-                ids_parts.append(ids)
-                score_parts.append(matrix @ vector)
-        if not ids_parts:
-            return []
+            ids, scores = self.index(collection_id).search(vector, depth)
+            ids_parts.append(ids)
+            score_parts.append(scores)
         ids = np.concatenate(ids_parts)
         scores = np.concatenate(score_parts)
-        if len(scores) > depth:
-            best = np.argpartition(-scores, depth)[:depth]
-        else:
-            best = np.arange(len(scores))
-        best = best[np.argsort(-scores[best], kind="stable")]
+        best = np.argsort(-scores, kind="stable")[:depth]
         return [(int(ids[i]), float(scores[i])) for i in best]
 
-    def _matrix(self, collection_id: int) -> tuple[np.ndarray, np.ndarray]:
+    def index(self, collection_id: int) -> VectorIndex:
+        """The collection's in-memory index, reloaded when its version moved (any write)."""
         version = self.store.collection_version(collection_id)
-        cached = self._matrices.get(collection_id)
+        cached = self._indexes.get(collection_id)
         if cached is None or cached[0] != version:
-            ids, matrix = self.store.vectors(collection_id)
-            cached = (version, ids, matrix)
-            self._matrices[collection_id] = cached
-        return cached[1], cached[2]
+            self._indexes.pop(collection_id, None)  # let the old one go before the new loads
+            builder = VectorIndexBuilder(DIMENSION,
+                                         self.store.chunk_count(collection_id), self.exact_below)
+            version = self.store.read_vectors(collection_id, builder.add)
+            cached = (version, builder.build())
+            self._indexes[collection_id] = cached
+        return cached[1]
+
+    def cache_bytes(self) -> int:
+        """Memory held by the cached dense indexes."""
+        return sum(index.nbytes for _, index in self._indexes.values())
 
     def _bm25(self, query: str, collection_ids: Sequence[int],
               depth: int) -> list[tuple[int, float]]:
-        match = fts_query(query)
+        match = self._terms.match(query)
         return self.store.bm25(match, collection_ids, depth) if match else []
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
@@ -126,8 +138,80 @@ class Retriever:
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# English function words: in most chunks, so they cost BM25 the most and tell it the least.
+STOP_WORDS = frozenset("""
+a about above after again all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has
+have having he her here hers him his how i if in into is it its itself just me more most my no
+nor not now of off on once only or other our ours out over own same she should so some such
+than that the their theirs them then there these they this those through to too under until
+up very was we were what when where which while who whom why will with would you your yours
+""".split())
+# Matches BM25 may score per query. FTS5 scores every row that matches before it sorts (a
+# docsize lookup and a position walk per row, ~2 us each here), and its bm25() walks each
+# word's whole posting list once for the IDF. So the rarest words are kept while their chunk
+# counts add up to the budget; a word common enough to break it weighs little in BM25 anyway,
+# and a query made only of such words gets no BM25 list (the dense side carries it). The
+# budget grows with the index (a fortieth of it), as the latency targets do (30 ms at 100k
+# chunks, 150 ms at 1M), so big collections do not lose more words than small ones need to.
+MIN_POSTINGS_BUDGET = 8_000
+BUDGET_SHARE = 1 / 40
+
 
 def fts_query(text: str) -> str:
     """An FTS5 query matching any word of `text`; quoting keeps user text from being syntax."""
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in words)
+
+
+class _TermStats:
+    """How many chunks hold each query word, capped at the budget: an FTS5 probe that stops
+    one match past the budget, so asking costs little even for a word in every chunk
+    (fts5vocab would walk the whole posting list: ~100 ms for such a word at 1M chunks)."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+        self._versions: list[tuple[int, int]] = []
+        self._total = 0  # chunks in the index when the counts were taken
+        self._counts: dict[str, int] = {}
+
+    @property
+    def budget(self) -> int:
+        return max(MIN_POSTINGS_BUDGET, int(self._total * BUDGET_SHARE))
+
+    def match(self, query: str) -> str:
+        """The FTS5 MATCH expression for `query`, affordable words only, or '' for none."""
+        words = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(query))
+                 if self.store.fts_tokens(w)]  # the tokenizer may drop a \w+ run (e.g. '_')
+        content = [w for w in words if w not in STOP_WORDS] or words
+        self._refresh()
+        cost = {w: self._count(w) for w in content}
+        kept: list[str] = []
+        spent = 0
+        for word in sorted((w for w in content if cost[w] > 0), key=lambda w: cost[w]):
+            if spent + cost[word] > self.budget:
+                break
+            kept.append(word)
+            spent += cost[word]
+        return " OR ".join(_quoted(w) for w in kept)
+
+    def _count(self, word: str) -> int:
+        if word not in self._counts:
+            self._counts[word] = self.store.count_matches(_quoted(word), self.budget + 1)
+        return self._counts[word]
+
+    def _refresh(self) -> None:
+        versions = self.store.collection_versions()
+        if versions == self._versions:
+            return
+        self._versions = versions
+        total = self.store.chunk_count(None)
+        # Counts are a cost estimate, not a result: they stay until the index grows or shrinks
+        # by a tenth.
+        if abs(total - self._total) > self._total // 10:
+            self._counts.clear()
+            self._total = total
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'

@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from bench import generation, introspection, rag_quality, startup
+from bench import capture, generation, introspection, rag_quality, startup
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -27,7 +27,7 @@ def _line(row: dict[str, Any]) -> str:
 
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
-    for module in (generation, introspection, startup, rag_quality):
+    for module in (generation, introspection, capture, startup, rag_quality):
         result = module.run()
         result["machine"] = f"{platform.machine()}, {platform.processor() or 'cpu'}"
         name = module.__name__.rsplit(".", 1)[-1]

@@ -165,7 +165,7 @@ def test_tensor_struct_layout_of_the_pinned_llama_cpp(model_path: Path) -> None:
     from core.engine.capture import TensorCapture, _TensorHead
 
     assert llama_cpp.__version__ == "0.3.36", "new llama-cpp-python: re-verify the capture"
-    assert [(name, getattr(_TensorHead, name).offset) for name, _ in _TensorHead._fields_] == [
+    assert [(name, getattr(_TensorHead, name).offset) for name, *_ in _TensorHead._fields_] == [
         ("type", 0), ("buffer", 8), ("ne", 16), ("nb", 48)]
     assert ctypes.sizeof(_TensorHead) == 80
     llm = llama_cpp.Llama(str(model_path), n_ctx=256, verbose=False, flash_attn=True,

@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from bench import capture, generation, introspection, rag_quality, startup
+from bench import capture, generation, introspection, rag_indexing, rag_quality, rag_search, startup
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -27,7 +27,8 @@ def _line(row: dict[str, Any]) -> str:
 
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
-    for module in (generation, introspection, capture, startup, rag_quality):
+    for module in (generation, introspection, capture, startup, rag_quality, rag_indexing,
+                   rag_search):
         result = module.run()
         result["machine"] = f"{platform.machine()}, {platform.processor() or 'cpu'}"
         name = module.__name__.rsplit(".", 1)[-1]

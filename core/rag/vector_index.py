@@ -21,7 +21,7 @@ EXACT_BELOW = 20_000  # below this, float32 brute force is already a few millise
 # Rows rescored with floats: a floor, and a share of the collection for very large ones. Chosen
 # by measuring recall@10 at 20k, 100k and 1M rows (bench/rag_search.py).
 MIN_RESCORE = 3_000
-RESCORE_SHARE = 0.012
+RESCORE_SHARE = 0.014
 POOL_FACTOR = 8  # Hamming keeps this many times the rows rescored, for the finer estimate
 
 

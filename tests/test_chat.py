@@ -53,7 +53,8 @@ def test_history_and_system_prompt_reach_the_model(store: ChatStore,
     assert second.stats.prompt_tokens > first.stats.prompt_tokens + first.stats.completion_tokens
 
 
-def test_regenerate_replaces_the_last_reply(store: ChatStore, engine: EngineClient) -> None:
+def test_regenerate_shows_a_new_reply_and_keeps_the_old_one(store: ChatStore,
+                                                             engine: EngineClient) -> None:
     session = ChatSession(store, engine)
     chat = store.create_chat()
     list(session.send(chat.id, "Name a fruit.", SamplingSettings(seed=1, max_tokens=12)))
@@ -62,6 +63,8 @@ def test_regenerate_replaces_the_last_reply(store: ChatStore, engine: EngineClie
     msgs = store.messages(chat.id)
     assert [m.role for m in msgs] == ["user", "assistant"]
     assert msgs[-1].id != old.id
+    assert msgs[-1].siblings == (old.id, msgs[-1].id)
+    assert store.get_message(old.id).content == old.content
 
 
 def test_edit_last_user_message_and_resend(store: ChatStore, engine: EngineClient) -> None:
@@ -72,6 +75,8 @@ def test_edit_last_user_message_and_resend(store: ChatStore, engine: EngineClien
     msgs = store.messages(chat.id)
     assert [m.role for m in msgs] == ["user", "assistant"]
     assert msgs[0].content == "Name a vegetable."
+    assert msgs[0].branch_position == (2, 2)  # the fruit question stays as branch 1
+    assert len(store.all_messages(chat.id)) == 4
 
 
 def test_cancel_keeps_the_partial_reply_marked_interrupted(store: ChatStore,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,8 +21,11 @@ ROLES = ("system", "user", "assistant")
 STATUSES = ("complete", "streaming", "interrupted", "failed")
 FINAL_STATUSES = ("complete", "interrupted", "failed")
 
-_CHAT_COLUMNS = "id, title, system_prompt, model_path, created_at, updated_at, collections"
-_MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats, grounding"
+_CHAT_COLUMNS = ("id, title, system_prompt, model_path, created_at, updated_at, collections, "
+                 "active_leaf_id")
+_MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats, grounding, parent_id"
+
+ACTIVE_LEAF = -1  # add_message's default parent: the end of the branch on screen
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ChatSummary:
     created_at: float
     updated_at: float
     collections: tuple[str, ...] = ()  # document collections the chat answers from
+    active_leaf_id: int | None = None  # the end of the branch the conversation follows
 
 
 @dataclass(frozen=True)
@@ -45,23 +50,34 @@ class StoredMessage:
     created_at: float
     stats: dict[str, Any] | None
     grounding: dict[str, Any] | None = None  # core.rag.grounding.Grounding as JSON
+    parent_id: int | None = None  # the message this one answers or follows (None: first)
+    # This message and its alternatives (same parent), oldest first; filled in by messages().
+    # Not compared: it describes the tree around the row, not the row.
+    siblings: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def branch_position(self) -> tuple[int, int]:
+        """(1-based index among its alternatives, how many there are)."""
+        if self.id not in self.siblings:
+            return 1, 1
+        return self.siblings.index(self.id) + 1, len(self.siblings)
 
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
-    message_id, chat_id, role, content, status, created_at, stats, grounding = row
+    message_id, chat_id, role, content, status, created_at, stats, grounding, parent = row
     return StoredMessage(message_id, chat_id, role, content, status, created_at, _json(stats),
-                         _json(grounding))
+                         _json(grounding), parent)
 
 
 def _chat(row: tuple[Any, ...]) -> ChatSummary:
-    chat_id, title, system_prompt, model_path, created_at, updated_at, collections = row
+    chat_id, title, system_prompt, model_path, created_at, updated_at, collections, leaf = row
     try:
         names = json.loads(collections)
     except ValueError:
         names = []
     valid = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
     return ChatSummary(chat_id, title, system_prompt, model_path, created_at, updated_at,
-                       valid)
+                       valid, leaf)
 
 
 def _json(text: str | None) -> dict[str, Any] | None:
@@ -192,29 +208,85 @@ class ChatStore:
 
     # -- messages ---------------------------------------------------------------------------
     def add_message(
-        self, chat_id: int, role: str, content: str, status: str = "complete"
+        self, chat_id: int, role: str, content: str, status: str = "complete",
+        parent_id: int | None = ACTIVE_LEAF,
     ) -> StoredMessage:
-        """Append a message to the chat and mark the chat as just active."""
+        """Add a message under `parent_id` (by default the end of the branch on screen; None
+        starts a new first message) and make it the chat's active branch end."""
         _check(role, ROLES, "message role")
         _check(status, STATUSES, "message status")
         now = time.time()
         try:
-            with self._conn:  # the message and the chat's new activity time go in together
+            with self._conn:  # the message, the branch end and the activity time go together
+                parent = self._parent_for(chat_id, parent_id)
                 self._conn.execute(
-                    "INSERT INTO messages(chat_id, role, content, status, created_at) "
-                    "VALUES (?,?,?,?,?)",
-                    (chat_id, role, content, status, now),
+                    "INSERT INTO messages(chat_id, role, content, status, created_at, parent_id) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (chat_id, role, content, status, now, parent),
                 )
                 message_id = self._conn.last_insert_rowid()
-                self._conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+                self._conn.execute("UPDATE chats SET updated_at = ?, active_leaf_id = ? "
+                                   "WHERE id = ?", (now, message_id, chat_id))
         except apsw.ConstraintError as exc:  # the only constraint left unchecked is the chat
             raise _missing_chat(chat_id) from exc
         except apsw.Error as exc:
             raise explain(exc, self.path) from exc
         return self.get_message(message_id)
 
+    def _parent_for(self, chat_id: int, parent_id: int | None) -> int | None:
+        if parent_id == ACTIVE_LEAF:
+            path = self._path_ids(chat_id)
+            return path[-1] if path else None
+        if parent_id is not None:
+            row = self._conn.execute("SELECT chat_id FROM messages WHERE id = ?",
+                                     (parent_id,)).fetchone()
+            if row is None or row[0] != chat_id:
+                raise StoreError(f"Message {parent_id} is not in chat {chat_id}: a reply can "
+                                 "only follow a message of its own chat.")
+        return parent_id
+
+    def _leaf(self, chat_id: int) -> int | None:
+        row = self._conn.execute(
+            "SELECT c.active_leaf_id, m.id FROM chats c LEFT JOIN messages m "
+            "ON m.id = c.active_leaf_id AND m.chat_id = c.id WHERE c.id = ?", (chat_id,)
+        ).fetchone()
+        if row is not None and row[1] is not None:
+            return int(row[1])
+        # No branch end recorded (or it was deleted): follow the newest message.
+        newest = self._conn.execute("SELECT max(id) FROM messages WHERE chat_id = ?",
+                                    (chat_id,)).fetchone()
+        return newest[0] if newest else None
+
+    def _path_ids(self, chat_id: int) -> list[int]:
+        """Ids from the first message to the active branch end."""
+        leaf = self._leaf(chat_id)
+        if leaf is None:
+            return []
+        rows = self._conn.execute(
+            "WITH RECURSIVE up(id, parent_id) AS ("
+            " SELECT id, parent_id FROM messages WHERE id = ?"
+            " UNION ALL SELECT m.id, m.parent_id FROM messages m JOIN up ON m.id = up.parent_id)"
+            " SELECT id FROM up", (leaf,)).fetchall()
+        return [r[0] for r in reversed(rows)]
+
     def messages(self, chat_id: int) -> list[StoredMessage]:
-        """The chat's messages in the order they were written."""
+        """The conversation: the messages from the first to the active branch end, each with
+        the ids of its alternatives (regenerated replies, edited messages)."""
+        path = self._path_ids(chat_id)
+        if not path:
+            return []
+        children: dict[int | None, list[int]] = {}
+        for message_id, parent in self._conn.execute(
+                "SELECT id, parent_id FROM messages WHERE chat_id = ? ORDER BY id", (chat_id,)):
+            children.setdefault(parent, []).append(message_id)
+        marks = ",".join("?" * len(path))
+        rows = {row[0]: _message(row) for row in self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", tuple(path))}
+        return [dataclasses.replace(rows[i], siblings=tuple(children.get(rows[i].parent_id, [i])))
+                for i in path]
+
+    def all_messages(self, chat_id: int) -> list[StoredMessage]:
+        """Every message of the chat, every branch, in the order they were written."""
         rows = self._conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY id", (chat_id,)
         )
@@ -227,6 +299,28 @@ class ChatStore:
         if row is None:
             raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
         return _message(row)
+
+    def select_branch(self, message_id: int) -> None:
+        """Show the branch through `message_id`: below it, the newest alternative each time."""
+        message = self.get_message(message_id)
+        row: tuple[Any, ...] = self._conn.execute(
+            "WITH RECURSIVE down(id) AS (SELECT ?"
+            " UNION ALL SELECT (SELECT max(m.id) FROM messages m WHERE m.parent_id = down.id)"
+            " FROM down WHERE down.id IS NOT NULL) SELECT max(id) FROM down", (message_id,)
+        ).fetchall()[0]
+        leaf = row[0]
+        self._set_chat_column(message.chat_id, "active_leaf_id", leaf)
+
+    def switch_branch(self, message_id: int, step: int) -> int:
+        """Move to the alternative `step` places from `message_id` (-1: the previous one) and
+        show its branch; returns the id now shown. Steps past either end stop there."""
+        message = self.get_message(message_id)
+        siblings = [r[0] for r in self._conn.execute(
+            "SELECT id FROM messages WHERE chat_id = ? AND parent_id IS ? ORDER BY id",
+            (message.chat_id, message.parent_id))]
+        index = min(max(siblings.index(message_id) + step, 0), len(siblings) - 1)
+        self.select_branch(siblings[index])
+        return siblings[index]
 
     def update_message(
         self, message_id: int, content: str, status: str, stats: dict[str, Any] | None = None
@@ -241,21 +335,36 @@ class ChatStore:
             raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
 
     def delete_messages_from(self, message_id: int) -> None:
-        """Delete this message and every later one in its chat (regenerate, edit-and-resend)."""
-        self._write(
-            "DELETE FROM messages WHERE chat_id = (SELECT chat_id FROM messages WHERE id = ?1) "
-            "AND id >= ?1",
-            (message_id,),
-        )
+        """Delete this message and everything that follows it on any branch (a message that
+        was taken back). If the branch on screen went with it, the parent becomes its end."""
+        row = self._conn.execute("SELECT chat_id, parent_id FROM messages WHERE id = ?",
+                                 (message_id,)).fetchone()
+        if row is None:
+            return
+        chat_id, parent = row
+        try:
+            with self._conn:
+                self._conn.execute(
+                    "WITH RECURSIVE sub(id) AS (SELECT ?"
+                    " UNION ALL SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id)"
+                    " DELETE FROM messages WHERE id IN (SELECT id FROM sub)", (message_id,))
+                self._conn.execute(
+                    "UPDATE chats SET active_leaf_id = ? WHERE id = ? AND active_leaf_id NOT IN "
+                    "(SELECT id FROM messages WHERE chat_id = ?)", (parent, chat_id, chat_id))
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
 
     def start_reply(
         self,
         chat_id: int,
         commit_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        parent_id: int | None = ACTIVE_LEAF,
     ) -> ReplyWriter:
-        """Add an empty assistant message marked 'streaming' and return its writer."""
-        message = self.add_message(chat_id, "assistant", "", status="streaming")
+        """Add an empty assistant message marked 'streaming' under `parent_id` (by default the
+        branch end) and return its writer."""
+        message = self.add_message(chat_id, "assistant", "", status="streaming",
+                                   parent_id=parent_id)
         return ReplyWriter(self, message.id, commit_interval_s, clock)
 
 

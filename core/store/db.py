@@ -55,7 +55,54 @@ def _migration_2(conn: apsw.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        -- conversations are trees: a regenerated reply or an edited message is a sibling
+        -- (no foreign key: a cascade down a long chain would hit SQLite's trigger depth limit;
+        -- ChatStore deletes a subtree itself)
+        ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+        -- the end of the branch on screen; the conversation is the path from the root to it
+        ALTER TABLE chats ADD COLUMN active_leaf_id INTEGER;
+        -- existing chats become one path: each message hangs under the one written before it
+        UPDATE messages SET parent_id = (
+            SELECT max(p.id) FROM messages p WHERE p.chat_id = messages.chat_id
+            AND p.id < messages.id);
+        UPDATE chats SET active_leaf_id = (SELECT max(id) FROM messages m
+                                           WHERE m.chat_id = chats.id);
+        CREATE INDEX messages_by_parent ON messages(chat_id, parent_id);
+        -- system prompts, personas and few-shot sets; body is core.prompts.presets JSON
+        CREATE TABLE presets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('persona', 'few-shot', 'style')),
+            body TEXT NOT NULL,
+            builtin INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        );
+        -- one user prompt run through several variants, each with its output and figures
+        CREATE TABLE comparisons (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE comparison_variants (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            comparison_id INTEGER NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            variant TEXT NOT NULL,  -- JSON: label, system prompt, few-shot, sampling, model
+            output TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
+            stats TEXT  -- JSON or NULL
+        );
+        CREATE INDEX variants_by_comparison ON comparison_variants(comparison_id, position);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 def open_database(path: Path) -> apsw.Connection:

@@ -1,0 +1,224 @@
+"""What quantization changed: an original model and its quantized copy on the same text.
+
+Both models read the same token ids in one llama.cpp evaluation each, with a capture context
+(core.engine.capture) that keeps the logits at every position and the residual stream after
+every layer. From those:
+- perplexity of each model on the text (the tokens after the first);
+- per-token KL divergence KL(original || quantized) of the next-token distributions, in nats;
+- top-1 flips: positions where the two models' most likely next token differs;
+- per-layer drift of the residual stream: 1 - cosine and relative L2 distance between the two
+  models' hidden states, averaged over positions.
+
+It runs in a child process (lab_child): llama.cpp loads user files there, and may abort.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.engine.gguf_file import read_header
+from core.errors import PromptError
+from core.models.lab_child import CancelToken, LabJobError, Progress, run_in_child
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MAX_TOKENS = 512
+DEFAULT_TEXT = (
+    "The lighthouse keeper climbed the spiral stairs every evening at dusk. From the top he "
+    "could see the fishing boats returning to the harbour, their lamps swaying on the dark "
+    "water. In 1887 a storm broke the great lens, and for three weeks the ships had to find "
+    "their way by the stars alone. When the new lens arrived from Paris, the whole village "
+    "gathered on the cliff to watch it shine."
+)
+
+
+@dataclass(frozen=True)
+class QuantComparison:
+    """The two models' readings of one text. Arrays over positions are indexed by the token
+    they predict: entry i is about token i + 1 (the first token has no prediction)."""
+
+    original: str
+    quantized: str
+    original_size: int  # bytes
+    quantized_size: int
+    pieces: list[str]  # every token of the text, as text
+    ids: list[int]
+    perplexity_original: float
+    perplexity_quantized: float
+    kl: np.ndarray  # float64 [n_tokens - 1], nats
+    flips: np.ndarray  # bool [n_tokens - 1]
+    top_original: list[str]  # the original's most likely next token, per position
+    top_quantized: list[str]
+    drift_cosine: np.ndarray  # float64 [n_layer], mean over positions of 1 - cos
+    drift_relative_l2: np.ndarray  # float64 [n_layer], mean of |q - o| / |o|
+
+    @property
+    def mean_kl(self) -> float:
+        return float(self.kl.mean()) if len(self.kl) else 0.0
+
+    @property
+    def n_flips(self) -> int:
+        return int(self.flips.sum())
+
+
+def compare_models(original: str | Path, quantized: str | Path, text: str = DEFAULT_TEXT,
+                   progress: Progress | None = None,
+                   cancel: CancelToken | None = None) -> QuantComparison:
+    """Read `text` with both models (in a child process) and measure what changed.
+
+    Raises ModelLoadError for a file that is not a complete GGUF, PromptError for a text that
+    is empty or too long, LabJobError when llama.cpp fails, Cancelled when `cancel` is set.
+    """
+    if not text.strip():
+        raise PromptError("The comparison needs a text: type or paste a paragraph.")
+    sizes = [read_header(p).actual_size for p in (original, quantized)]
+    result: QuantComparison = run_in_child(
+        "core.models.quant_compare:_compare_in_child", (str(original), str(quantized), text),
+        "comparing the two models", progress=progress, cancel=cancel)
+    return QuantComparison(**{**result.__dict__, "original_size": sizes[0],
+                              "quantized_size": sizes[1]})
+
+
+# -- in the child process ----------------------------------------------------------------------
+@dataclass
+class _Reading:
+    ids: list[int]
+    pieces: list[str]
+    logprobs: np.ndarray  # float32 [position][vocab], log-softmax of the logits
+    residual: dict[int, np.ndarray]  # layer -> float32 [position][n_embd]
+
+
+def _read(path: str, text: str, ids: list[int] | None) -> _Reading:
+    """Load the model, tokenize (unless `ids` are given), capture logits and residuals."""
+    import llama_cpp
+
+    from core.engine.capture import TensorCapture
+
+    try:
+        llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=256, n_gpu_layers=0,
+                              verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise LabJobError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
+    capture = TensorCapture(llm)
+    try:
+        if ids is None:
+            add_bos = bool(llm._model.add_bos_token())
+            ids = list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+        if len(ids) < 2:
+            raise PromptError("The text needs at least two tokens to compare predictions.")
+        if len(ids) > MAX_TOKENS:
+            raise PromptError(f"The text has {len(ids):,} tokens; the lab compares up to "
+                              f"{MAX_TOKENS}. Use a shorter text.")
+        if max(ids) >= llm.n_vocab():
+            raise LabJobError(f"{Path(path).name} has a smaller vocabulary than the original: "
+                              "the two are not the same model.")
+        captured = capture.run(ids, residual=True, all_logits=True)
+        assert captured.logits is not None
+        pieces = [bytes(llm.detokenize([t], special=True)).decode("utf-8", errors="replace")
+                  for t in ids]
+        return _Reading(ids, pieces, _log_softmax(captured.logits), captured.residual)
+    finally:
+        capture.close()
+        llm.close()
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    x = logits.astype(np.float64)
+    x -= x.max(axis=1, keepdims=True)
+    x -= np.log(np.exp(x).sum(axis=1, keepdims=True))
+    return x.astype(np.float32)
+
+
+def _perplexity(logprobs: np.ndarray, ids: list[int]) -> float:
+    import numpy as np
+
+    picked = logprobs[np.arange(len(ids) - 1), ids[1:]].astype(np.float64)
+    return math.exp(-float(picked.mean()))
+
+
+def _kl(p_log: np.ndarray, q_log: np.ndarray) -> np.ndarray:
+    """KL(p || q) per row, in nats, from log-probabilities (float64 sums)."""
+    import numpy as np
+
+    p_log64, q_log64 = p_log.astype(np.float64), q_log.astype(np.float64)
+    out = (np.exp(p_log64) * (p_log64 - q_log64)).sum(axis=1)
+    return np.maximum(out, 0.0)  # rounding can leave -1e-9 for identical rows
+
+
+def _drift(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    layers = sorted(set(a) & set(b))
+    cosine, relative = [], []
+    for layer in layers:
+        x, y = a[layer].astype(np.float64), b[layer].astype(np.float64)
+        rows = min(len(x), len(y))
+        x, y = x[:rows], y[:rows]
+        nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
+        tiny = np.finfo(np.float64).tiny
+        cos = (x * y).sum(axis=1) / np.maximum(nx * ny, tiny)
+        cosine.append(float(np.mean(1.0 - np.clip(cos, -1.0, 1.0))))
+        relative.append(float(np.mean(np.linalg.norm(x - y, axis=1) / np.maximum(nx, tiny))))
+    return np.asarray(cosine), np.asarray(relative)
+
+
+def _compare_in_child(original: str, quantized: str, text: str,
+                      progress: Progress) -> QuantComparison:
+    import numpy as np
+
+    progress(0, 3, "reading the text with the original model")
+    a = _read(original, text, None)
+    progress(1, 3, "reading the text with the quantized model")
+    b = _read(quantized, text, a.ids)
+    progress(2, 3, "measuring the differences")
+    n = len(a.ids) - 1
+    pa, pb = a.logprobs[:n], b.logprobs[:n]
+    top_a, top_b = pa.argmax(axis=1), pb.argmax(axis=1)
+    cosine, relative = _drift(a.residual, b.residual)
+
+    top_ids = sorted(set(top_a.tolist()) | set(top_b.tolist()))
+    pieces = _pieces(original, top_ids)
+    result = QuantComparison(
+        original=original, quantized=quantized, original_size=0, quantized_size=0,
+        pieces=a.pieces, ids=a.ids,
+        perplexity_original=_perplexity(a.logprobs, a.ids),
+        perplexity_quantized=_perplexity(b.logprobs, a.ids),
+        kl=_kl(pa, pb), flips=np.asarray(top_a != top_b),
+        top_original=[pieces[int(t)] for t in top_a],
+        top_quantized=[pieces[int(t)] for t in top_b],
+        drift_cosine=cosine, drift_relative_l2=relative)
+    progress(3, 3, "done")
+    return result
+
+
+def _pieces(path: str, ids: list[int]) -> dict[int, str]:
+    """Token id -> text, read with the model's tokenizer alone (a fraction of a second)."""
+    import llama_cpp
+
+    vocab = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    try:
+        return {t: bytes(vocab.detokenize([t], special=True)).decode("utf-8", errors="replace")
+                for t in ids}
+    finally:
+        vocab.close()
+
+
+def summary_rows(result: QuantComparison) -> list[tuple[str, str, str]]:
+    """(measure, original, quantized) rows for a table; plain text, for the GUI and the CLI."""
+    mb = 1024 * 1024
+    return [
+        ("File size", f"{result.original_size / mb:.1f} MB", f"{result.quantized_size / mb:.1f} MB"
+         f" ({result.quantized_size / max(result.original_size, 1):.0%})"),
+        ("Perplexity on the text", f"{result.perplexity_original:.2f}",
+         f"{result.perplexity_quantized:.2f}"),
+        ("Mean KL(original ‖ quantized)", "—", f"{result.mean_kl:.4f} nats"),
+        ("Top-1 flips", "—", f"{result.n_flips} of {len(result.flips)} tokens"),
+        ("Residual drift, last layer (1 − cos)", "—",
+         f"{float(result.drift_cosine[-1]):.4f}" if len(result.drift_cosine) else "—"),
+    ]

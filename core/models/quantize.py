@@ -1,0 +1,146 @@
+"""Make a more heavily quantized copy of a GGUF model with llama.cpp's own quantizer.
+
+The copy goes to the lab folder in the data folder (`data_home()/quant-lab`) and stays there
+until the lab is cleared or the user imports it into the model library. llama.cpp quantizes
+in a child process (see lab_child): it aborts the process on some malformed files.
+
+Small models teach something here too: llama.cpp's k-quants need rows of 256 values, so on a
+model 576 wide (SmolLM2-135M) most tensors fall back to another type. `QuantizedCopy`
+counts the tensor types the copy really holds, so the lab can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import data_home
+from core.engine.gguf_file import read_header
+from core.errors import GlassboxError
+from core.models.lab_child import CancelToken, Progress, run_in_child
+
+# Types offered in the lab, most aggressive first, with their nominal bits per weight.
+QUANT_TYPES: dict[str, float] = {
+    "Q2_K": 2.6, "Q3_K_S": 3.4, "Q3_K_M": 3.9, "Q4_0": 4.5, "Q4_K_S": 4.6, "Q5_K_M": 5.7,
+    "Q6_K": 6.6, "Q8_0": 8.5,
+}
+DEFAULT_TYPE = "Q2_K"
+LAB_FOLDER = "quant-lab"
+
+
+class QuantizeError(GlassboxError):
+    """llama.cpp could not make the quantized copy."""
+
+
+@dataclass(frozen=True)
+class QuantizedCopy:
+    source: str
+    path: str
+    quant_type: str
+    source_size: int  # bytes
+    size: int  # bytes
+    tensor_types: dict[str, int]  # ggml type name -> tensors of that type in the copy
+    elapsed_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.size / self.source_size if self.source_size else 0.0
+
+
+def lab_folder() -> Path:
+    folder = data_home() / LAB_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def copy_path(source: str | Path, quant_type: str) -> Path:
+    """Where the lab keeps the `quant_type` copy of `source`."""
+    stem = Path(source).name.removesuffix(".gguf")
+    return lab_folder() / f"{stem}.lab-{quant_type}.gguf"
+
+
+def clear_lab() -> int:
+    """Delete every copy the lab made (and unfinished ones); returns how many files went."""
+    removed = 0
+    for path in lab_folder().iterdir():
+        if path.is_file() and (path.suffix == ".gguf" or path.name.endswith(".part")):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def tensor_types(path: str | Path) -> dict[str, int]:
+    """How many tensors of each ggml type the file holds, most common first."""
+    from core.engine.gguf_tensors import read_tensor_table
+    from core.models.anatomy import _type_name
+
+    counts = Counter(_type_name(e.ggml_type) for e in read_tensor_table(path).tensors.values())
+    return dict(counts.most_common())
+
+
+def quantize_model(source: str | Path, quant_type: str = DEFAULT_TYPE,
+                   progress: Progress | None = None, cancel: CancelToken | None = None,
+                   threads: int | None = None) -> QuantizedCopy:
+    """Quantize `source` to `quant_type` (a key of QUANT_TYPES) into the lab folder.
+
+    Re-quantizing an already quantized model is allowed (that is the lab's point), so quality
+    is lost twice. Raises ModelLoadError for a file that is not a complete GGUF model,
+    QuantizeError when llama.cpp refuses, Cancelled when `cancel` is set. Progress is the
+    copy's bytes so far against its expected size.
+    """
+    if quant_type not in QUANT_TYPES:
+        raise QuantizeError(f"{quant_type!r} is not a type the lab offers; choose one of "
+                            f"{', '.join(QUANT_TYPES)}.")
+    source = Path(source)
+    header = read_header(source)  # a clear message for missing, foreign or truncated files
+    target = copy_path(source, quant_type)
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    # Expected size from the parameter count; fallback types (see the module's note) make
+    # copies of narrow models bigger, up to about the source's size.
+    expected = max(int(header.parameter_count * QUANT_TYPES[quant_type] / 8),
+                   header.actual_size if QUANT_TYPES[quant_type] < 5 else 0, 1)
+
+    def tick() -> None:
+        if progress is not None and partial.exists():
+            done = partial.stat().st_size
+            progress(min(done, expected - 1), expected, f"writing {quant_type} weights")
+
+    started = time.monotonic()
+    if progress is not None:
+        progress(0, expected, f"quantizing {source.name} to {quant_type}")
+    try:
+        run_in_child("core.models.quantize:_quantize_in_child",
+                     (str(source), str(partial), quant_type, threads or _threads()),
+                     f"quantizing {source.name}", progress=None, cancel=cancel, tick=tick)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    if progress is not None:
+        progress(expected, expected, "done")
+    return QuantizedCopy(str(source), str(target), quant_type, header.actual_size,
+                         target.stat().st_size, tensor_types(target),
+                         time.monotonic() - started)
+
+
+def _threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _quantize_in_child(source: str, target: str, quant_type: str, threads: int,
+                       progress: Progress) -> None:
+    """In the child process: the llama.cpp call itself."""
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant_type}")
+    params.allow_requantize = True
+    params.nthread = threads
+    code = llama_cpp.llama_model_quantize(source.encode(), target.encode(), params)
+    if code != 0 or not Path(target).is_file():
+        raise QuantizeError(f"llama.cpp could not quantize {Path(source).name} to "
+                            f"{quant_type} (code {code}); the file may be damaged or use an "
+                            "architecture this llama.cpp does not know.")

@@ -14,40 +14,22 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import data_home
 from core.engine.gguf_file import read_header
 from core.errors import GlassboxError
 from core.models.lab_child import CancelToken, Progress, run_in_child
+from core.models.quant_lab_types import DEFAULT_TYPE, QUANT_TYPES, QuantizedCopy
 
-# Types offered in the lab, most aggressive first, with their nominal bits per weight.
-QUANT_TYPES: dict[str, float] = {
-    "Q2_K": 2.6, "Q3_K_S": 3.4, "Q3_K_M": 3.9, "Q4_0": 4.5, "Q4_K_S": 4.6, "Q5_K_M": 5.7,
-    "Q6_K": 6.6, "Q8_0": 8.5,
-}
-DEFAULT_TYPE = "Q2_K"
+__all__ = ["DEFAULT_TYPE", "QUANT_TYPES", "QuantizeError", "QuantizedCopy", "clear_lab",
+           "copy_path", "lab_folder", "quantize_model", "tensor_types"]
+
 LAB_FOLDER = "quant-lab"
 
 
 class QuantizeError(GlassboxError):
     """llama.cpp could not make the quantized copy."""
-
-
-@dataclass(frozen=True)
-class QuantizedCopy:
-    source: str
-    path: str
-    quant_type: str
-    source_size: int  # bytes
-    size: int  # bytes
-    tensor_types: dict[str, int]  # ggml type name -> tensors of that type in the copy
-    elapsed_s: float
-
-    @property
-    def ratio(self) -> float:
-        return self.size / self.source_size if self.source_size else 0.0
 
 
 def lab_folder() -> Path:

@@ -6,7 +6,7 @@ asked for it: the user message is committed when sent, the reply as it grows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
-from core.store import ChatStore, StoredMessage
+from core.prompts.presets import Preset
+from core.store import ChatStore, ChatSummary, StoredMessage
 
 if TYPE_CHECKING:  # grounding pulls in numpy and the retriever: only grounded chats need them
     from core.rag.grounding import Grounding, SearchFn
@@ -198,3 +199,27 @@ class ChatSession:
             if not done and writer.is_open:
                 # The caller stopped listening (a closed window): keep what arrived, marked so.
                 writer.finish("interrupted")
+
+
+def apply_preset(store: ChatStore, chat_id: int, preset: Preset,
+                 values: Mapping[str, str] | None = None) -> ChatSummary:
+    """Start the chat's conversation from a preset: its system prompt replaces the chat's (when
+    it has one) and its few-shot examples are added as turns at the end of the branch shown,
+    where the model sees them like any earlier exchange."""
+    rendered = preset.render(values)
+    system = [m.content for m in rendered if m.role == "system"]
+    if system:
+        store.set_system_prompt(chat_id, system[0])
+    for message in rendered:
+        if message.role != "system":
+            store.add_message(chat_id, message.role, message.content)
+    return store.get_chat(chat_id)
+
+
+def new_chat_from_preset(store: ChatStore, preset: Preset,
+                         values: Mapping[str, str] | None = None) -> ChatSummary:
+    """A new chat that starts from `preset` (see apply_preset); nothing is created if a
+    variable is missing."""
+    preset.render(values)  # raises before the chat exists
+    chat = store.create_chat()
+    return apply_preset(store, chat.id, preset, values)

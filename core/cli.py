@@ -16,6 +16,7 @@ from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEve
 from core.errors import GlassboxError
 from core.models import cli as models_cli
 from core.models.registry import ModelRegistry
+from core.prompts import cli as prompts_cli
 from core.rag import cli as rag_cli
 
 if TYPE_CHECKING:
@@ -49,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top", type=int, default=6, metavar="K",
                      help="passages to retrieve for --collection (default 6)")
     _add_model_options(ask)
-    chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats")
+    chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats; "
+                          "`chat list|export|import` manage saved chats")
     _add_model_options(chat)
+    prompts_cli.add_chat_subcommands(chat)
+    prompts_cli.add_compare_parser(sub, _add_model_options)
+    prompts_cli.add_presets_parser(sub)
     cli_inspect.add_parser(sub, _add_model_options)
     rag_cli.add_parser(sub)
     models_cli.add_parser(sub)
@@ -202,6 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             with _start_engine(args) as engine:
                 return cli_inspect.run(args, engine)
+        if args.command == "compare":
+            return prompts_cli.run_compare(args, _sampling(args), _start_engine)
+        if args.command == "presets":
+            return prompts_cli.run_presets()
+        if args.command == "chat" and args.chat_command:
+            return prompts_cli.run_chat_command(args)
         return _ask(args) if args.command == "ask" else _chat(args)
     except GlassboxError as exc:
         print(f"glassbox: error: {exc}", file=sys.stderr)

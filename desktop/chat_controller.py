@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.engine.types import GenerationStats
+from core.errors import GlassboxError
 from core.store import ChatStore, ChatSummary, StoredMessage
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
@@ -80,6 +82,9 @@ class ChatController(QObject):
         v.composer.edit_resend_requested.connect(self.edit_and_resend)
         v.composer.regenerate_requested.connect(self.regenerate)
         v.composer.stop_requested.connect(self.stop)
+        v.composer.edit_message_requested.connect(self.edit_message)
+        v.chat_view.branch_requested.connect(self.switch_branch)
+        v.chat_view.edit_message_requested.connect(v.composer.begin_edit_of)
         worker = self._engine.worker
         worker.reply_started.connect(self._on_reply_started)
         worker.token.connect(self._on_token)
@@ -160,6 +165,42 @@ class ChatController(QObject):
         self.refresh_list()
         self.views.composer.editor.setFocus()
 
+    def show_chat(self, chat_id: int, new: bool = False) -> None:
+        """Open a chat made or changed elsewhere (a preset, an import) and list it."""
+        if new and self._search:
+            self.views.chat_list.search.clear()
+            self._search = ""
+        self.open_chat(chat_id)
+        self.refresh_list()
+
+    def export_chat(self, chat_id: int, fmt: str, path: str) -> None:
+        """Write the chat as Markdown ("md": the branch on screen) or JSON (every branch)."""
+        def job(store: ChatStore) -> None:
+            from core.prompts.export import (
+                chat_to_json,
+                chat_to_markdown,
+                write_json,
+                write_text,
+            )
+
+            if fmt == "json":
+                write_json(Path(path), chat_to_json(store, chat_id))
+            else:
+                write_text(Path(path), chat_to_markdown(store.get_chat(chat_id),
+                                                        store.messages(chat_id)))
+
+        self._store.call(job, lambda _: self.views.status.set_state(f"Exported to {path}"),
+                         self._show_error)
+
+    def import_chat(self, path: str) -> None:
+        """Add a chat from a JSON export and open it."""
+        def job(store: ChatStore) -> ChatSummary:
+            from core.prompts.export import import_chat, read_export
+
+            return import_chat(store, read_export(Path(path), "glassbox-chat"))
+
+        self._store.call(job, lambda chat: self.show_chat(chat.id, new=True), self._show_error)
+
     def rename_chat(self, chat_id: int, title: str) -> None:
         self._store.call(lambda s: s.rename_chat(chat_id, title), lambda _: self.refresh_list(),
                          self._on_store_failed)
@@ -214,6 +255,41 @@ class ChatController(QObject):
             self.views.chat_view.add_user_message(text)
         self._engine.edit_last(chat_id, text)
 
+    def edit_message(self, message_id: int, text: str) -> None:
+        """Fork at an earlier message: store the new text beside it, then answer it."""
+        chat_id = self.current_chat_id
+        if chat_id is None or self._reply is not None:
+            return
+        if not text.strip():
+            self._show_error("The message is empty: type something to send.")
+            return
+
+        def fork(store: ChatStore) -> list[StoredMessage]:
+            original = store.get_message(message_id)
+            if original.chat_id != chat_id or original.role != "user":
+                raise GlassboxError("Only your own messages of this chat can be edited.")
+            store.add_message(chat_id, "user", text, parent_id=original.parent_id)
+            return store.messages(chat_id)
+
+        self.views.composer.clear()
+        self._store.call(fork, lambda messages: self._answer_fork(chat_id, messages),
+                         self._on_store_failed)
+
+    def _answer_fork(self, chat_id: int, messages: list[StoredMessage]) -> None:
+        if chat_id != self.current_chat_id or self._begin(None) is None:
+            self.open_chat(chat_id)
+            return
+        self.views.chat_view.set_messages(messages)
+        self._engine.regenerate(chat_id)  # answers the new message, the end of its branch
+
+    def switch_branch(self, message_id: int, step: int) -> None:
+        """Show the previous (-1) or next (+1) alternative of a message and its branch."""
+        chat_id = self.current_chat_id
+        if chat_id is None or self._reply is not None:
+            return
+        self._store.call(lambda s: s.switch_branch(message_id, step),
+                         lambda _: self.open_chat(chat_id), self._on_store_failed)
+
     def regenerate(self) -> None:
         chat_id = self._begin(None)
         if chat_id is None:
@@ -263,6 +339,8 @@ class ChatController(QObject):
                                               else "complete")
         self.views.status.set_stats(stats.tokens_per_s, stats.ttft_s, stats.context_used,
                                     stats.n_ctx)
+        if chat_id == self.current_chat_id:
+            self.open_chat(chat_id)  # from the store: the reply's id and its ‹ › alternatives
         if stats.dropped_messages:
             self.views.status.set_state(f"Ready · the {stats.dropped_messages} oldest messages "
                                         "did not fit the context and were left out")

@@ -7,6 +7,7 @@ import logging
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QThread
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QMainWindow,
     QSplitter,
@@ -19,22 +20,26 @@ from PySide6.QtWidgets import (
 from core.config import data_home, database_path
 from core.engine.types import ChatMessage
 from desktop.chat_controller import ChatController, ChatViews
+from desktop.compare_controller import CompareController
 from desktop.documents_controller import DocumentsController
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
 from desktop.models_library_controller import ModelsLibraryController
+from desktop.presets_controller import PresetsController
 from desktop.sources_controller import SourcesController, SourcesViews
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
+from ui.compare_panel import ComparePanel
 from ui.composer_view import ComposerView
 from ui.documents_panel import DocumentsPanel
 from ui.error_banner_view import ErrorBannerView
 from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
 from ui.models_panel import ModelsPanel
+from ui.presets_dialog import PresetsDialog
 from ui.sampling_dialog import SamplingDialog
 from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
@@ -43,6 +48,7 @@ from ui.system_prompt_view import SystemPromptView
 log = logging.getLogger(__name__)
 
 _DEFAULT_SIZE = (1100, 760)
+_FILTERS = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +76,13 @@ class MainWindow(QMainWindow):
         self.inspect_button.setToolTip("Open the last reply in Learn › Surprise: how expected "
                                        "each token was to the model")
         self.collections_button = CollectionsButton()
+        self.presets_button = QToolButton()
+        self.presets_button.setText("Presets…")
+        self.presets_button.setToolTip("Personas, few-shot sets and styles: apply one to this "
+                                       "chat or start a new chat from one (Ctrl+Shift+P)")
+        self.presets_button.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.presets_dialog = PresetsDialog(self)
+        self.compare_panel = ComparePanel()
         self.sources_button = QToolButton()
         self.sources_button.setText("Sources")
         self.sources_button.setCheckable(True)
@@ -94,6 +107,8 @@ class MainWindow(QMainWindow):
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
         self.library: ModelsLibraryController | None = None
+        self.presets: PresetsController | None = None
+        self.compare: CompareController | None = None
         self._closed = False
 
     def _build_layout(self) -> None:
@@ -102,6 +117,7 @@ class MainWindow(QMainWindow):
         header.addWidget(self.model_picker)
         header.addWidget(self.collections_button)
         header.addStretch(1)
+        header.addWidget(self.presets_button)
         header.addWidget(self.sources_button)
         header.addWidget(self.inspect_button)
         header.addWidget(self.system_prompt_button)
@@ -135,10 +151,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.learn, "Learn")
         self.tabs.addTab(self.documents, "Documents")
         self.tabs.addTab(self.models_panel, "Models")
+        self.tabs.addTab(self.compare_panel, "Compare")  # last: the Ctrl+N numbers stay
         self.setCentralWidget(self.tabs)
         for index in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.tabs.setCurrentIndex(i))
+        compare_text = QShortcut(QKeySequence("Ctrl+Shift+C"), self)
+        compare_text.activated.connect(self.compare_composer_text)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.statusBar().addPermanentWidget(self.status, 1)
         self.statusBar().setSizeGripEnabled(True)
 
@@ -172,6 +192,13 @@ class MainWindow(QMainWindow):
         self.library = ModelsLibraryController(self.models_panel, self)
         self.library.library_changed.connect(self.models.set_library)
         self.library.use_requested.connect(self._use_model)
+        self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
+        self.presets_button.clicked.connect(self.presets.open)
+        self.compare = CompareController(self.store, self.compare_panel, database_path(),
+                                         self._current_model_path, self.show_error, self)
+        self.compare_panel.export_requested.connect(self._export_comparison)
+        self.chat_list.export_requested.connect(self._export_chat)
+        self.chat_list.import_requested.connect(self._import_chat)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
@@ -181,6 +208,7 @@ class MainWindow(QMainWindow):
         self.models.start()
         self.documents_controller.start()
         self.library.start()
+        self.compare.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -206,6 +234,54 @@ class MainWindow(QMainWindow):
         assert self.learn_controller is not None
         self.tabs.setCurrentWidget(self.learn)
         self.learn_controller.measure(conversation[last].content, conversation[:last])
+
+    # -- prompt lab -------------------------------------------------------------------------
+    def _current_model_path(self) -> str | None:
+        model = self.models.model if self.models is not None else None
+        return model.path if model is not None else None
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.compare_panel:
+            combo = self.model_picker.combo
+            models = [(combo.itemText(i), str(combo.itemData(i))) for i in range(combo.count())
+                      if combo.itemData(i)]
+            self.compare_panel.set_models(models)
+
+    def compare_composer_text(self) -> None:
+        """Ctrl+Shift+C: run the composer's text through the Compare tab's variants."""
+        text = self.composer.text()
+        self.tabs.setCurrentWidget(self.compare_panel)
+        if text.strip() and not self.compare_panel.running:
+            self.compare_panel.set_prompt(text)
+            self.compare_panel.submit()
+
+    def ask_save_path(self, title: str, suggested: str, file_filter: str) -> str | None:
+        """A file to write, chosen by the user (None: cancelled). Tests replace this."""
+        path, _ = QFileDialog.getSaveFileName(self, title, suggested, file_filter)
+        return path or None
+
+    def ask_open_path(self, title: str, file_filter: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, title, "", file_filter)
+        return path or None
+
+    def _export_chat(self, chat_id: int, fmt: str) -> None:
+        assert self.chats is not None
+        path = self.ask_save_path("Export chat", f"chat-{chat_id}.{fmt}", _FILTERS[fmt])
+        if path:
+            self.chats.export_chat(chat_id, fmt, path)
+
+    def _import_chat(self) -> None:
+        assert self.chats is not None
+        path = self.ask_open_path("Import chat", _FILTERS["json"])
+        if path:
+            self.chats.import_chat(path)
+
+    def _export_comparison(self, comparison_id: int, fmt: str) -> None:
+        assert self.compare is not None
+        path = self.ask_save_path("Export comparison", f"comparison-{comparison_id}.{fmt}",
+                                  _FILTERS[fmt])
+        if path:
+            self.compare.export(comparison_id, fmt, path)
 
     def _use_model(self, path: str) -> None:
         """“Use in chat” in the Models tab: load the model and go to the chat."""
@@ -237,7 +313,7 @@ class MainWindow(QMainWindow):
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
-        handles = (self.store, self.engine, self.documents_controller)
+        handles = (self.store, self.engine, self.documents_controller, self.compare)
         threads = [h.worker_thread for h in handles if h is not None]
         return threads + (self.library.threads() if self.library is not None else [])
 
@@ -259,5 +335,7 @@ class MainWindow(QMainWindow):
             self.documents_controller.stop()
         if self.library is not None:
             self.library.stop()
+        if self.compare is not None:
+            self.compare.stop()
         if self.store is not None:
             self.store.stop()

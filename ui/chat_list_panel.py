@@ -35,6 +35,8 @@ class ChatListPanel(QWidget):
     rename_requested = Signal(int, str)
     delete_requested = Signal(int)
     search_changed = Signal(str)
+    export_requested = Signal(int, str)  # chat id, "md" | "json"
+    import_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +81,9 @@ class ChatListPanel(QWidget):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.list.addAction(action)
         self.addAction(self.new_action)
+        self.export_markdown_action = QAction("Export as Markdown…", self)
+        self.export_json_action = QAction("Export as JSON…", self)
+        self.import_action = QAction("Import chat…", self)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_requested)
@@ -91,6 +96,9 @@ class ChatListPanel(QWidget):
         self.list.itemChanged.connect(self._on_item_edited)
         self.list.customContextMenuRequested.connect(self._on_context_menu)
         self._confirm.confirmed.connect(self._on_delete_confirmed)
+        self.export_markdown_action.triggered.connect(lambda: self._export("md"))
+        self.export_json_action.triggered.connect(lambda: self._export("json"))
+        self.import_action.triggered.connect(self.import_requested)
 
     # -- what the window calls --------------------------------------------------------------
     def set_chats(self, chats: Sequence[ChatSummary], current_id: int | None) -> None:
@@ -173,15 +181,28 @@ class ChatListPanel(QWidget):
         if current is not None:
             self.chat_selected.emit(int(current.data(_ID_ROLE)))
 
+    def context_menu(self, with_chat: bool) -> QMenu:
+        """The list's right-click menu (import only, where no chat was clicked)."""
+        menu = QMenu(self)
+        if with_chat:
+            menu.addAction(self.rename_action)
+            menu.addAction(self.delete_action)
+            menu.addSeparator()
+            menu.addAction(self.export_markdown_action)
+            menu.addAction(self.export_json_action)
+        menu.addAction(self.import_action)
+        return menu
+
     def _on_context_menu(self, pos: QPoint) -> None:
         item = self.list.itemAt(pos)
-        if item is None:
-            return
-        self.list.setCurrentItem(item)
-        menu = QMenu(self)
-        menu.addAction(self.rename_action)
-        menu.addAction(self.delete_action)
-        menu.popup(self.list.viewport().mapToGlobal(pos))
+        if item is not None:
+            self.list.setCurrentItem(item)
+        self.context_menu(item is not None).popup(self.list.viewport().mapToGlobal(pos))
+
+    def _export(self, fmt: str) -> None:
+        chat_id = self.current_chat_id()
+        if chat_id is not None:
+            self.export_requested.emit(chat_id, fmt)
 
     def _item(self, chat_id: int) -> QListWidgetItem | None:
         for i in range(self.list.count()):

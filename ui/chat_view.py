@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QTextCursor
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QTextCursor
 from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from core.rag.grounding import Grounding
 from core.store import StoredMessage
+from ui.branch_links import BRANCH_SCHEMES, insert_branch_line, parse_branch_link
 from ui.message_render import CodeFormats, Sources, Theme, insert_message
 
 _RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
@@ -24,6 +25,8 @@ class _Shown:
     content: str
     status: str
     sources: Sources | None = None  # a grounded reply's passages
+    message_id: int | None = None  # None until the store has it (a message just typed)
+    position: tuple[int, int] = (1, 1)  # among its alternatives: (index, count)
 
 
 def _sources_of(message: StoredMessage) -> Sources | None:
@@ -47,6 +50,8 @@ class ChatView(QTextBrowser):
     """Read-only view of one chat. Feed it messages; it never loads anything by itself."""
 
     link_activated = Signal(QUrl)
+    branch_requested = Signal(int, int)  # message id, step (-1 previous, +1 next alternative)
+    edit_message_requested = Signal(int, str)  # a user message's id and its text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +62,7 @@ class ChatView(QTextBrowser):
         self.setPlaceholderText("Send a message to start the conversation.")
         self.document().setDocumentMargin(12)
         self.anchorClicked.connect(self._on_anchor_clicked)
+        self._build_branch_actions()
         self.blocked_resources: list[QUrl] = []  # every resource the document asked for
         self._messages: list[_Shown] = []
         self._streaming = False
@@ -76,7 +82,8 @@ class ChatView(QTextBrowser):
     # -- what the window calls --------------------------------------------------------------
     def set_messages(self, messages: Sequence[StoredMessage]) -> None:
         """Show a whole chat. A message still 'streaming' becomes the live reply."""
-        self._messages = [_Shown(m.role, m.content, m.status, _sources_of(m)) for m in messages]
+        self._messages = [_Shown(m.role, m.content, m.status, _sources_of(m), m.id,
+                                 m.branch_position) for m in messages]
         self._streaming = bool(self._messages) and self._messages[-1].status == "streaming"
         self._follow = True
         self._render_all()
@@ -136,12 +143,42 @@ class ChatView(QTextBrowser):
         """(role, content, status) of what is on screen, for tests and accessibility."""
         return [(m.role, m.content, m.status) for m in self._messages]
 
+    def branch_positions(self) -> list[tuple[int, int]]:
+        """(index, count) among its alternatives, per message shown."""
+        return [m.position for m in self._messages]
+
+    # -- branches ---------------------------------------------------------------------------
+    def _build_branch_actions(self) -> None:
+        # Alt+Left/Right switch the last reply's alternatives from anywhere in the window.
+        self.previous_branch_action = QAction("Previous alternative", self,
+                                              shortcut=QKeySequence("Alt+Left"))
+        self.next_branch_action = QAction("Next alternative", self,
+                                          shortcut=QKeySequence("Alt+Right"))
+        for action, step in ((self.previous_branch_action, -1), (self.next_branch_action, 1)):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, s=step: self.switch_last_reply(s))
+            self.addAction(action)
+
+    def switch_last_reply(self, step: int) -> None:
+        """Ask for the last reply's previous (-1) or next (+1) alternative, if it has one."""
+        if self._streaming:
+            return
+        for message in reversed(self._messages):
+            if message.role == "assistant" and message.message_id is not None:
+                index, count = message.position
+                if 1 <= index + step <= count:
+                    self.branch_requested.emit(message.message_id, step)
+                return
+
     # -- safety: nothing is fetched, links open only on a click -----------------------------
     def loadResource(self, type_: int, url: QUrl | str) -> object:  # noqa: N802 (Qt override)
         self.blocked_resources.append(QUrl(url))
         return None
 
     def _on_anchor_clicked(self, url: QUrl) -> None:
+        if url.scheme() in BRANCH_SCHEMES:
+            self._on_branch_link(url)
+            return
         self.link_activated.emit(url)
         if url.scheme().lower() in _OPENABLE_SCHEMES:
             QDesktopServices.openUrl(url)
@@ -186,9 +223,30 @@ class ChatView(QTextBrowser):
         else:
             bar.setValue(kept)
 
+    def _on_branch_link(self, url: QUrl) -> None:
+        action, message_id = parse_branch_link(url)
+        if self._streaming:
+            return
+        if action == "edit":
+            shown = next((m for m in self._messages if m.message_id == message_id), None)
+            if shown is not None:
+                self.edit_message_requested.emit(message_id, shown.content)
+        else:
+            self.branch_requested.emit(message_id, -1 if action == "prev" else 1)
+
     def _insert(self, message: _Shown) -> None:
-        insert_message(self.document().rootFrame(), message.role, message.content,
-                       message.status, self._theme, self._formats, message.sources)
+        root = self.document().rootFrame()
+        start = root.lastPosition()
+        insert_message(root, message.role, message.content, message.status, self._theme,
+                       self._formats, message.sources)
+        if message.message_id is not None and message.status != "streaming" and (
+                message.role == "user" or message.position[1] > 1):
+            # The message's frame, found by position: its header starts right where the
+            # document ended (a Python wrapper from childFrames() can be a stale one).
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start + 1)
+            insert_branch_line(cursor.currentFrame(), message.message_id, message.role,
+                               message.position, self._theme)
 
     def _end_position(self) -> int:
         return self.document().rootFrame().lastPosition()

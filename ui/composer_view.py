@@ -15,6 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 _EDITOR_LINES = 4
+_LAST_EDIT_NOTE = ("Editing your last message: sending starts a new branch; the original stays "
+                   "(‹ › switch).")
+_EARLIER_EDIT_NOTE = ("Editing an earlier message: sending starts a new branch from there; "
+                      "the original conversation stays (‹ › switch).")
 
 
 class ComposerView(QWidget):
@@ -24,18 +28,20 @@ class ComposerView(QWidget):
     stop_requested = Signal()
     regenerate_requested = Signal()
     edit_resend_requested = Signal(str)
+    edit_message_requested = Signal(int, str)  # an earlier message of yours, its new text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._generating = False
         self._editing = False
+        self._edit_target: int | None = None  # an earlier message being edited (None: last)
         self._last_user_text: str | None = None
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("Message the model…   (Ctrl+Enter sends)")
         self.editor.setTabChangesFocus(True)
         line = QFontMetrics(self.editor.font()).lineSpacing()
         self.editor.setFixedHeight(line * _EDITOR_LINES + 16)
-        self.edit_banner = QLabel("Editing your last message: sending replaces it and the reply.")
+        self.edit_banner = QLabel(_LAST_EDIT_NOTE, wordWrap=True)
         self.edit_banner.setEnabled(False)
         self.cancel_edit_button = QPushButton("Cancel edit")
         self.send_button = QPushButton("Send")
@@ -124,7 +130,9 @@ class ComposerView(QWidget):
     def submit(self) -> None:
         if self._generating or not self.isEnabled():
             return
-        if self._editing:
+        if self._editing and self._edit_target is not None:
+            self.edit_message_requested.emit(self._edit_target, self.text())
+        elif self._editing:
             self.edit_resend_requested.emit(self.text())
         else:
             self.send_requested.emit(self.text())
@@ -133,7 +141,20 @@ class ComposerView(QWidget):
         if self._last_user_text is None or self._generating:
             return
         self._editing = True
+        self._edit_target = None
+        self.edit_banner.setText(_LAST_EDIT_NOTE)
         self.set_text(self._last_user_text)
+        self.editor.setFocus()
+        self._update()
+
+    def begin_edit_of(self, message_id: int, text: str) -> None:
+        """Edit any earlier message of yours (the Edit link under it)."""
+        if self._generating:
+            return
+        self._editing = True
+        self._edit_target = message_id
+        self.edit_banner.setText(_EARLIER_EDIT_NOTE)
+        self.set_text(text)
         self.editor.setFocus()
         self._update()
 

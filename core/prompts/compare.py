@@ -37,13 +37,14 @@ class Variant:
     preamble: tuple[ChatMessage, ...] = ()  # system prompt and few-shot turns
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     model_path: str | None = None  # None: whatever model is loaded
+    preset: str | None = None  # the name of the preset it was made from, if any
 
     @classmethod
     def from_preset(cls, preset: Preset, values: Mapping[str, str] | None = None,
                     sampling: SamplingSettings | None = None, model_path: str | None = None,
                     label: str | None = None) -> Variant:
         return cls(label or preset.name, tuple(preset.render(values)),
-                   sampling or SamplingSettings(), model_path)
+                   sampling or SamplingSettings(), model_path, preset.name)
 
     def messages(self, prompt: str) -> list[ChatMessage]:
         return [*self.preamble, ChatMessage("user", prompt)]
@@ -59,7 +60,8 @@ class Variant:
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label,
                 "preamble": [{"role": m.role, "content": m.content} for m in self.preamble],
-                "sampling": asdict(self.sampling), "model_path": self.model_path}
+                "sampling": asdict(self.sampling), "model_path": self.model_path,
+                "preset": self.preset}
 
     @classmethod
     def from_json(cls, value: Any) -> Variant:
@@ -72,12 +74,13 @@ class Variant:
             known = {f.name for f in fields(SamplingSettings)}
             sampling = SamplingSettings(**{k: v for k, v in value.get("sampling", {}).items()
                                            if k in known})
-            label, model = value["label"], value.get("model_path")
-            if not isinstance(label, str) or not (model is None or isinstance(model, str)):
-                raise ValueError("label and model_path must be text")
+            label, model, preset = value["label"], value.get("model_path"), value.get("preset")
+            if not isinstance(label, str) or not all(v is None or isinstance(v, str)
+                                                     for v in (model, preset)):
+                raise ValueError("label, model_path and preset must be text")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PromptError(f"A comparison variant is malformed: {exc}") from exc
-        return cls(label, preamble, sampling, model)
+        return cls(label, preamble, sampling, model, preset)
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,17 @@ def load_presets(path: Path) -> list[Preset]:
     if not isinstance(raw, list):
         raise PresetError(f"{path} must hold a JSON list of presets.")
     return [Preset.from_json(item) for item in raw]
+
+
+def parse_values(text: str) -> dict[str, str]:
+    """Variable values typed as "topic=attention; language=Go" (also one per line)."""
+    values: dict[str, str] = {}
+    for part in re.split(r"[;\n]", text):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise PresetError(f"Write variables as name=value, separated by “;” (got "
+                              f"“{part.strip()}”).")
+        values[name.strip()] = value.strip()
+    return values

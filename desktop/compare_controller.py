@@ -1,0 +1,319 @@
+"""Comparisons off the GUI thread: a worker with its own engine process and database connection.
+
+The chat's engine stays free for the chat (and its crash recovery stays simple): a comparison
+starts its own engine child, loads the chat's model with the same load settings, runs the
+variants through core.prompts.compare, saves the result, and closes the child again so a large
+model is not held twice while nobody compares.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.errors import EngineCrashed, GlassboxError
+from desktop.engine_worker import DEFAULT_N_CTX, sampling_from
+from desktop.store_worker import StoreClient
+from ui.compare_panel import ComparePanel
+
+if TYPE_CHECKING:
+    from core.engine.client import EngineClient
+    from core.engine.types import ModelInfo
+    from core.prompts.compare import Variant
+    from core.store import ChatStore
+    from core.store.comparisons import Comparison
+
+log = logging.getLogger(__name__)
+
+_STOP_WAIT_MS = 20_000
+
+
+class CompareWorker(QObject):
+    column_started = Signal(int, str)  # column, model name
+    token = Signal(int, str)  # column, text
+    column_done = Signal(int, object, str)  # column, stats dict, status
+    column_failed = Signal(int, str)  # column, message for a person
+    finished = Signal(object)  # the saved comparison's id, or None if nothing ran
+    failed = Signal(str)  # the whole run failed before any column
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__()
+        self._db_path = db_path
+        self._store: ChatStore | None = None
+        self._engine: EngineClient | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Called from the GUI thread: end the current column and run no further ones."""
+        self._stop.set()
+        engine = self._engine
+        if engine is not None:
+            engine.cancel()
+
+    @Slot(str, list, object, str)
+    def run(self, prompt: str, specs: list[dict[str, Any]], values: dict[str, str],
+            model_path: str) -> None:
+        self._stop.clear()
+        try:
+            store = self._open_store()
+            variants = _variants(store, specs, values)
+            from core.prompts.compare import check_variants
+
+            check_variants(prompt, variants)
+            outputs = self._run(prompt, variants, model_path)
+        except GlassboxError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # a bug must not leave the window waiting forever
+            log.exception("comparison failed")
+            self.failed.emit(f"The comparison failed unexpectedly: {exc}")
+            return
+        finally:
+            self._close_engine()
+        try:
+            from core.store.comparisons import VariantResult
+
+            saved = store.comparisons.save(prompt, [
+                VariantResult(v, *outputs[i]) for i, v in enumerate(variants)])
+        except GlassboxError as exc:
+            self.failed.emit(f"The comparison ran but could not be saved: {exc}")
+            return
+        self.finished.emit(saved.id)
+
+    def _open_store(self) -> ChatStore:
+        from core.store import ChatStore
+
+        if self._store is None:
+            self._store = ChatStore(self._db_path)
+            self._store.presets.seed()
+        return self._store
+
+    def _run(self, prompt: str, variants: list[Variant],
+             model_path: str) -> dict[int, tuple[str, str, dict[str, Any] | None]]:
+        from core.engine.client import EngineClient
+        from core.prompts.compare import (
+            VariantDone,
+            VariantFailed,
+            VariantStarted,
+            VariantToken,
+            run_comparison,
+        )
+
+        outputs: dict[int, tuple[str, str, dict[str, Any] | None]] = {
+            i: ("", "interrupted", None) for i in range(len(variants))}
+        self._engine = engine = EngineClient()
+        load = self._loader(engine)
+        load(model_path)
+        for event in run_comparison(engine, prompt, variants, self._stop.is_set, load):
+            if self._stop.is_set():
+                engine.cancel()  # a Stop that came between two columns
+            if isinstance(event, VariantToken):
+                self.token.emit(event.index, event.text)
+            elif isinstance(event, VariantStarted):
+                self.column_started.emit(event.index, event.model_name)
+            elif isinstance(event, VariantDone):
+                status = "interrupted" if event.finish_reason == "cancelled" else "complete"
+                stats = asdict(event.stats)
+                outputs[event.index] = (event.text, status, stats)
+                self.column_done.emit(event.index, stats, status)
+            elif isinstance(event, VariantFailed):
+                outputs[event.index] = (event.text or event.message, "failed", None)
+                self.column_failed.emit(event.index, event.message)
+        return outputs
+
+    def _loader(self, engine: EngineClient) -> Callable[[str], ModelInfo]:
+        from core.models.load_settings import SETTING_KEY, LoadSettings, engine_options
+
+        assert self._store is not None
+        settings = self._store.settings
+        n_ctx = int(settings.get("n_ctx", DEFAULT_N_CTX))
+        load_settings = LoadSettings.from_value(settings.get(SETTING_KEY))
+
+        def load(path: str) -> ModelInfo:
+            return engine.load(path, n_ctx=n_ctx, **engine_options(load_settings, path, n_ctx))
+
+        return load
+
+    def _close_engine(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            try:
+                engine.close()
+            except (OSError, EngineCrashed):
+                log.exception("closing the comparison engine failed")
+
+    @Slot()
+    def shutdown(self) -> None:
+        self._close_engine()
+        store, self._store = self._store, None
+        try:
+            if store is not None:
+                store.close()
+        finally:
+            self.thread().quit()
+
+
+def _variants(store: ChatStore, specs: list[dict[str, Any]],
+              values: dict[str, str]) -> list[Variant]:
+    from core.prompts.compare import Variant
+
+    base = sampling_from(store.settings.get("sampling"))
+    variants = []
+    for spec in specs:
+        sampling = replace(base, temperature=float(spec["temperature"]))
+        if spec.get("preset"):
+            variants.append(Variant.from_preset(store.presets.get(spec["preset"]), values,
+                                                sampling, spec.get("model_path"), spec["label"]))
+        else:
+            variants.append(Variant(spec["label"], (), sampling, spec.get("model_path")))
+    return variants
+
+
+def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """A saved comparison's columns as the panel shows them."""
+    return [{"label": r.variant.label, "preset": r.variant.preset,
+             "temperature": r.variant.sampling.temperature, "model_path": r.variant.model_path,
+             "output": r.output, "status": r.status, "stats": r.stats}
+            for r in comparison.results]
+
+
+class CompareController(QObject):
+    """Feeds the Compare tab: runs on the worker, saved comparisons through the store."""
+
+    _run = Signal(str, list, object, str)
+    _shutdown = Signal()
+    run_finished = Signal(object)  # saved comparison id, or None
+
+    def __init__(self, store: StoreClient, panel: ComparePanel, db_path: Path,
+                 current_model: Callable[[], str | None], show_error: Callable[[str], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self.panel = panel
+        self._current_model = current_model
+        self._show_error = show_error
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("glassbox-compare")
+        self.worker = CompareWorker(db_path)
+        self.worker.moveToThread(self.worker_thread)
+        self._run.connect(self.worker.run)
+        self._shutdown.connect(self.worker.shutdown)
+        # Bound methods of this GUI-thread object, so the calls are queued onto that thread
+        # (a lambda would run on the worker's thread and touch widgets from there).
+        w = self.worker
+        w.column_started.connect(self._on_column_started)
+        w.token.connect(self._on_token)
+        w.column_done.connect(self._on_column_done)
+        w.column_failed.connect(self._on_column_failed)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        panel.run_requested.connect(self.run)
+        panel.stop_requested.connect(self.worker.stop)
+        panel.open_requested.connect(self.open)
+        panel.delete_requested.connect(self.delete)
+        self._stopped = False
+
+    def start(self) -> None:
+        self.worker_thread.start()
+        self.refresh()
+
+    def refresh(self) -> None:
+        def job(s: ChatStore) -> tuple[list[str], list[tuple[int, str, float]]]:
+            s.presets.seed()
+            return ([p.name for p in s.presets.list()],
+                    [(c.id, c.title, c.created_at) for c in s.comparisons.list()])
+
+        self._store.call(job, self._on_listed)
+
+    def _on_listed(self, result: tuple[list[str], list[tuple[int, str, float]]]) -> None:
+        names, saved = result
+        self.panel.set_presets(names)
+        self.panel.set_saved(saved)
+
+    def run(self, prompt: str, specs: list[dict[str, Any]], variables: str) -> None:
+        from core.prompts.presets import parse_values
+
+        if self.panel.running:
+            return
+        model = self._current_model()
+        if model is None:
+            self.panel.show_message("No model is loaded: choose one in the chat's Model list, "
+                                    "then compare.")
+            return
+        try:
+            values = parse_values(variables)
+        except GlassboxError as exc:
+            self.panel.show_message(str(exc))
+            return
+        self.panel.begin_run()
+        self._run.emit(prompt, specs, values, model)
+
+    def _on_column_started(self, index: int, model_name: str) -> None:
+        self.panel.columns[index].start(model_name)
+
+    def _on_token(self, index: int, text: str) -> None:
+        self.panel.columns[index].append(text)
+
+    def _on_column_done(self, index: int, stats: dict[str, Any], status: str) -> None:
+        self.panel.columns[index].show_stats(stats, status)
+
+    def _on_column_failed(self, index: int, message: str) -> None:
+        self.panel.columns[index].show_stats(None, "failed", message)
+
+    def _on_finished(self, comparison_id: int | None) -> None:
+        self.panel.end_run(comparison_id, "Saved")
+        self.run_finished.emit(comparison_id)
+        self.refresh()
+
+    def _on_failed(self, message: str) -> None:
+        self.panel.end_run(None, "Failed")
+        self.panel.show_message(message)
+        self._show_error(message)
+        self.run_finished.emit(None)
+
+    def open(self, comparison_id: int) -> None:
+        if self.panel.running:
+            return
+        self._store.call(lambda s: s.comparisons.get(comparison_id),
+                         lambda c: self.panel.show_comparison(c.id, c.prompt,
+                                                              comparison_rows(c)),
+                         self._show_error)
+
+    def delete(self, comparison_id: int) -> None:
+        self._store.call(lambda s: s.comparisons.delete(comparison_id),
+                         lambda _: self.refresh(), self._show_error)
+
+    def export(self, comparison_id: int, fmt: str, path: str) -> None:
+        """Write a saved comparison as Markdown ("md") or JSON to `path`."""
+        def job(s: ChatStore) -> None:
+            from core.prompts.export import (
+                comparison_to_json,
+                comparison_to_markdown,
+                write_json,
+                write_text,
+            )
+
+            comparison = s.comparisons.get(comparison_id)
+            if fmt == "json":
+                write_json(Path(path), comparison_to_json(comparison))
+            else:
+                write_text(Path(path), comparison_to_markdown(comparison))
+
+        self._store.call(job, None, self._show_error)
+
+    def stop(self) -> None:
+        """End the worker thread (the window is closing)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.worker.stop()
+        if self.worker_thread.isRunning():
+            self._shutdown.emit()
+            if not self.worker_thread.wait(_STOP_WAIT_MS):
+                log.error("the compare thread did not stop in time")

@@ -1,0 +1,152 @@
+"""One column of a comparison: its settings on top, the streamed output and its figures below."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+PLAIN = ""  # the preset combo's "no preset" entry
+CHAT_MODEL = ""  # the model combo's "the chat's model" entry
+
+
+class CompareColumnView(QFrame):
+    """Settings of one variant (label, preset, temperature, model) and what it produced."""
+
+    def __init__(self, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName(f"compareColumn{number}")
+        self.label_edit = QLineEdit(placeholderText=f"Variant {number}")
+        self.preset_combo = QComboBox()
+        self.preset_combo.setToolTip("The system prompt and few-shot examples this variant "
+                                     "starts from (Plain: none)")
+        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, value=0.7,
+                                          decimals=2)
+        self.temperature.setToolTip("0 always takes the likeliest token; higher is more varied")
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("The model this variant runs on; another model is loaded "
+                                    "for it and the chat's model comes back afterwards")
+        self.model_label = QLabel()
+        self.model_label.setEnabled(False)
+        self.output = QPlainTextEdit(readOnly=True)
+        self.output.setPlaceholderText("The reply streams here.")
+        self.stats_label = QLabel("—")
+        bold = QFont(self.stats_label.font())
+        bold.setBold(True)
+        self.stats_label.setFont(bold)
+        self.stats_label.setWordWrap(True)
+        self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Label", self.label_edit)
+        form.addRow("Preset", self.preset_combo)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Model", self.model_combo)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(self.output, 1)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.stats_label)
+        self.set_presets([])
+        self.set_models([])
+
+    # -- settings ---------------------------------------------------------------------------
+    def set_presets(self, names: Sequence[str]) -> None:
+        current = self.preset_combo.currentData()
+        self.preset_combo.clear()
+        self.preset_combo.addItem("Plain (no preset)", PLAIN)
+        for name in names:
+            self.preset_combo.addItem(name, name)
+        index = self.preset_combo.findData(current)
+        self.preset_combo.setCurrentIndex(max(index, 0))
+
+    def set_models(self, models: Sequence[tuple[str, str]]) -> None:
+        """(label, path) of the models a variant may run on."""
+        current = self.model_combo.currentData()
+        self.model_combo.clear()
+        self.model_combo.addItem("The chat's model", CHAT_MODEL)
+        for label, path in models:
+            self.model_combo.addItem(label, path)
+            self.model_combo.setItemData(self.model_combo.count() - 1, path,
+                                         Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.setCurrentIndex(max(self.model_combo.findData(current), 0))
+
+    def spec(self) -> dict[str, Any]:
+        """This column's variant as plain data for the controller."""
+        preset = str(self.preset_combo.currentData() or "")
+        label = self.label_edit.text().strip() or (
+            f"{preset or 'Plain'} · T={self.temperature.value():g}")
+        return {"label": label, "preset": preset or None,
+                "temperature": round(self.temperature.value(), 2),
+                "model_path": str(self.model_combo.currentData() or "") or None}
+
+    def set_spec(self, label: str, preset: str | None, temperature: float,
+                 model_path: str | None = None) -> None:
+        self.label_edit.setText(label)
+        self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(preset or PLAIN), 0))
+        self.temperature.setValue(temperature)
+        if model_path and self.model_combo.findData(model_path) < 0:
+            self.model_combo.addItem(model_path.rsplit("/", 1)[-1], model_path)
+        self.model_combo.setCurrentIndex(max(self.model_combo.findData(model_path or ""), 0))
+
+    def set_editable(self, editable: bool) -> None:
+        for widget in (self.label_edit, self.preset_combo, self.temperature, self.model_combo):
+            widget.setEnabled(editable)
+
+    # -- results ----------------------------------------------------------------------------
+    def clear_output(self, waiting: bool = True) -> None:
+        self.output.clear()
+        self.model_label.clear()
+        self.stats_label.setText("Waiting…" if waiting else "—")
+
+    def start(self, model_name: str) -> None:
+        self.model_label.setText(model_name)
+        self.stats_label.setText("Generating…")
+
+    def append(self, text: str) -> None:
+        cursor = self.output.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        cursor.insertText(text)
+        self.output.setTextCursor(cursor)
+
+    def set_output(self, text: str) -> None:
+        self.output.setPlainText(text)
+
+    def show_stats(self, stats: dict[str, Any] | None, status: str, error: str = "") -> None:
+        self.stats_label.setText(stats_line(stats, status, error))
+        self.stats_label.setToolTip(error)
+
+    def text(self) -> str:
+        return self.output.toPlainText()
+
+
+def stats_line(stats: dict[str, Any] | None, status: str, error: str = "") -> str:
+    """'24 tokens · 81.3 tokens/s · prompt 57', with the status when it did not complete."""
+    if status == "failed":
+        return "Failed: " + (error or "no reason given")
+    if not stats:
+        return status.capitalize()
+    rate = stats.get("tokens_per_s", 0.0)
+    count = stats.get("completion_tokens", 0)
+    parts = [f"{count} token" + ("" if count == 1 else "s"),
+             f"{rate:.1f} tokens/s" if rate else "– tokens/s",
+             f"prompt {stats.get('prompt_tokens', 0)}",
+             f"first token {stats.get('ttft_s', 0.0):.2f} s"]
+    if status != "complete":
+        parts.append(status)
+    return " · ".join(parts)

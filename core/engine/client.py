@@ -52,6 +52,7 @@ class EngineClient:
         self._conn: Connection | None = None
         self._model: ModelInfo | None = None
         self._last_load: LoadRequest | None = None
+        self._loading: str | None = None  # the file being loaded, to name it if the child dies
 
     # -- process lifetime -------------------------------------------------------------------
     @property
@@ -142,8 +143,14 @@ class EngineClient:
         if proc is not None:
             proc.join(1.0)
         what = _describe_exit(proc.exitcode if proc else None)
-        model = f" while running {Path(self._model.path).name}" if self._model else ""
+        loading, self._loading = self._loading, None
         self.close()
+        if loading is not None:
+            return EngineCrashed(
+                f"llama.cpp crashed while loading {Path(loading).name} ({what}). The file is "
+                "probably damaged or made for another version of llama.cpp; it was not "
+                "loaded. Your chats are safe.")
+        model = f" while running {Path(self._model.path).name}" if self._model else ""
         return EngineCrashed(
             f"The model engine stopped unexpectedly{model} ({what}). "
             "Your chats are safe; load a model to continue."
@@ -151,7 +158,11 @@ class EngineClient:
 
     def _load(self, request: LoadRequest) -> ModelInfo:
         self._send("load", request)
-        kind, payload = self._receive()
+        self._loading = request.path
+        try:
+            kind, payload = self._receive()
+        finally:
+            self._loading = None
         assert kind == "loaded"
         self._model = payload
         return payload

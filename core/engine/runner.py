@@ -14,6 +14,7 @@ from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
 from core.engine.gguf_file import read_header
 from core.engine.introspect import Inspector
+from core.engine.memory_check import check_context_fits, context_failure
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -48,6 +49,9 @@ class ModelRunner:
         if cache_type is None:
             raise ModelLoadError(f"Unknown KV-cache type {kv_type!r}: use f16, q8_0 or q4_0.")
 
+        kv_element = 1.0 if kv_type.lower() == "q8_0" else 0.5 if kv_type.lower() == "q4_0" \
+            else 2.0
+        check_context_fits(header, Path(path), n_ctx, n_gpu_layers, kv_element)
         started = time.perf_counter()
         try:
             self._llm = llama_cpp.Llama(
@@ -62,7 +66,15 @@ class ModelRunner:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
+            if "llama_context" in str(exc):
+                raise context_failure(Path(path), n_ctx, exc) from exc
+            arch = str(header.metadata.get("general.architecture", "unknown"))
+            raise ModelLoadError(
+                f"llama.cpp could not load {Path(path).name}: its header reads as GGUF, but "
+                f"its contents do not make a model of architecture {arch!r} that this "
+                "llama.cpp can run (a damaged or hand-edited file, or an architecture newer "
+                f"than this Glassbox). Get the file again or pick another model. ({exc})"
+            ) from exc
         load_s = time.perf_counter() - started
         self._inspector: Inspector | None = None
         meta = self._llm.metadata

@@ -107,6 +107,16 @@ class _GridJob(QRunnable):
         self._signals.done.emit(self._job, image, rows)
 
 
+class _Warm(QRunnable):
+    """Imports pyqtgraph (about a second) on the pool while the engine captures, so the first
+    heatmap does not stall the window on an import."""
+
+    def run(self) -> None:
+        from ui.learn.heatmap_grid import colormap_lut
+
+        colormap_lut()
+
+
 def passage_spans(view: AttentionView, grounding: Grounding) -> list[tuple[str, tuple[int, int]]]:
     """Each passage's label and token range in the captured text ((0, 0) if not found)."""
     from core.rag.grounding import passage_block
@@ -161,6 +171,7 @@ class InsideController(QObject):
         self._grid_signals = _GridSignals(self)
         self._grid_signals.done.connect(self._on_grid)
         self._grid_job = 0
+        self._warmed = False
         attention, lens, anatomy = panel.attention, panel.lens, panel.anatomy
         lanes.add_lane("attention_size", "tokens", self._plan, attention.set_failed)
         lanes.add_lane("attention_shape", "anatomy", self._shape_known, attention.set_failed)
@@ -181,6 +192,7 @@ class InsideController(QObject):
     # -- attention --------------------------------------------------------------------------
     def capture_attention(self, capture: _Capture) -> None:
         """Count the tokens first (cheap), to choose a capture that fits the memory budget."""
+        self._warm()
         panel = self._panel.attention
         if self._summary is None:
             panel.set_busy("Reading the model's shape…")
@@ -241,6 +253,11 @@ class InsideController(QObject):
                 "reply's tokens, every layer and head. The rest went to the instructions, the "
                 "question, the template and the reply itself (much of it to the first token)."))
 
+    def _warm(self) -> None:
+        if not self._warmed:
+            self._warmed = True
+            self._pool.start(_Warm())
+
     def wait_for_grid(self, msecs: int = 30_000) -> bool:
         """For tests and the benchmark: the pool thread has finished its picture."""
         return self._pool.waitForDone(msecs)
@@ -282,6 +299,7 @@ class InsideController(QObject):
         self._panel.anatomy.show_view(view)
 
     def _on_tensor(self, name: str) -> None:
+        self._warm()
         self._lanes.submit("histogram", tensor=name, bins=80)
 
     def _show_histogram(self, histogram: WeightHistogram) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.engine.capture_types import WeightHistogram
@@ -37,6 +39,7 @@ class WeightHistogramView(QWidget):
             self.plot.setLabel("left", "count")
             self._layout.insertWidget(1, self.plot, 1)
             self._layout.takeAt(2)  # the stretch: the plot fills the room now
+            self._apply_palette()
         self.histogram = histogram
         self.plot.clear()
         edges, counts = histogram.edges, histogram.counts
@@ -46,3 +49,20 @@ class WeightHistogramView(QWidget):
             f"<b>{histogram.tensor}</b> ({histogram.type_name}) · {histogram.n_values:,} "
             f"values · min {histogram.minimum:.4g} · max {histogram.maximum:.4g} · "
             f"mean {histogram.mean:.4g} · std {histogram.std:.4g}")
+
+    def _apply_palette(self) -> None:
+        """pyqtgraph draws on black by default: follow the window's palette instead."""
+        if self.plot is None:
+            return
+        palette = self.palette()
+        self.plot.setBackground(palette.color(QPalette.ColorRole.Window))
+        text = palette.color(QPalette.ColorRole.WindowText)
+        for name in ("left", "bottom"):
+            axis = self.plot.getPlotItem().getAxis(name)
+            axis.setPen(text)
+            axis.setTextPen(text)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()

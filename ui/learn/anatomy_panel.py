@@ -78,6 +78,9 @@ class AnatomyPanel(QWidget):
         self.metadata.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metadata.horizontalHeader().setStretchLastSection(True)
         self.metadata.verticalHeader().hide()
+        self.metadata.setWordWrap(False)
+        row_height = self.fontMetrics().height() + 6
+        self.metadata.verticalHeader().setDefaultSectionSize(row_height)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter tensors: blk.3, attn_q, Q4_1…")
         self.filter.setClearButtonEnabled(True)
@@ -90,6 +93,8 @@ class AnatomyPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(row_height)
+        self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.histogram = WeightHistogramView()
         self._view: AnatomyView | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent
@@ -82,6 +83,8 @@ class HeatmapView(QWidget):
             return
         weight = float(self.matrix[row, column])
         self.readout.setEnabled(True)
-        self.readout.setText(f"<b>{label(self._rows[row])}</b> (token {row + self._row_offset}) → "
-                             f"<b>{label(self._columns[column])}</b> (token {column}): "
+        self.readout.setText(f"<b>{html.escape(label(self._rows[row]))}</b> "
+                             f"(token {row + self._row_offset}) → "
+                             f"<b>{html.escape(label(self._columns[column]))}</b> "
+                             f"(token {column}): "
                              f"{percent(weight)} of its attention")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
@@ -69,8 +71,12 @@ class LensPanel(QWidget):
         where = (f"layer {view.layers[first]} is the first to pick it" if first is not None
                  else "no layer before the output picks it")
         self.summary.setText(
-            f"After the last token the model predicts <b>{label(last.piece)}</b> "
+            f"After the last token the model predicts <b>{html.escape(label(last.piece))}</b> "
             f"({percent(last.prob)}); {where}.")
+        # A short text fills the width; a long one scrolls at a readable column width.
+        fits = n * _COLUMN_WIDTH <= self.table.viewport().width()
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Fixed)
         # Show where it matters: the reply (or the end of the text), at the deepest layers.
         self.table.scrollTo(self.model.index(n_layer - 1, max(view.reply_start, n - 1)))
         self.table.scrollTo(self.model.index(n_layer - 1, view.reply_start))

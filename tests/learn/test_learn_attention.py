@@ -106,6 +106,10 @@ def test_click_a_thumbnail_enlarges_that_head(qtbot: QtBot, view: AttentionView,
     corner = rect.bottomRight() - QPoint(1, 1)  # last query on the last key
     expected_last = tuple(int(c) for c in lut[int(float(np.sqrt(last[-1])) * 255 + 0.5)])
     assert pixel(grab.pixelColor(corner)) == expected_last
+    # Layer 2, head 1 of SmolLM2 attends mostly to the previous token: a clear diagonal.
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=panel.grid.cell_rect(2, 1).center())
+    matrix = view.attention[2, 1]
+    assert (matrix[1:].argmax(axis=1) == np.arange(len(view.tokens) - 1)).mean() > 0.5
     shoot(panel, "attention")
 
 
@@ -232,3 +236,22 @@ def test_no_model_loaded_says_so(qtbot: QtBot, unloaded: Wired) -> None:
     assert "No model is loaded" in panel.prompt.status.text()
     assert panel.view is None
     assert unloaded.errors and "No model is loaded" in unloaded.errors[0]
+
+
+def test_heads_averaged_capture_shows_one_column(qtbot: QtBot, learn_engine: EngineClient,
+                                                 view: AttentionView) -> None:
+    """What the panel gets for a long text: the engine averaged heads to save memory."""
+    averaged = learn_engine.attention(TEXT, mean_heads=True)
+    panel = AttentionPanel()
+    qtbot.addWidget(panel)
+    panel.show_view(averaged)
+    panel.show_grid(head_grid_image(averaged.attention, CELL, GAP, (240, 240, 240)))
+    assert averaged.heads_averaged and averaged.attention.shape[1] == 1
+    assert [panel.head_box.itemText(i) for i in range(panel.head_box.count())] == [
+        "mean of heads"]
+    assert "heads averaged" in panel.prompt.status.text()
+    assert panel.grid.cell_at(panel.grid.cell_rect(4, 1).center()) is None  # one column
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton,
+                     pos=panel.grid.cell_rect(4, 0).center())
+    assert (panel.current_layer_index(), panel.current_head()) == (4, MEAN)
+    np.testing.assert_allclose(panel.heatmap.matrix, view.head_mean()[4], atol=1e-3)

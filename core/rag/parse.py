@@ -366,10 +366,19 @@ class _HtmlSections(HTMLParser):
         self._parts = []
 
 
+_SPACES = re.compile(r"[^\S\n]+")  # whitespace other than line breaks
+_LINE_EDGES = re.compile(r" ?\n ?")
+# What str.splitlines() counts as a line break, besides \n
+_LINE_BREAKS = str.maketrans({c: "\n" for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
 def _tidy(text: str) -> str:
     """Collapse runs of spaces and blank lines; keep paragraph breaks."""
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    # Regular expressions over the whole text, not a split per line: a 100 MB single line
+    # split into words takes gigabytes, past the parser process's memory limit.
+    text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    text = _LINE_EDGES.sub("\n", _SPACES.sub(" ", text))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 _PARSERS: dict[str, Callable[[bytes], list[Section]]] = {

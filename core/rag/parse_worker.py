@@ -18,8 +18,27 @@ from typing import Any
 from core.rag.errors import IndexingError
 from core.rag.parse import Section
 
-DEFAULT_TIME_LIMIT_S = 60.0
-DEFAULT_MEMORY_LIMIT_MB = 2048
+DEFAULT_TIME_LIMIT_S = 30.0
+DEFAULT_MEMORY_LIMIT_MB = 1024
+# The chunker tokenizes a section at once, and its cost grows faster than the text: a 100 MB
+# single-line file would take minutes and gigabytes in the indexing thread. Sections longer
+# than this are cut at a space into pieces (keeping their page and heading).
+MAX_SECTION_CHARS = 100_000
+
+
+def split_long(sections: list[Section], limit: int = MAX_SECTION_CHARS) -> list[Section]:
+    """The sections, with any longer than `limit` characters cut at whitespace."""
+    out: list[Section] = []
+    for section in sections:
+        text = section.text
+        while len(text) > limit:
+            cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
+            cut = cut if cut > limit // 2 else limit  # one huge word: cut it anyway
+            out.append(Section(text[:cut].strip(), section.page, section.heading))
+            text = text[cut:]
+        if text.strip():
+            out.append(Section(text.strip(), section.page, section.heading))
+    return out
 
 
 def _serve(conn: Connection, memory_limit_mb: int | None) -> None:
@@ -44,7 +63,7 @@ def _serve(conn: Connection, memory_limit_mb: int | None) -> None:
             return
         reply: tuple[str, Any]
         try:
-            sections = parse_file(Path(request))
+            sections = split_long(parse_file(Path(request)))
             reply = ("ok", [(s.text, s.page, s.heading) for s in sections])
         except IndexingError as exc:
             reply = ("error", str(exc))

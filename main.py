@@ -14,6 +14,12 @@ _STARTED = time.perf_counter()  # first thing: the startup probe counts from her
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.main_window import MainWindow
 
 
 def self_test() -> int:
@@ -52,8 +58,32 @@ def startup_probe() -> int:
              if m in sys.modules]
     print(json.dumps({"shown_ms": round(shown_ms, 1), "heavy": heavy,
                       "frozen": bool(getattr(sys, "frozen", False))}), flush=True)
-    window.close()
-    return 0
+    return _probe_with_workers(app, window)
+
+
+def _probe_with_workers(app: QApplication, window: MainWindow) -> int:
+    """With GLASSBOX_PROBE_RUN_S set, start the workers as run_app does, let the app run that
+    long (the engine child loads the model), save the window to GLASSBOX_PROBE_GRAB if set,
+    and quit: how a packaged build shows that its GUI path works, not only the headless one."""
+    import os
+
+    from PySide6.QtCore import QTimer
+
+    run_s = float(os.environ.get("GLASSBOX_PROBE_RUN_S", "0"))
+    if run_s <= 0:
+        window.close()
+        return 0
+    grab = os.environ.get("GLASSBOX_PROBE_GRAB")
+
+    def finish() -> None:
+        if grab:
+            window.grab().save(grab)
+        app.quit()
+
+    app.aboutToQuit.connect(window.shutdown)
+    QTimer.singleShot(0, window.start)
+    QTimer.singleShot(int(run_s * 1000), finish)
+    return app.exec()
 
 
 def main() -> int:

@@ -70,11 +70,16 @@ def bundle_root() -> Path | None:
 
 
 def modules_outside(root: Path) -> list[str]:
-    """Loaded modules whose file is not under `root`: imports that escaped the bundle."""
+    """Loaded modules whose file is not under `root`: imports that escaped the bundle.
+
+    Relative file names are not files: shiboken names the modules it embeds in its own
+    library that way (PySide6.support -> "shibokensupport/feature.py")."""
     outside = []
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None)
-        if origin and not Path(origin).resolve().is_relative_to(root):
+        if not origin or not Path(origin).is_absolute():
+            continue
+        if not Path(origin).resolve().is_relative_to(root):
             outside.append(f"{name} ({origin})")
     return sorted(outside)
 

@@ -18,5 +18,10 @@ nice -n 10 "$PY" -m PyInstaller --noconfirm --log-level WARN \
     --distpath dist --workpath build/pyinstaller packaging/glassbox.spec
 
 "$PY" packaging/dedupe.py dist/Glassbox
+# The menu entry, icons and a per-user installer travel with the folder (Linux desktops).
+mkdir -p dist/Glassbox/share/icons
+cp packaging/glassbox.desktop dist/Glassbox/share/
+cp packaging/icons/glassbox.svg packaging/icons/glassbox-*.png dist/Glassbox/share/icons/
+cp packaging/install-linux.sh dist/Glassbox/
 "$PY" packaging/size_report.py dist/Glassbox --top 15
 echo "Built dist/Glassbox/; check it with: dist/Glassbox/Glassbox --self-test"

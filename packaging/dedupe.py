@@ -63,7 +63,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("root", type=Path)
     args = parser.parse_args(argv)
     if not args.root.is_dir():
-        print(f"dedupe: {args.root} is not a folder; build the app first", file=sys.stderr)
+        print(f"dedupe: {args.root} is not a folder: build the app first (make package)",
+              file=sys.stderr)
         return 2
     saved = link_duplicates(args.root)
     print(f"dedupe: linked identical copies, saved {saved / 2**20:.1f} MB")

@@ -331,6 +331,10 @@ class InsideController(QObject):
 
     def _on_model_loaded(self, _info: object) -> None:
         self._summary = None  # another model, another shape
+        for shown in (self._panel.attention, self._panel.lens):
+            if shown.view is not None:
+                shown.prompt.set_done("Another model is loaded: what is shown belongs to the "
+                                      "previous one. Capture again to read the new model.")
         if self._panel.anatomy.view is not None or (
                 self._panel.currentWidget() is self._panel.anatomy):
             self.read_anatomy()

@@ -255,3 +255,20 @@ def test_heads_averaged_capture_shows_one_column(qtbot: QtBot, learn_engine: Eng
                      pos=panel.grid.cell_rect(4, 0).center())
     assert (panel.current_layer_index(), panel.current_head()) == (4, MEAN)
     np.testing.assert_allclose(panel.heatmap.matrix, view.head_mean()[4], atol=1e-3)
+
+
+def test_a_long_text_is_captured_within_the_memory_budget(qtbot: QtBot, wired: Wired) -> None:
+    panel = wired.panel.show_attention()
+    text = ("Old maps show roads that no longer exist and leave out cities that grew up "
+            "afterwards, while the harbour records list every ship that came in. ") * 12
+    panel.prompt.set_text(text)
+    panel.prompt.capture_button.click()
+    qtbot.waitUntil(lambda: panel.view is not None and panel.grid.has_grid(),
+                    timeout=TIMEOUT_MS)
+    view = panel.view
+    n = len(view.tokens)
+    assert 30 * 9 * n * n > CELL_BUDGET  # all heads would not fit
+    assert view.heads_averaged and view.attention.shape == (30, 1, n, n)
+    assert view.attention.size <= CELL_BUDGET
+    assert "parts were left out" in panel.prompt.status.text()
+    assert panel.head_box.count() == 1

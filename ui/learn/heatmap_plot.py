@@ -21,10 +21,13 @@ class TokenAxis(pg.AxisItem):  # type: ignore[misc]
     """Ticks at token centres labelled with pieces: as many as fit without overlapping, so
     zooming in (mouse wheel) shows every token."""
 
-    def __init__(self, orientation: str) -> None:
+    def __init__(self, orientation: str, staggered: bool = False) -> None:
         super().__init__(orientation)
         self._labels: list[str] = []
         self._room_px = 16.0  # the space one label needs along the axis
+        # The top axis labels the tokens the bottom one skips when pieces are too wide for
+        # every column: between the two, every token keeps its label.
+        self._staggered = staggered
 
     def set_labels(self, labels: list[str]) -> None:
         self._labels = labels
@@ -44,8 +47,11 @@ class TokenAxis(pg.AxisItem):  # type: ignore[misc]
         if n == 0 or size <= 0 or maxVal <= minVal:
             return []
         step = max(1, math.ceil(self._room_px * (maxVal - minVal) / size))
+        if self._staggered and step == 1:
+            return []  # the other axis labels every token already
         first = max(0, math.floor(minVal))
-        first += (-first) % step  # keep ticks on multiples of the step while panning
+        phase = step // 2 if self._staggered else 0
+        first += (phase - first) % step  # keep ticks on the same tokens while panning
         last = min(n - 1, math.ceil(maxVal))
         return [(step, [i + 0.5 for i in range(first, last + 1, step)])]
 
@@ -62,7 +68,10 @@ class HeatmapPlot(pg.PlotWidget):  # type: ignore[misc]
     def __init__(self) -> None:
         self.left_axis = TokenAxis("left")
         self.bottom_axis = TokenAxis("bottom")
-        super().__init__(axisItems={"left": self.left_axis, "bottom": self.bottom_axis})
+        self.top_axis = TokenAxis("top", staggered=True)
+        super().__init__(axisItems={"left": self.left_axis, "bottom": self.bottom_axis,
+                                    "top": self.top_axis})
+        self.getPlotItem().showAxis("top")
         self.apply_palette(self.palette())
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(colormap_lut())
@@ -78,7 +87,7 @@ class HeatmapPlot(pg.PlotWidget):  # type: ignore[misc]
         """Background and axis text from the window's palette (pyqtgraph defaults to black)."""
         self.setBackground(palette.color(QPalette.ColorRole.Window))
         text = palette.color(QPalette.ColorRole.WindowText)
-        for axis in (self.left_axis, self.bottom_axis):
+        for axis in (self.left_axis, self.bottom_axis, self.top_axis):
             axis.setPen(text)
             axis.setTextPen(text)
 
@@ -90,6 +99,7 @@ class HeatmapPlot(pg.PlotWidget):  # type: ignore[misc]
         self.image.setRect(QRectF(0, 0, n_cols, n_rows))
         self.left_axis.set_labels(rows)
         self.bottom_axis.set_labels(columns)
+        self.top_axis.set_labels(columns)
         box = self.getPlotItem().getViewBox()
         box.setLimits(xMin=0, xMax=max(n_cols, 1), yMin=0, yMax=max(n_rows, 1))
         box.setRange(xRange=(0, n_cols), yRange=(0, n_rows), padding=0)

@@ -113,11 +113,18 @@ def test_collection_map_neighbours_and_chunk(qtbot: QtBot, qapp: QApplication,
     assert "05-retrieval.md" in view.chunk.toPlainText()
     shown = " ".join(view.chunk.toPlainText().split())
     assert " ".join(view.shown_chunk.text.split())[:80] in shown
-    # A click on a point of the map reads that chunk too.
-    other = int(result.chunk_ids[0])
-    view.chunk_requested.emit(other)
+    # A click on a point of the map reads that chunk too (pyqtgraph's click signal, with the
+    # spot under the mouse).
+    scatter = next(item for item in view.plot.plot().listDataItems()
+                   if getattr(item, "name", lambda: "")() == "02-embeddings.md")
+    spot = scatter.points()[0]
+    other = int(spot.data())
+    assert result.documents[int(result.document[list(result.chunk_ids).index(other)])] \
+        .endswith("02-embeddings.md")
+    scatter.sigClicked.emit(scatter, [spot], None)
     qtbot.waitUntil(lambda: view.shown_chunk is not None and view.shown_chunk.chunk_id == other,
                     timeout=WAIT_MS)
+    assert "02-embeddings.md" in view.chunk.toPlainText()
     path = shoot(qapp, panel, "learn-embedding-maps")
     assert path.stat().st_size > 10_000
     assert not errors

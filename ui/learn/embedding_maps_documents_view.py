@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color
+from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, bounds_of, category_color
 
 if TYPE_CHECKING:
     from core.rag.embedding_map_types import ChunkDetail, CollectionMap
@@ -162,7 +162,11 @@ class EmbeddingMapsDocumentsView(QWidget):
         plot.addItem(self._selected)
         plot.setLabel("bottom", f"principal component 1 ({result.explained[0]:.0%})")
         plot.setLabel("left", f"principal component 2 ({result.explained[1]:.0%})")
-        self.plot.fit(0.08)
+        x0, x1, y0, y1 = bounds_of(result.coords)
+        if result.query_coords is not None:
+            qx, qy = (float(v) for v in result.query_coords)
+            x0, x1, y0, y1 = min(x0, qx), max(x1, qx), min(y0, qy), max(y1, qy)
+        self.plot.fit(0.06, (x0, x1, y0, y1))
 
     def _list_neighbours(self, result: CollectionMap) -> None:
         self.neighbours.clear()
@@ -186,9 +190,10 @@ class EmbeddingMapsDocumentsView(QWidget):
         # Chunks often begin with their own heading: show it apart only when they do not.
         heading = (f"<br><i>{html.escape(detail.heading)}</i>" if detail.heading
                    and not detail.text.lstrip().startswith(detail.heading) else "")
-        body = html.escape(detail.text).replace("\n", "<br>")
-        self.chunk.setHtml(f"<b>{where}</b> · chunk {detail.chunk_id}{heading}"
-                           f"<p>{body}</p>")
+        # Source files wrap their lines: join a paragraph's lines, keep paragraphs apart.
+        paragraphs = [" ".join(p.split()) for p in detail.text.split("\n\n") if p.strip()]
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+        self.chunk.setHtml(f"<b>{where}</b> · chunk {detail.chunk_id}{heading}{body}")
 
     def _mark(self, chunk_id: int) -> None:
         """Ring the chunk being read, if it is on the map."""

@@ -37,19 +37,31 @@ class LazyPlotView(QWidget):
         self.hint.setEnabled(False)
         self._layout.addWidget(self.hint)
         self._plot: pg.PlotWidget | None = None
-        self._fit_padding: float | None = None
+        self._fit: tuple[float, tuple[float, float, float, float] | None] | None = None
 
-    def fit(self, padding: float) -> None:
+    def fit(self, padding: float, bounds: tuple[float, float, float, float] | None = None) \
+            -> None:
         """Show all the data now and after every resize (aspect-locked maps otherwise keep
-        the range they had at their first, smaller size and cut points off)."""
-        self._fit_padding = padding
-        if self._plot is not None:
+        the range they had at their first, smaller size and cut points off). `bounds`
+        (x0, x1, y0, y1) fits those exactly, padding included, where autoRange would trim
+        the padding of the axis the aspect lock stretches."""
+        self._fit = (padding, bounds)
+        self._apply_fit()
+
+    def _apply_fit(self) -> None:
+        if self._plot is None or self._fit is None:
+            return
+        padding, bounds = self._fit
+        if bounds is None:
             self._plot.autoRange(padding=padding)
+            return
+        x0, x1, y0, y1 = bounds
+        dx, dy = max(x1 - x0, 1e-9) * padding, max(y1 - y0, 1e-9) * padding
+        self._plot.setRange(xRange=(x0 - dx, x1 + dx), yRange=(y0 - dy, y1 + dy), padding=0)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        if self._plot is not None and self._fit_padding is not None:
-            self._plot.autoRange(padding=self._fit_padding)
+        self._apply_fit()
 
     @property
     def made(self) -> bool:
@@ -85,3 +97,9 @@ def text_item(text: str, color: QColor | str, anchor: tuple[float, float] = (0, 
     import pyqtgraph as pg
 
     return pg.TextItem(text, color=color, anchor=anchor)
+
+
+def bounds_of(xy: Any) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of an [n][2] array of points."""
+    return (float(xy[:, 0].min()), float(xy[:, 0].max()), float(xy[:, 1].min()),
+            float(xy[:, 1].max()))

@@ -17,7 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color, text_item
+from ui.learn.embedding_maps_plot import (
+    HIGHLIGHT,
+    LazyPlotView,
+    bounds_of,
+    category_color,
+    text_item,
+)
 
 if TYPE_CHECKING:
     from core.rag.embedding_map_types import SentenceMap
@@ -111,7 +117,8 @@ class EmbeddingMapsSentencesView(QWidget):
         image = pg.ImageItem(result.similarity.T, levels=(-0.2, 1.0))
         image.setColorMap(pg.colormap.get("viridis"))
         plot.addItem(image)
-        ticks = [(i + 0.5, str(i + 1)) for i in range(n)]
+        step = 1 if n <= 30 else 5  # every line number fits up to about 30
+        ticks = [(i + 0.5, str(i + 1)) for i in range(n) if i % step == 0 or step == 1]
         for name in ("bottom", "left"):
             plot.getAxis(name).setTicks([ticks])
         plot.invertY(True)
@@ -158,7 +165,7 @@ class EmbeddingMapsSentencesView(QWidget):
             i, j = pair
             plot.plot([xy[i, 0], xy[j, 0]], [xy[i, 1], xy[j, 1]],
                       pen=pg.mkPen(HIGHLIGHT, width=2, style=Qt.PenStyle.DashLine))
-        self.map.fit(0.15)
+        self.map.fit(0.12, bounds_of(xy))
 
     def _tip(self, index: object) -> str:
         if self.result is None or not isinstance(index, int):

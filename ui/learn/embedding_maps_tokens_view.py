@@ -22,7 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color, text_item
+from ui.learn.embedding_maps_plot import (
+    HIGHLIGHT,
+    LazyPlotView,
+    bounds_of,
+    category_color,
+    text_item,
+)
 from ui.learn.pieces import label
 
 if TYPE_CHECKING:
@@ -135,4 +141,4 @@ class EmbeddingMapsTokensView(QWidget):
             item = text_item(label(n.piece), color, (0, 0.5))
             item.setPos(float(xy[i, 0]), float(xy[i, 1]))
             plot.addItem(item)
-        self.map.fit(0.15)
+        self.map.fit(0.12, bounds_of(xy))

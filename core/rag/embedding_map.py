@@ -6,7 +6,7 @@
   search ranks them).
 - `chunk_detail`: the text behind one point of the map.
 
-2D maps are principal component analysis by SVD in numpy: it is linear, deterministic and
+2D maps are principal component analysis in numpy: it is linear, deterministic and
 cheap, and its axes say how much of the spread they keep (`explained`), which is the honest
 caveat of any 2D picture of 384 dimensions. Read-only queries on the index use the store's
 own connection (one thread owns it).
@@ -49,21 +49,30 @@ class _Projection:
 
 
 def _fit_pca(vectors: np.ndarray) -> _Projection:
+    # The eigenvectors of the smaller of the Gram (n x n) and covariance (d x d) matrices
+    # give the same two axes as an SVD, in microseconds for a few points of 576 dimensions
+    # (an SVD there took 40 ms on a busy machine).
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError("PCA needs a non-empty 2D array of vectors")
     mean = x.mean(axis=0)
     centred = x - mean
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    variance = singular**2
-    total = float(variance.sum())
+    total = float(np.square(centred).sum())
+    small_n = len(x) <= x.shape[1]
+    values, vectors_ = np.linalg.eigh(centred @ centred.T if small_n else centred.T @ centred)
+    order = np.argsort(-values)[:2]
     axes = np.zeros((2, x.shape[1]))
     shares = [0.0, 0.0]
-    for i in range(min(2, len(vt))):
-        # SVD signs are arbitrary: make the largest loading positive, so maps do not flip.
-        axis = vt[i] * (1.0 if vt[i][np.argmax(np.abs(vt[i]))] >= 0 else -1.0)
-        axes[i] = axis
-        shares[i] = float(variance[i] / total) if total > 0 else 0.0
+    for i, k in enumerate(order):
+        value = float(values[k])
+        if total <= 0 or value <= 1e-12 * total:
+            continue  # no spread along this axis (fewer distinct points than axes)
+        axis = centred.T @ vectors_[:, k] / np.sqrt(value) if small_n else vectors_[:, k]
+        axis /= np.linalg.norm(axis)
+        # Eigenvector signs are arbitrary: make the largest loading positive, so maps of the
+        # same data never come out mirrored.
+        axes[i] = axis * (1.0 if axis[np.argmax(np.abs(axis))] >= 0 else -1.0)
+        shares[i] = value / total
     return _Projection(mean, axes, (shares[0], shares[1]))
 
 

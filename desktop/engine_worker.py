@@ -56,6 +56,9 @@ class EngineWorker(QObject):
     reply_finished = Signal(int, object, str)  # chat id, GenerationStats, finish reason
     reply_failed = Signal(int, str)  # chat id, message for a person
     engine_crashed = Signal(str)
+    # The running model's engine died (a reply or an inspection, not a load): its path and
+    # the message. The engine is up again without a model; the window offers to reload it.
+    model_crashed = Signal(str, str)
     inspected = Signal(int, object)  # request id, a view from core.engine.introspect
     inspect_failed = Signal(int, str)  # request id, message for a person
     searching = Signal(int)  # chat id: retrieval for a grounded reply has begun
@@ -177,7 +180,7 @@ class EngineWorker(QObject):
             result = methods[what](**kwargs)
         except EngineCrashed as exc:
             self.inspect_failed.emit(request_id, str(exc))
-            self._restart(str(exc))
+            self._model_crashed(str(exc))
         except GlassboxError as exc:
             self.inspect_failed.emit(request_id, str(exc))
         else:
@@ -223,12 +226,27 @@ class EngineWorker(QObject):
                     self.reply_finished.emit(chat_id, event.stats, event.finish_reason)
         except EngineCrashed as exc:
             self.reply_failed.emit(chat_id, str(exc))
-            self._restart(str(exc))
+            self._model_crashed(str(exc))
         except GlassboxError as exc:
             self.reply_failed.emit(chat_id, str(exc))
         except Exception as exc:  # a bug must not leave the window waiting forever
             log.exception("reply failed")
             self.reply_failed.emit(chat_id, f"The reply failed unexpectedly: {exc}")
+
+    def _model_crashed(self, reason: str) -> None:
+        """The model in use took its engine down: start a bare engine, and let the user decide
+        whether to load that model again (it may crash again: a damaged file, too little
+        memory), rather than reloading it behind their back."""
+        if self._engine is None or self._closing.is_set():
+            return
+        path = self._last_path or ""
+        self._last_path = None
+        self.engine_crashed.emit(reason)
+        try:
+            self._engine.reset()
+        except Exception as exc:  # the next request starts it again
+            log.warning("could not start a fresh engine process: %s", exc)
+        self.model_crashed.emit(path, reason)
 
     def _restart(self, reason: str) -> None:
         """A fresh engine process with the last good model loaded again."""

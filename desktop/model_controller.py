@@ -1,4 +1,9 @@
-"""Which model is loaded: the picker, the crash guard at start-up, recent models.
+"""Which model is loaded: the picker, the crash guards at start-up, recent models.
+
+Two guards keep a model that crashed from being loaded again on its own: the load guard
+(the app died while the model was loading) and the `crashed_model` setting (the model's
+engine died while it ran: a reply, an inspection). Either way the user is told, and loading
+it again is their call: a Restart action on the banner, or picking it in the list.
 
 The picker lists the model library (bundled, imported, downloaded), sent by the Models tab's
 worker whenever it changes, then files opened lately that are not in the library.
@@ -19,6 +24,7 @@ from core.models.bundled import bundled_chat_models
 from core.store import ChatStore
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
+from ui.error_banner_view import ErrorBannerView
 from ui.model_picker_view import ModelPickerView
 from ui.status_view import StatusView
 
@@ -26,12 +32,17 @@ if TYPE_CHECKING:
     from core.models.registry import ModelEntry
 
 MAX_RECENT_MODELS = 8
+CRASHED_MODEL_KEY = "crashed_model"
+RESTART = "Restart"
+LOAD_ANYWAY = "Load it"
 
 
 def remember_model(store: ChatStore, path: str, library: list[str]) -> list[str]:
     """Record `path` as the last model and at the front of the recent list (a store job);
     models in the library are listed from there, so they do not crowd the recent list."""
     store.settings.set("last_model", path)
+    if store.settings.get(CRASHED_MODEL_KEY) == path:  # it loaded again: the user chose it
+        store.settings.set(CRASHED_MODEL_KEY, None)
     recent = [p for p in store.settings.get("recent_models", []) if isinstance(p, str)]
     if path not in library:
         recent = [path] + [p for p in recent if p != path]
@@ -62,8 +73,10 @@ def picker_label(entry: ModelEntry) -> str:
 class ModelController(QObject):
     def __init__(self, store: StoreClient, engine: EngineHandle, picker: ModelPickerView,
                  status: StatusView, show_error: Callable[[str], None], home: Path,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, banner: ErrorBannerView | None = None) -> None:
         super().__init__(parent)
+        self._banner = banner
+        self._offered: str | None = None  # the model a banner action would load
         self._store = store
         self._engine = engine
         self._picker = picker
@@ -81,12 +94,15 @@ class ModelController(QObject):
         worker.model_loaded.connect(self._on_loaded)
         worker.model_failed.connect(self._on_failed)
         worker.engine_crashed.connect(self._on_crashed)
+        worker.model_crashed.connect(self._on_model_crashed)
+        if banner is not None:
+            banner.action_triggered.connect(self._on_banner_action)
 
     def start(self) -> None:
         self._picker.set_models(self._library, [])
         self._store.call(
             lambda s: (s.settings.get("last_model"), s.settings.get("recent_models", []),
-                       chosen_default()),
+                       chosen_default(), s.settings.get(CRASHED_MODEL_KEY)),
             self._on_settings,
         )
 
@@ -101,8 +117,8 @@ class ModelController(QObject):
         self._status.set_state("Loading model…")
         self._engine.load(path)
 
-    def _on_settings(self, result: tuple[Any, Any, str | None]) -> None:
-        last, recent, default = result
+    def _on_settings(self, result: tuple[Any, Any, str | None, Any]) -> None:
+        last, recent, default, engine_crash = result
         recent = [p for p in recent if isinstance(p, str)] if isinstance(recent, list) else []
         self._set_recent(recent)
         # A default the user chose in the library wins over the model used last.
@@ -119,6 +135,10 @@ class ModelController(QObject):
                 f"Glassbox closed while loading {Path(auto).name} last time, so it was not "
                 "loaded again. Pick it in the model list to try again."
             )
+        elif isinstance(engine_crash, str) and _same_file(engine_crash, auto):
+            self._status.set_state("No model loaded")
+            self._offer(auto, f"The model engine stopped while running {Path(auto).name} last "
+                              "time, so it was not loaded again.", LOAD_ANYWAY)
         else:
             self.load(auto)
 
@@ -160,6 +180,42 @@ class ModelController(QObject):
         self._picker.set_current(None)
         self._status.set_model(None)
         self._status.set_state("Restarting the engine…")
+
+    def _on_model_crashed(self, path: str, message: str) -> None:
+        """The running model took the engine down: say so, remember it so the next launch
+        does not load it on its own, and offer to load it again."""
+        self.model = None
+        self._picker.set_current(None)
+        self._status.set_model(None)
+        self._status.set_state("Engine stopped")
+        if not path:
+            self._show_error(message)
+            return
+        self._store.call(lambda s: s.settings.set(CRASHED_MODEL_KEY, path))
+        self._offer(path, message, RESTART)
+
+    def _offer(self, path: str, message: str, action: str) -> None:
+        banner = self._find_banner()
+        if banner is None:
+            self._show_error(f"{message} Pick {Path(path).name} in the model list to load it "
+                             "again.")
+            return
+        self._offered = path
+        banner.show_message(message, action=action)
+
+    def _find_banner(self) -> ErrorBannerView | None:
+        # Wired by the window; else the window's own banner (other panels have theirs too).
+        if self._banner is None:
+            found = getattr(self._picker.window(), "error_banner", None)
+            if isinstance(found, ErrorBannerView):
+                self._banner = found
+                found.action_triggered.connect(self._on_banner_action)
+        return self._banner
+
+    def _on_banner_action(self, action: str) -> None:
+        path, self._offered = self._offered, None
+        if action in (RESTART, LOAD_ANYWAY) and path is not None:
+            self.load(path)
 
 
 def _same_file(a: str, b: str) -> bool:

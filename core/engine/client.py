@@ -104,6 +104,13 @@ class EngineClient:
         if conn is not None:
             conn.close()
 
+    def reset(self) -> None:
+        """A fresh child with no model, forgetting the last one (restart() will not reload it):
+        after a model took the engine down, loading it again is the user's call."""
+        self.close()
+        self._last_load = None
+        self.start()
+
     def restart(self) -> ModelInfo | None:
         """A fresh child process, with the last model loaded again if there was one."""
         self.close()
@@ -144,13 +151,13 @@ class EngineClient:
             proc.join(1.0)
         what = _describe_exit(proc.exitcode if proc else None)
         loading, self._loading = self._loading, None
+        model = f" while running {Path(self._model.path).name}" if self._model else ""
         self.close()
         if loading is not None:
             return EngineCrashed(
                 f"llama.cpp crashed while loading {Path(loading).name} ({what}). The file is "
                 "probably damaged or made for another version of llama.cpp; it was not "
                 "loaded. Your chats are safe.")
-        model = f" while running {Path(self._model.path).name}" if self._model else ""
         return EngineCrashed(
             f"The model engine stopped unexpectedly{model} ({what}). "
             "Your chats are safe; load a model to continue."

@@ -64,6 +64,9 @@ def test_build_a_few_shot_persona_and_start_a_chat_from_it(qtbot: QtBot,
     dialog.select("Patient tutor")
     assert dialog.system_edit.toPlainText().startswith("You are a patient tutor")
     assert list(dialog.variable_edits) == ["topic"]
+    dialog.select("Sentiment labels")
+    assert dialog.examples.rowCount() == 3 and dialog.variables_box.isHidden()
+    assert dialog.examples.item(2, 1).text() == "mixed"
     _shot(dialog, "prompt-lab-presets.png")
 
     qtbot.mouseClick(dialog.new_button, Qt.MouseButton.LeftButton)

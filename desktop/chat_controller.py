@@ -44,6 +44,7 @@ class _Reply:
     started: bool = False
     reply_id: int | None = None
     text: str = ""
+    fork: tuple[int, int] | None = None  # (new user message, the one it edits) for an edit
 
 
 def _open_chat_job(chat_id: int) -> Callable[[ChatStore], tuple[ChatSummary, list[Any]]]:
@@ -264,21 +265,25 @@ class ChatController(QObject):
             self._show_error("The message is empty: type something to send.")
             return
 
-        def fork(store: ChatStore) -> list[StoredMessage]:
+        def fork(store: ChatStore) -> tuple[int, list[StoredMessage]]:
             original = store.get_message(message_id)
             if original.chat_id != chat_id or original.role != "user":
                 raise GlassboxError("Only your own messages of this chat can be edited.")
-            store.add_message(chat_id, "user", text, parent_id=original.parent_id)
-            return store.messages(chat_id)
+            new = store.add_message(chat_id, "user", text, parent_id=original.parent_id)
+            return new.id, store.messages(chat_id)
 
         self.views.composer.clear()
-        self._store.call(fork, lambda messages: self._answer_fork(chat_id, messages),
+        self._store.call(fork, lambda result: self._answer_fork(chat_id, message_id, text,
+                                                                *result),
                          self._on_store_failed)
 
-    def _answer_fork(self, chat_id: int, messages: list[StoredMessage]) -> None:
-        if chat_id != self.current_chat_id or self._begin(None) is None:
+    def _answer_fork(self, chat_id: int, original_id: int, text: str, new_id: int,
+                     messages: list[StoredMessage]) -> None:
+        if chat_id != self.current_chat_id or self._begin(text) is None:
             self.open_chat(chat_id)
             return
+        assert self._reply is not None
+        self._reply.fork = (new_id, original_id)
         self.views.chat_view.set_messages(messages)
         self._engine.regenerate(chat_id)  # answers the new message, the end of its branch
 
@@ -349,12 +354,26 @@ class ChatController(QObject):
     def _on_reply_failed(self, chat_id: int, message: str) -> None:
         reply = self._end()
         self._show_error(message)
+        if reply is not None and not reply.started and reply.fork is not None:
+            self._undo_fork(chat_id, *reply.fork, reply.pending_text or "")
+            return
         composer = self.views.composer
         if reply is not None and not reply.started and reply.pending_text and not composer.text():
             composer.set_text(reply.pending_text)  # nothing was sent: keep the user's words
         if chat_id == self.current_chat_id:
             self.open_chat(chat_id)  # show what the store kept
         self.refresh_list()
+
+    def _undo_fork(self, chat_id: int, new_id: int, original_id: int, text: str) -> None:
+        """Nothing was generated for an edit: drop the new branch, show the original, and
+        give the text back to edit again."""
+        def job(store: ChatStore) -> None:
+            store.delete_messages_from(new_id)
+            store.select_branch(original_id)
+
+        self._store.call(job, lambda _: self.open_chat(chat_id), self._on_store_failed)
+        if not self.views.composer.text():
+            self.views.composer.begin_edit_of(original_id, text)
 
     def _end(self) -> _Reply | None:
         reply, self._reply = self._reply, None

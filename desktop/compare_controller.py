@@ -214,7 +214,8 @@ class CompareController(QObject):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         panel.run_requested.connect(self.run)
-        panel.stop_requested.connect(self.worker.stop)
+        # Called here, on the GUI thread: a queued call would wait behind the run it stops.
+        panel.stop_requested.connect(self._on_stop_requested)
         panel.open_requested.connect(self.open)
         panel.delete_requested.connect(self.delete)
         self._stopped = False
@@ -253,6 +254,11 @@ class CompareController(QObject):
             return
         self.panel.begin_run()
         self._run.emit(prompt, specs, values, model)
+
+    def _on_stop_requested(self) -> None:
+        if self.panel.running:
+            self.worker.stop()
+            self.panel.state_label.setText("Stopping…")
 
     def _on_column_started(self, index: int, model_name: str) -> None:
         self.panel.columns[index].start(model_name)

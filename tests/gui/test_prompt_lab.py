@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait, stored_messages, wait_idle
+from guitools import (
+    REPLY_TIMEOUT_MS,
+    OpenWindow,
+    send_and_wait,
+    stored_messages,
+    wait_idle,
+    write_settings,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
@@ -175,3 +182,41 @@ def test_export_and_import_a_chat_from_the_list(qtbot: QtBot, open_window: OpenW
     qtbot.waitUntil(lambda: "no Glassbox format mark" in window.error_banner.message())
     wait_idle(qtbot, window)
     assert len(window.chat_list.chat_ids()) == 2
+
+
+def test_stop_ends_a_comparison_and_keeps_what_arrived(qtbot: QtBot,
+                                                       open_window: OpenWindow) -> None:
+    write_settings(sampling={"seed": 7, "max_tokens": 1500, "temperature": 0.7})
+    window = open_window()
+    panel = window.compare_panel
+    assert window.compare is not None
+    window.tabs.setCurrentWidget(panel)
+    panel.set_prompt("Write a very long story about a lighthouse.")
+    panel.column_count.setValue(2)
+    with qtbot.waitSignal(window.compare.run_finished, timeout=REPLY_TIMEOUT_MS * 2) as done:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(panel.columns[0].text()) > 20, timeout=REPLY_TIMEOUT_MS)
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    assert isinstance(done.args[0], int)
+    assert not panel.running
+    assert "interrupted" in panel.columns[0].stats_label.text()
+    assert panel.columns[1].text() == ""  # the second variant never started
+    assert panel.columns[0].text()
+
+
+def test_an_edit_the_model_refuses_leaves_the_original_branch(qtbot: QtBot,
+                                                              open_window: OpenWindow) -> None:
+    window = open_window()
+    send_and_wait(qtbot, window, "Name a fruit.")
+    chat_id = window.chats.current_chat_id if window.chats else None
+    assert chat_id is not None and window.engine is not None
+    before = stored_messages(chat_id)
+    window.chat_view.edit_message_requested.emit(before[0].id, before[0].content)
+    window.composer.set_text("word " * 3000)  # longer than the 2048-token context
+    with qtbot.waitSignal(window.engine.worker.reply_failed, timeout=REPLY_TIMEOUT_MS):
+        qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: [m.id for m in stored_messages(chat_id)] == [m.id for m in before])
+    assert "too long" in window.error_banner.message()
+    assert window.composer.is_editing and window.composer.text().startswith("word word")
+    qtbot.waitUntil(lambda: window.chat_view.branch_positions() == [(1, 1), (1, 1)])

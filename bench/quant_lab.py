@@ -60,8 +60,8 @@ def _quantize_rows(source: Path, folder: Path) -> tuple[list[dict[str, Any]], st
                               ROUNDS)
     row = figure("quantize SmolLM2-135M Q4_1 -> Q2_K through the lab (child process)", mine,
                  theirs, "bare llama_model_quantize in this process, same type and threads")
-    row["copy_mb"] = round(Path(copies[-1]).stat().st_size / 2**20, 1)
-    row["source_mb"] = round(source.stat().st_size / 2**20, 1)
+    row["copy_mb"] = round(Path(copies[-1]).stat().st_size / 1e6, 1)
+    row["source_mb"] = round(source.stat().st_size / 1e6, 1)
     return [row], copies[-1]
 
 

@@ -148,6 +148,14 @@ def test_token_neighbours_table_and_errors(qtbot: QtBot, qapp: QApplication,
     assert sims == sorted(sims, reverse=True)
     assert "SmolLM2" in view.status.text() and view.map.made
     shoot(qapp, panel, "learn-embedding-maps-tokens")
+    # Double-click a neighbour: it becomes the word looked up next.
+    first = view.result.neighbours[0] if view.result is not None else None
+    assert first is not None and first.piece == " eight"
+    view.table.cellDoubleClicked.emit(0, 1)
+    qtbot.waitUntil(lambda: view.result is not None and view.result.word == " eight"
+                    and not controller.busy, timeout=WAIT_MS)
+    assert view.word.text() == "eight" and view.leading_space.isChecked()
+    assert " seven" in [n.piece for n in view.result.neighbours]
     controller.model["path"] = None  # type: ignore[attr-defined]
     qtbot.mouseClick(view.find_button, Qt.MouseButton.LeftButton)
     assert errors and "Load a chat model first" in errors[-1]

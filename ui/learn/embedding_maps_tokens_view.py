@@ -89,11 +89,23 @@ class EmbeddingMapsTokensView(QWidget):
         layout.addWidget(body, 1)
         self.find_button.clicked.connect(self._on_find)
         self.word.returnPressed.connect(self._on_find)
+        self.table.cellDoubleClicked.connect(self._on_row_double_clicked)
+        self.table.setToolTip("Double-click a token to look up its own neighbours")
 
     def _on_find(self) -> None:
         if self.word.text().strip():
             self.neighbours_requested.emit(self.word.text(), self.count.value(),
                                            self.leading_space.isChecked())
+
+    def _on_row_double_clicked(self, row: int, _column: int) -> None:
+        """Walk the embedding space: a neighbour becomes the next word looked up."""
+        if self.result is None or not 0 <= row < len(self.result.neighbours):
+            return
+        piece = self.result.neighbours[row].piece
+        # A piece with its leading space is looked up as it is; a bare one without one.
+        self.leading_space.setChecked(piece.startswith(" "))
+        self.word.setText(piece.strip() or piece)
+        self._on_find()
 
     def set_busy(self, busy: bool, message: str = "") -> None:
         self.find_button.setEnabled(not busy)

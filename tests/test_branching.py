@@ -168,3 +168,20 @@ def test_regenerated_grounded_replies_keep_their_own_grounding(store: ChatStore)
     assert store.messages(chat.id)[-1].grounding == {"sources": ["two"]}
     store.switch_branch(second.message_id, -1)
     assert store.messages(chat.id)[-1].grounding == {"sources": ["one"]}
+
+
+def test_switching_back_returns_to_the_alternatives_last_shown(store: ChatStore) -> None:
+    chat = store.create_chat()
+    q = store.add_message(chat.id, "user", "q")
+    a1 = store.add_message(chat.id, "assistant", "a1")
+    store.add_message(chat.id, "user", "u2")
+    store.add_message(chat.id, "assistant", "b1")
+    b2 = store.add_message(chat.id, "assistant", "b2", parent_id=store.messages(chat.id)[2].id)
+    store.switch_branch(b2.id, -1)  # the user prefers b1 under u2
+    a2 = store.add_message(chat.id, "assistant", "a2", parent_id=q.id)
+    assert _contents(store, chat.id) == ["q", "a2"]
+    assert store.switch_branch(a2.id, -1) == a1.id
+    assert _contents(store, chat.id) == ["q", "a1", "u2", "b1"]  # not the newer b2
+    store.delete_messages_from(store.messages(chat.id)[-1].id)  # b1 goes: b2 is left
+    store.select_branch(a1.id)
+    assert _contents(store, chat.id) == ["q", "a1", "u2", "b2"]

@@ -231,6 +231,9 @@ class ChatStore:
                 message_id = self._conn.last_insert_rowid()
                 self._conn.execute("UPDATE chats SET updated_at = ?, active_leaf_id = ? "
                                    "WHERE id = ?", (now, message_id, chat_id))
+                if parent is not None:
+                    self._conn.execute("UPDATE messages SET chosen_child_id = ? WHERE id = ?",
+                                       (message_id, parent))
         except apsw.ConstraintError as exc:  # the only constraint left unchecked is the chat
             raise _missing_chat(chat_id) from exc
         except apsw.Error as exc:
@@ -305,11 +308,16 @@ class ChatStore:
         return _message(row)
 
     def select_branch(self, message_id: int) -> None:
-        """Show the branch through `message_id`: below it, the newest alternative each time."""
+        """Show the branch through `message_id`: below it, each time the alternative shown
+        last (or else the newest one)."""
         message = self.get_message(message_id)
+        # A child always has a higher id than its parent: the branch end is the highest id.
         row: tuple[Any, ...] = self._conn.execute(
             "WITH RECURSIVE down(id) AS (SELECT ?"
-            " UNION ALL SELECT (SELECT max(m.id) FROM messages m WHERE m.parent_id = down.id)"
+            " UNION ALL SELECT coalesce("
+            "  (SELECT c.id FROM messages p JOIN messages c ON c.id = p.chosen_child_id"
+            "   AND c.parent_id = p.id WHERE p.id = down.id),"
+            "  (SELECT max(m.id) FROM messages m WHERE m.parent_id = down.id))"
             " FROM down WHERE down.id IS NOT NULL) SELECT max(id) FROM down", (message_id,)
         ).fetchall()[0]
         leaf = row[0]
@@ -323,6 +331,9 @@ class ChatStore:
             "SELECT id FROM messages WHERE chat_id = ? AND parent_id IS ? ORDER BY id",
             (message.chat_id, message.parent_id))]
         index = min(max(siblings.index(message_id) + step, 0), len(siblings) - 1)
+        if message.parent_id is not None:
+            self._write("UPDATE messages SET chosen_child_id = ? WHERE id = ?",
+                        (siblings[index], message.parent_id))
         self.select_branch(siblings[index])
         return siblings[index]
 

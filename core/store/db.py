@@ -102,7 +102,18 @@ def _migration_3(conn: apsw.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        -- the alternative below this message that was shown last, so that switching back to
+        -- a branch returns to where the user was in it (NULL: the newest one)
+        ALTER TABLE messages ADD COLUMN chosen_child_id INTEGER;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4]
 
 
 def open_database(path: Path) -> apsw.Connection:

@@ -111,13 +111,14 @@ def test_a_crash_while_loading_names_the_file(tmp_path: Path) -> None:
         client.close()
 
 
-def truncations(model: Path, rng: random.Random, count: int) -> Iterator[tuple[int, bytes]]:
-    """Cuts of the real model: most inside the header, some in the weights."""
+def truncations(model: Path, rng: random.Random, count: int) -> Iterator[tuple[bytes, int]]:
+    """Cuts of the real model, as (bytes to write, file size): most inside the header; the
+    deeper ones keep the header and leave the rest of the cut file sparse."""
     head = model.read_bytes()[: 2 << 20]
     size = model.stat().st_size
     for _ in range(count):
         cut = rng.randrange(size) if rng.random() < 0.2 else rng.randrange(len(head))
-        yield cut, head[:cut]
+        yield head[:cut], cut
 
 
 def test_cli_reports_a_hostile_model_and_exits(tmp_path: Path, real_header: Header) -> None:
@@ -139,18 +140,16 @@ def test_model_file_fuzz(tmp_path: Path, real_header: Header,
     slowest = 0.0
     n_mutations, n_cuts = trials(short=60, full=3000), trials(short=30, full=1000)
     path = tmp_path / "fuzz.gguf"
-    cases: list[tuple[str, bytes, int | None]] = []
-    for _ in range(n_mutations):
-        cases.append(("mutation", mutate_bytes(body, rng), real_header.data_size))
-    for _cut, data in truncations(default_chat_model(), rng, n_cuts):
-        cases.append(("truncation", data, 0))
-    for name, data in plain_files(rng).items():
-        cases.append((name, data, 0))
-    for _kind, data, data_size in cases:
+    cases: list[tuple[bytes, int]] = []  # (bytes to write, file size: the rest is sparse)
+    for _ in range(n_mutations):  # a damaged header before a weights region of the right size
+        damaged = mutate_bytes(body, rng)
+        cases.append((damaged, len(damaged) + 32 + real_header.data_size))
+    cases.extend(truncations(default_chat_model(), rng, n_cuts))
+    cases.extend((data, len(data)) for data in plain_files(rng).values())
+    for data, size in cases:
         with path.open("wb") as f:
             f.write(data)
-            if data_size:  # a sparse weights region after the damaged header
-                f.truncate(len(data) + 32 + data_size)
+            f.truncate(size)
         started = time.monotonic()
         try:
             hostile_engine.load(path, n_ctx=512)

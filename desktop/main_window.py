@@ -22,11 +22,13 @@ from core.engine.types import ChatMessage
 from desktop.chat_controller import ChatController, ChatViews
 from desktop.compare_controller import CompareController
 from desktop.documents_controller import DocumentsController
+from desktop.embedding_maps_controller import EmbeddingMapsController
 from desktop.engine_worker import EngineHandle, sampling_from
 from desktop.learn_controller import LearnController
 from desktop.model_controller import ModelController
 from desktop.models_library_controller import ModelsLibraryController
 from desktop.presets_controller import PresetsController
+from desktop.quant_lab_controller import QuantLabController
 from desktop.sources_controller import SourcesController, SourcesViews
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
@@ -103,6 +105,8 @@ class MainWindow(QMainWindow):
         self.engine: EngineHandle | None = None
         self.chats: ChatController | None = None
         self.learn_controller: LearnController | None = None
+        self.maps_controller: EmbeddingMapsController | None = None
+        self.quant_lab_controller: QuantLabController | None = None
         self.models: ModelController | None = None
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
@@ -192,6 +196,14 @@ class MainWindow(QMainWindow):
         self.library = ModelsLibraryController(self.models_panel, self)
         self.library.library_changed.connect(self.models.set_library)
         self.library.use_requested.connect(self._use_model)
+        self.maps_controller = EmbeddingMapsController(self.learn.maps, self.show_error,
+                                                       self._current_model_path, self)
+        self.documents_controller.collections_changed.connect(
+            self.maps_controller.on_collections)
+        self.quant_lab_controller = QuantLabController(self.learn.quant_lab, self.show_error,
+                                                       self._current_model_path, self)
+        self.engine.worker.model_loaded.connect(self.quant_lab_controller.on_model_loaded)
+        self.quant_lab_controller.import_requested.connect(self._import_quantized_copy)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -209,6 +221,8 @@ class MainWindow(QMainWindow):
         self.documents_controller.start()
         self.library.start()
         self.compare.start()
+        self.maps_controller.start()
+        self.quant_lab_controller.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -283,6 +297,13 @@ class MainWindow(QMainWindow):
         if path:
             self.compare.export(comparison_id, fmt, path)
 
+    def _import_quantized_copy(self, path: str) -> None:
+        """The quantization lab's copy joins the library as a copy: clearing the lab deletes
+        the original."""
+        assert self.library is not None
+        self.tabs.setCurrentWidget(self.models_panel)
+        self.library.import_file(path, copy=True)
+
     def _use_model(self, path: str) -> None:
         """“Use in chat” in the Models tab: load the model and go to the chat."""
         assert self.models is not None
@@ -313,7 +334,8 @@ class MainWindow(QMainWindow):
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
-        handles = (self.store, self.engine, self.documents_controller, self.compare)
+        handles = (self.store, self.engine, self.documents_controller, self.compare,
+                   self.maps_controller, self.quant_lab_controller)
         threads = [h.worker_thread for h in handles if h is not None]
         return threads + (self.library.threads() if self.library is not None else [])
 
@@ -337,5 +359,8 @@ class MainWindow(QMainWindow):
             self.library.stop()
         if self.compare is not None:
             self.compare.stop()
+        for lab in (self.maps_controller, self.quant_lab_controller):
+            if lab is not None:
+                lab.stop()
         if self.store is not None:
             self.store.stop()

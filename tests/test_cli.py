@@ -128,3 +128,26 @@ def test_chat_export_and_import_round_trip(glassbox_home: Path, tmp_path: Path) 
     bad.write_text('{"format": "something-else"}', encoding="utf-8")
     result = glassbox("chat", "import", str(bad))
     assert result.returncode == 1 and "not a Glassbox chat export" in result.stderr
+
+
+def test_compare_two_presets_side_by_side_as_json(glassbox_home: Path) -> None:
+    result = glassbox("compare", "Why is the sky blue?", "--preset", "Patient tutor",
+                      "--var", "topic=physics", "--preset", "Explain like I'm five",
+                      "--max-tokens", "8", "--seed", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["variants"]
+    assert [v["label"] for v in rows] == ["Patient tutor", "Explain like I'm five"]
+    assert all(v["status"] == "complete" and v["text"] for v in rows)
+    assert rows[0]["prompt_tokens"] != rows[1]["prompt_tokens"]  # two different system prompts
+
+
+def test_inspect_anatomy_of_a_named_model_file(tmp_path: Path) -> None:
+    from core.models.bundled import default_chat_model
+
+    result = glassbox("inspect", "anatomy", str(default_chat_model()), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["summary"]["n_layer"] == 30 and len(data["tensors"]) == 272
+    missing = glassbox("inspect", "anatomy", str(tmp_path / "nope.gguf"), "--json")
+    assert missing.returncode == 1 and "nope.gguf" in missing.stderr
+    assert "Traceback" not in missing.stderr

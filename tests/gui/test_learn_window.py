@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+
+from core.models.bundled import default_chat_model
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -94,3 +97,34 @@ def test_compare_with_the_bundled_base_model(qtbot: QtBot, open_window: OpenWind
     window.grab().save(str(SCREENSHOTS / "window-learn-compare-surprise.png"))
     window.learn.set_comparison("")
     assert not tokenizer.comparison_chips.isVisible()
+
+
+def test_embedding_maps_and_quant_lab_are_in_the_window(qtbot: QtBot, open_window: OpenWindow,
+                                                        tmp_path: Path) -> None:
+    """Both labs sit in the Learn tab, find the loaded chat model, and a lab copy joins the
+    model library (as a copy: clearing the lab must not take the library's file with it)."""
+    window = open_window()
+    assert window.maps_controller is not None and window.quant_lab_controller is not None
+    window.tabs.setCurrentWidget(window.learn)
+    assert "SmolLM2" in window.learn.show_quant_lab().source_label.text()
+    tokens = window.learn.show_maps().tokens
+    window.learn.maps.setCurrentWidget(tokens)
+    tokens.word.setText("seven")
+    qtbot.mouseClick(tokens.find_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tokens.result is not None
+                    and not window.maps_controller.busy,  # type: ignore[union-attr]
+                    timeout=REPLY_TIMEOUT_MS)
+    assert tokens.table.rowCount() == 20 and "SmolLM2" in tokens.status.text()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    window.grab().save(str(SCREENSHOTS / "window-learn-embedding-maps.png"))
+    lab_copy = tmp_path / "lab-copy-Q3_K.gguf"
+    shutil.copyfile(default_chat_model(), lab_copy)
+    window.quant_lab_controller.import_requested.emit(str(lab_copy))
+    assert window.library is not None
+    qtbot.waitUntil(lambda: any(e.name.startswith("lab-copy")
+                                for e in window.library.entries),  # type: ignore[union-attr]
+                    timeout=REPLY_TIMEOUT_MS)
+    assert window.tabs.currentWidget() is window.models_panel
+    entry = next(e for e in window.library.entries if e.name.startswith("lab-copy"))
+    lab_copy.unlink()
+    assert Path(entry.path).is_file()

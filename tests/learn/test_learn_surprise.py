@@ -71,11 +71,12 @@ def test_empty_text_does_not_measure(qtbot: QtBot) -> None:
         panel.measure_button.click()
 
 
-def test_learn_panel_holds_three_tabs(qtbot: QtBot) -> None:
+def test_learn_panel_holds_a_tab_per_view(qtbot: QtBot) -> None:
     learn = LearnPanel()
     qtbot.addWidget(learn)
-    assert [learn.tabText(i) for i in range(learn.count())] == ["Tokenizer", "Next token",
-                                                                "Surprise"]
+    assert [learn.tabText(i) for i in range(learn.count())] == [
+        "Tokenizer", "Next token", "Surprise", "Attention", "Logit lens", "Embedding maps",
+        "Anatomy", "Quantization lab"]
     assert isinstance(learn.show_surprise(), SurprisePanel) and learn.currentIndex() == 2
     assert isinstance(learn.show_next_token(), NextTokenPanel)
     assert isinstance(learn.show_tokenizer(), TokenizerPanel)

@@ -1,4 +1,5 @@
-"""The Learn area: tokenizer, next token, surprise, attention, logit lens, anatomy; one tab each."""
+"""The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
+anatomy and the quantization lab; one tab each."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from core.engine.types import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
+from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
 from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
+from ui.learn.quant_lab_panel import QuantLabPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
@@ -33,10 +36,14 @@ class LearnPanel(QTabWidget):
         self.addTab(self.surprise, "Surprise")
         self.attention = AttentionPanel()
         self.lens = LensPanel()
+        self.maps = EmbeddingMapsPanel()
         self.anatomy = AnatomyPanel()
+        self.quant_lab = QuantLabPanel()
         self.addTab(self.attention, "Attention")
         self.addTab(self.lens, "Logit lens")
+        self.addTab(self.maps, "Embedding maps")
         self.addTab(self.anatomy, "Anatomy")
+        self.addTab(self.quant_lab, "Quantization lab")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -96,6 +103,14 @@ class LearnPanel(QTabWidget):
         self.setCurrentWidget(self.lens)
         return self.lens
 
+    def show_maps(self) -> EmbeddingMapsPanel:
+        self.setCurrentWidget(self.maps)
+        return self.maps
+
     def show_anatomy(self) -> AnatomyPanel:
         self.setCurrentWidget(self.anatomy)
         return self.anatomy
+
+    def show_quant_lab(self) -> QuantLabPanel:
+        self.setCurrentWidget(self.quant_lab)
+        return self.quant_lab

@@ -52,8 +52,8 @@ def _line(row: dict[str, Any]) -> str:
 def main(names: list[str]) -> int:
     unknown = [name for name in names if name not in BENCHMARKS + ON_REQUEST]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS + ON_REQUEST)}",
-              file=sys.stderr)
+        known = ", ".join(BENCHMARKS + ON_REQUEST)
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
     RESULTS.mkdir(exist_ok=True)
     where = machine()

@@ -8,7 +8,9 @@ child, as the window and the CLI do.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -97,13 +99,11 @@ def test_a_crash_while_loading_names_the_file(tmp_path: Path) -> None:
     client = EngineClient()
     try:
         client.load(default_chat_model(), n_ctx=512)
-        client._send("load", None)  # the child cannot unpack this request...
+        # The client is waiting on a load when the child dies. The child is given no request
+        # it could answer first, so the abort is the only thing the client can see.
         client._loading = str(tmp_path / "evil.gguf")
-        import os
-        import signal
-
         assert client.pid is not None
-        os.kill(client.pid, signal.SIGABRT)  # ...and dies as llama.cpp's abort() would
+        os.kill(client.pid, signal.SIGABRT)  # as llama.cpp's abort() would
         with pytest.raises(EngineCrashed, match="crashed while loading evil.gguf.*SIGABRT"):
             client._receive()
         assert_engine_still_works(client)

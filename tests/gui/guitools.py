@@ -60,9 +60,40 @@ def send_and_wait(qtbot: QtBot, window: MainWindow, text: str) -> None:
     """Type `text`, press Send, and wait until the reply has finished."""
     window.composer.set_text(text)
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    worker = window.engine.worker
+    ended: list[str] = []  # "finished", or the failure's message
+
+    def finished(*_args: object) -> None:
+        ended.append("finished")
+
+    def failed(_chat: int, message: str) -> None:
+        ended.append(message)
+
+    worker.reply_finished.connect(finished)
+    worker.reply_failed.connect(failed)
+    try:
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(ended), timeout=REPLY_TIMEOUT_MS)
+    except AssertionError:
+        raise AssertionError(f"no reply within {REPLY_TIMEOUT_MS} ms: {describe(window)}") from None
+    finally:
+        worker.reply_finished.disconnect(finished)
+        worker.reply_failed.disconnect(failed)
+    assert ended == ["finished"], f"the reply failed: {ended}"
     wait_idle(qtbot, window)
+
+
+def describe(window: MainWindow) -> str:
+    """What the window was doing, for a test that waited in vain."""
+    chats, models = window.chats, window.models
+    return (f"chat={chats.current_chat_id if chats else None} "
+            f"generating={chats.generating if chats else None} "
+            f"composer_enabled={window.composer.isEnabled()} "
+            f"send_visible={window.composer.send_button.isVisible()} "
+            f"loading={models.loading if models else None} "
+            f"model={models.model.path if models and models.model else None} "
+            f"store_busy={window.store_busy()} "
+            f"banner={window.error_banner.message()!r}")
 
 
 def wait_idle(qtbot: QtBot, window: MainWindow) -> None:

@@ -21,7 +21,7 @@ from core.models.registry import ModelEntry, ModelRegistry, models_dir, partial_
 from core.store import ChatStore
 from desktop.models_library_controller import ModelsLibraryController
 from desktop.models_worker import download_key
-from ui.download_list_view import DONE, FAILED, PAUSED
+from ui.download_list_view import CANCELLED, DONE, FAILED, PAUSED
 from ui.models_panel import ModelsPanel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
@@ -195,6 +195,28 @@ def test_pause_then_resume_finishes_the_download(
     assert ranges[-1] == f"bytes={partial.bytes_done}-"
     [entry] = downloaded()
     assert Path(entry.path).read_bytes() == source.read_bytes()
+
+
+def test_cancel_stops_the_download_and_deletes_what_arrived(
+        qtbot: QtBot, hub: FakeHub, open_models: Callable[[], Models], tmp_path: Path) -> None:
+    source = padded_gguf(tmp_path)
+    hub.add(REPO, FILE, source)
+    models = open_models()
+    models.controller.download(REPO, FILE)
+    key = download_key(REPO, FILE)
+    row = models.panel.downloads.rows[key]
+    assert row.cancel_button.isVisible()
+    # Pressed at once, while the worker asks for the listing: it stops after its first chunk.
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    wait_row(qtbot, models, key, CANCELLED)
+    assert "deleted" in row.detail.text()
+    assert not row.cancel_button.isVisible() and not row.pause_button.isVisible()
+    assert row.dismiss_button.isVisible()
+    assert partial_downloads() == [] and downloaded() == []
+    assert not any(p.is_file() for p in partial_dir().rglob("*")), "bytes left behind"
+    assert not any(p.name == FILE for p in models_dir().rglob("*"))
+    qtbot.mouseClick(row.dismiss_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: key not in models.panel.downloads.rows, timeout=WAIT_MS)
 
 
 def test_import_a_good_file_and_a_corrupt_one(

@@ -200,9 +200,10 @@ class ChatTemplate:
         except SecurityError as exc:
             raise PromptError(f"The model's chat template tried something unsafe ({exc}) and "
                               "was stopped.") from exc
-        except (jinja2.TemplateError, RecursionError, MemoryError, TypeError, ValueError,
-                OverflowError, ArithmeticError) as exc:
-            raise PromptError(f"The model's chat template failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the template is code from the model file:
+            # whatever it raises (a KeyError out of str.format, an IndexError...) is its fault.
+            raise PromptError(
+                f"The model's chat template failed ({type(exc).__name__}: {exc}).") from exc
         finally:
             sys.settrace(previous)
         if len(text) > MAX_OUTPUT_CHARS:

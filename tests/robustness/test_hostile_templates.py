@@ -94,6 +94,15 @@ def test_hostile_template_is_refused(source: str, tmp_path: Path,
     assert [m.content for m in MESSAGES] == ["be brief", "hello"], "the template changed data"
 
 
+@pytest.mark.parametrize("source", ["{{ '{missing}'.format(1) }}", "{{ '{0[9]}'.format([]) }}",
+                                    "{{ '{0.nothing}'.format(1) }}"])
+def test_a_template_that_raises_anything_gives_a_prompt_error(source: str) -> None:
+    # The fuzzer found KeyError escaping from str.format inside the sandbox: any error a
+    # template raises must reach the user as the template's failure, never as a crash.
+    with pytest.raises(PromptError, match="chat template failed"):
+        render(source)
+
+
 def test_a_hung_template_stops_at_its_time_limit() -> None:
     with pytest.raises(PromptError, match="longer than 0.5 s"):
         ChatTemplate(BOMBS[0], time_limit_s=0.5).render(MESSAGES)

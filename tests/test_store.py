@@ -332,3 +332,35 @@ def test_damaged_stats_do_not_hide_the_message(store: ChatStore) -> None:
     store._conn.execute("UPDATE messages SET stats = '{oops' WHERE id = ?", (message.id,))
     assert store.get_message(message.id).content == "answer"
     assert store.get_message(message.id).stats is None
+
+
+def test_writes_from_two_connections_at_once_wait_for_each_other(store: ChatStore,
+                                                                 db_path: Path) -> None:
+    # A transaction that reads before it writes must take the write lock first: otherwise a
+    # commit by the other connection in between fails it at once ("busy"), whatever the busy
+    # timeout (CI saw a reply refused this way while a download registered its model).
+    chat = store.create_chat()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def other_writer() -> None:
+        with ChatStore(db_path) as other:
+            n = 0
+            while not stop.is_set():
+                try:
+                    other.settings.set("counter", n)
+                except BaseException as exc:  # noqa: BLE001 - reported by the test
+                    errors.append(exc)
+                    return
+                n += 1
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    try:
+        for i in range(300):
+            store.add_message(chat.id, "user", f"message {i}")
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert len(store.messages(chat.id)) == 300

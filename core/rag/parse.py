@@ -366,8 +366,11 @@ class _HtmlSections(HTMLParser):
         self._parts = []
 
 
-_SPACES = re.compile(r"[^\S\n]+")  # whitespace other than line breaks
-_LINE_EDGES = re.compile(r" ?\n ?")
+# Runs of whitespace other than line breaks that need rewriting: two or more, or a single tab
+# and the like. A lone plain space is left alone, so that ordinary prose (one match per word
+# otherwise) costs no replacement: a 100 MB line of words would take gigabytes.
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
+_LINE_EDGES = re.compile(r" \n ?|\n ")  # a space beside a line break
 # What str.splitlines() counts as a line break, besides \n
 _LINE_BREAKS = str.maketrans({c: "\n" for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
 

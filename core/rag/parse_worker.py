@@ -31,13 +31,20 @@ def split_long(sections: list[Section], limit: int = MAX_SECTION_CHARS) -> list[
     out: list[Section] = []
     for section in sections:
         text = section.text
-        while len(text) > limit:
-            cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
-            cut = cut if cut > limit // 2 else limit  # one huge word: cut it anyway
-            out.append(Section(text[:cut].strip(), section.page, section.heading))
-            text = text[cut:]
-        if text.strip():
-            out.append(Section(text.strip(), section.page, section.heading))
+        # Offsets, not slices of what is left: slicing copies the rest of a 100 MB text once
+        # per piece.
+        start = 0
+        while len(text) - start > limit:
+            end = start + limit
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            cut = cut if cut > start + limit // 2 else end  # one huge word: cut it anyway
+            piece = text[start:cut].strip()
+            if piece:
+                out.append(Section(piece, section.page, section.heading))
+            start = cut
+        rest = text[start:].strip()
+        if rest:
+            out.append(Section(rest, section.page, section.heading))
     return out
 
 

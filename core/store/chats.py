@@ -15,7 +15,7 @@ import apsw
 
 from core.errors import StoreError
 from core.store.comparisons import ComparisonStore
-from core.store.db import explain, open_database
+from core.store.db import explain, open_database, write_transaction
 from core.store.presets import PresetStore
 from core.store.settings import SettingsStore
 
@@ -221,7 +221,8 @@ class ChatStore:
         _check(status, STATUSES, "message status")
         now = time.time()
         try:
-            with self._conn:  # the message, the branch end and the activity time go together
+            # The message, the branch end and the activity time go together.
+            with write_transaction(self._conn):
                 parent = self._parent_for(chat_id, parent_id)
                 self._conn.execute(
                     "INSERT INTO messages(chat_id, role, content, status, created_at, parent_id) "
@@ -358,7 +359,7 @@ class ChatStore:
             return
         chat_id, parent = row
         try:
-            with self._conn:
+            with write_transaction(self._conn):
                 self._conn.execute(
                     "WITH RECURSIVE sub(id) AS (SELECT ?"
                     " UNION ALL SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id)"
@@ -375,7 +376,7 @@ class ChatStore:
         """Add a whole chat at once (an import): `messages` carry a local "ref" and
         "parent_ref", parents first; everything goes in together or nothing does."""
         try:
-            with self._conn:
+            with write_transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO chats(title, system_prompt, model_path, collections, "
                     "created_at, updated_at) VALUES (?,?,?,?,?,?)",

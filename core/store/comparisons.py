@@ -12,7 +12,7 @@ import apsw
 
 from core.errors import StoreError
 from core.prompts.compare import Variant
-from core.store.db import explain
+from core.store.db import explain, write_transaction
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ComparisonStore:
         """Store a finished (or stopped) comparison and return it with its id."""
         title = title.strip() or " ".join(prompt.split())[:60] or "Comparison"
         try:
-            with self._conn:
+            with write_transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO comparisons(title, prompt, created_at) VALUES (?,?,?)",
                     (title, prompt, time.time()))

@@ -210,9 +210,16 @@ def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
 
 @contextmanager
 def write_transaction(conn: apsw.Connection) -> Iterator[None]:
-    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE)."""
-    # IMMEDIATE takes the write lock before the version is read, so two processes opening a
-    # new database at once cannot both run the same migration.
+    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE); inside one
+    already open, a savepoint of it."""
+    if conn.in_transaction:
+        with conn:
+            yield
+        return
+    # IMMEDIATE takes the write lock before anything is read. A deferred transaction that
+    # reads first fails at once when another connection commits before it writes (WAL's
+    # stale snapshot: the busy timeout does not apply), and two processes opening a new
+    # database at once could both run the same migration.
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -10,7 +10,7 @@ import apsw
 
 from core.errors import StoreError
 from core.prompts.presets import Preset, load_presets, starter_file
-from core.store.db import explain
+from core.store.db import explain, write_transaction
 
 _SEEDED_KEY = "presets_seeded"
 
@@ -30,7 +30,7 @@ class PresetStore:
             return 0
         presets = load_presets(source or starter_file())
         try:
-            with self._conn:
+            with write_transaction(self._conn):
                 for preset in presets:
                     self._conn.execute(
                         "INSERT OR IGNORE INTO presets(name, kind, body, builtin, updated_at) "
@@ -60,7 +60,7 @@ class PresetStore:
         """Add or update `preset` (matched by name, or by `replacing` when it is renamed)."""
         old = replacing or preset.name
         try:
-            with self._conn:
+            with write_transaction(self._conn):
                 if old != preset.name and self._conn.execute(
                         "SELECT 1 FROM presets WHERE name = ?", (preset.name,)).fetchone():
                     raise StoreError(f"A preset called “{preset.name}” exists already: "

@@ -52,7 +52,7 @@ def test_a_file_past_the_time_limit_is_stopped_and_the_next_one_parses(tmp_path:
 def test_a_file_past_the_memory_limit_is_reported_and_the_next_one_parses(
         tmp_path: Path) -> None:
     big, good = tmp_path / "big.txt", tmp_path / "good.md"
-    big.write_bytes(b"word " * (40 * 2**20 // 5))  # 40 MB: several copies pass 150 MB
+    big.write_bytes(b"word " * (80 * 2**20 // 5))  # 80 MB: read and decoded, it passes 150 MB
     good.write_text(f"# Good\n\n{GOOD_TEXT}\n", encoding="utf-8")
     with ParserProcess(memory_limit_mb=150) as parser:
         with pytest.raises(IndexingError, match="more than 150 MB"):

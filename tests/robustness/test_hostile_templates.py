@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 
 import jinja2
@@ -139,11 +140,14 @@ def mutate(source: str, rng: random.Random) -> str:
 
 
 # What Python objects look like when a template reaches them. Payload text copied out of the
-# template as plain text (a mutation that cut off its "{{") is harmless and is not counted.
-_OBJECT_REPRS = ("<class '", "<built-in", "<bound method", "<function", "<module", "<method")
+# template as plain text (a mutation that cut off its "{{") is harmless and is not counted, and
+# so are the two helpers chat templates are given on purpose, printed rather than called.
+_OBJECT_REPRS = ("<class '", "<built-in function", "<bound method", "<function", "<module")
+_OWN_HELPERS = re.compile(r"<function _(raise_exception|strftime_now) at 0x[0-9a-f]+>")
 
 
 def escaped(source: str, text: str) -> bool:
+    text = _OWN_HELPERS.sub("", text)
     return any(r in text and r not in source for r in _OBJECT_REPRS)
 
 

@@ -38,7 +38,7 @@ bench: $(STAMP)
 
 # The fault-injection harnesses at full length (make test runs them short).
 stress: $(STAMP)
-	QT_QPA_PLATFORM=offscreen GLASSBOX_STRESS=full $(BIN)/python -m pytest -q -m stress tests
+	QT_QPA_PLATFORM=offscreen GLASSBOX_STRESS=full $(BIN)/python -m pytest -q -m stress --timeout=0 tests
 
 # A one-folder app in dist/Glassbox/ (PyInstaller); see packaging/README.md.
 package: $(STAMP)

@@ -15,6 +15,7 @@ from guitools import (
 )
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 
 def test_send_streams_tokens_and_stores_the_reply(qtbot: QtBot, open_window: OpenWindow) -> None:
@@ -47,10 +48,10 @@ def test_stop_mid_stream_marks_the_reply_interrupted(qtbot: QtBot,
     window = open_window()
     assert window.engine is not None
     window.composer.set_text("Write a long story about a lighthouse keeper.")
-    with qtbot.waitSignal(window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
         window.composer.submit()
     assert window.composer.stop_button.isVisible()
-    with qtbot.waitSignal(window.engine.worker.reply_finished,
+    with waiting_for(qtbot, window.engine.worker.reply_finished,
                           timeout=REPLY_TIMEOUT_MS) as finished:
         qtbot.mouseClick(window.composer.stop_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
@@ -70,7 +71,7 @@ def test_regenerate_replaces_the_last_reply(qtbot: QtBot, open_window: OpenWindo
     chat_id = window.chats.current_chat_id
     first_user, first_reply = stored_messages(chat_id)
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.regenerate_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
 
@@ -89,7 +90,7 @@ def test_edit_last_message_and_resend(qtbot: QtBot, open_window: OpenWindow) -> 
     assert window.composer.text() == "Name a fruit."
     window.composer.set_text("Name a colour.")
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
 
@@ -110,10 +111,10 @@ def test_keyboard_ctrl_enter_sends_esc_stops_ctrl_n_creates(qtbot: QtBot,
     first_chat = window.chats.current_chat_id
     window.composer.editor.setFocus()
     window.composer.set_text("Tell me about the sea.")
-    with qtbot.waitSignal(window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
         qtbot.keyClick(window.composer.editor, Qt.Key.Key_Return,
                        Qt.KeyboardModifier.ControlModifier)
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
         qtbot.keyClick(window.composer.editor, Qt.Key.Key_Escape)
     wait_idle(qtbot, window)
     assert window.chat_view.shown_messages()[-1][2] == "interrupted"
@@ -130,7 +131,7 @@ def test_closing_mid_reply_stops_everything(qtbot: QtBot, open_window: OpenWindo
     window = open_window()
     assert window.engine is not None
     window.composer.set_text("Write a long story about a dragon.")
-    with qtbot.waitSignal(window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.token, timeout=REPLY_TIMEOUT_MS):
         window.composer.submit()
     chat_id = window.chats.current_chat_id
     window.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from guitools import STARTUP_TIMEOUT_MS, OpenWindow, stored_messages, wait_for_chat, wait_idle
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 from core.engine.load_guard import LoadGuard
 from core.models.bundled import default_chat_model
@@ -15,7 +16,7 @@ from desktop.main_window import MainWindow
 
 def choose_model_and_wait_for_error(qtbot: QtBot, window: MainWindow, path: Path) -> str:
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.model_failed,
+    with waiting_for(qtbot, window.engine.worker.model_failed,
                           timeout=STARTUP_TIMEOUT_MS) as failed:
         window.model_picker.choose_path(str(path))
     assert failed.args is not None
@@ -54,7 +55,7 @@ def test_an_empty_prompt_shows_the_banner_and_stores_nothing(qtbot: QtBot,
     window = open_window()
     assert window.engine is not None
     window.composer.set_text("   ")
-    with qtbot.waitSignal(window.engine.worker.reply_failed, timeout=STARTUP_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_failed, timeout=STARTUP_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     assert "empty" in window.error_banner.message()
@@ -76,6 +77,6 @@ def test_a_model_that_was_loading_at_a_crash_is_not_loaded_again(
     assert window.status.state_label.text() == "No model loaded"
     assert guard.crashed_while_loading() is None
     # Picking it again by hand loads it.
-    with qtbot.waitSignal(window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
         window.model_picker.choose_path(str(default_chat_model()))
     assert window.models.model is not None

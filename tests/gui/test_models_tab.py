@@ -13,6 +13,7 @@ import pytest
 from guitools import STARTUP_TIMEOUT_MS, OpenWindow, send_and_wait, stored_messages
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 from core.config import database_path
 from core.models.bundled import default_chat_model
@@ -311,7 +312,7 @@ def test_chat_with_a_model_downloaded_from_the_hub(
     models.panel.tabs.setCurrentIndex(0)
     window.grab().save(str(SCREENSHOTS / "models.png"))
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS) as ok:
+    with waiting_for(qtbot, window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS) as ok:
         qtbot.mouseClick(models.panel.use_button, Qt.MouseButton.LeftButton)
     assert ok.args is not None and ok.args[0].path == entry.path
     assert window.tabs.currentIndex() == 0

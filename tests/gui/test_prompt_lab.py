@@ -16,6 +16,7 @@ from guitools import (
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -32,7 +33,7 @@ def test_regenerate_and_edit_make_branches_to_switch_between(qtbot: QtBot,
     chat_id = window.chats.current_chat_id if window.chats else None
     assert chat_id is not None and window.engine is not None
     first_reply = stored_messages(chat_id)[-1]
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.regenerate_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.chat_view.branch_positions() == [(1, 1), (2, 2)])
@@ -49,7 +50,7 @@ def test_regenerate_and_edit_make_branches_to_switch_between(qtbot: QtBot,
     window.chat_view.edit_message_requested.emit(user_id, "Name a fruit.")
     assert window.composer.is_editing and "earlier message" in window.composer.edit_banner.text()
     window.composer.set_text("Name a vegetable.")
-    with qtbot.waitSignal(window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_finished, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.chat_view.branch_positions() == [(2, 2), (1, 1)])
@@ -213,7 +214,7 @@ def test_an_edit_the_model_refuses_leaves_the_original_branch(qtbot: QtBot,
     before = stored_messages(chat_id)
     window.chat_view.edit_message_requested.emit(before[0].id, before[0].content)
     window.composer.set_text("word " * 3000)  # longer than the 2048-token context
-    with qtbot.waitSignal(window.engine.worker.reply_failed, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.reply_failed, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: [m.id for m in stored_messages(chat_id)] == [m.id for m in before])

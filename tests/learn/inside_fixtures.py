@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 from core.config import data_home, database_path
 from core.engine.types import ChatMessage
@@ -39,7 +40,7 @@ def wire(qtbot: QtBot, load: bool = True) -> Iterator[Wired]:
     engine.start()
     try:
         if load:
-            with qtbot.waitSignal(engine.worker.model_loaded, timeout=TIMEOUT_MS):
+            with waiting_for(qtbot, engine.worker.model_loaded, timeout=TIMEOUT_MS):
                 engine.load(str(default_chat_model()))
         yield wired
     finally:

@@ -11,6 +11,7 @@ import sys
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 from stress_level import ROOT
 
 _GUI = ROOT / "tests" / "gui"
@@ -57,13 +58,14 @@ def test_engine_killed_mid_reply_keeps_the_chat_and_offers_a_restart(
     worker = window.engine.worker
     chat_id = window.chats.current_chat_id
     window.composer.set_text("Tell me a long story about a lighthouse keeper.")
-    with qtbot.waitSignal(worker.token, timeout=REPLY_TIMEOUT_MS):
+    with waiting_for(qtbot, worker.token, timeout=REPLY_TIMEOUT_MS):
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     for _ in range(5):  # a few tokens in: the reply is really streaming
-        qtbot.waitSignal(worker.token, timeout=REPLY_TIMEOUT_MS).wait()
+        with waiting_for(qtbot, worker.token, timeout=REPLY_TIMEOUT_MS):
+            pass
     engine = worker._engine
     assert engine is not None and engine.pid is not None
-    with qtbot.waitSignal(worker.model_crashed, timeout=STARTUP_TIMEOUT_MS) as crashed:
+    with waiting_for(qtbot, worker.model_crashed, timeout=STARTUP_TIMEOUT_MS) as crashed:
         os.kill(engine.pid, signal.SIGKILL)
     assert crashed.args is not None and crashed.args[0] == str(default_chat_model())
     banner = window.error_banner
@@ -81,7 +83,7 @@ def test_engine_killed_mid_reply_keeps_the_chat_and_offers_a_restart(
     assert messages[1].status == "interrupted" and messages[1].content  # kept, marked so
     assert setting(CRASHED_MODEL_KEY) == str(default_chat_model())
     # Restart loads the model again; the chat goes on where it was.
-    with qtbot.waitSignal(worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
+    with waiting_for(qtbot, worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
         qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
     assert banner.isHidden()
     write_settings(sampling={"seed": 7, "max_tokens": 16, "temperature": 0.7})
@@ -108,6 +110,6 @@ def test_the_next_launch_does_not_load_the_model_that_crashed(
     SHOTS.mkdir(exist_ok=True)
     window.grab().save(str(SHOTS / "crashed_model_not_reloaded.png"))
     assert window.engine is not None
-    with qtbot.waitSignal(window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
+    with waiting_for(qtbot, window.engine.worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
         qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
     assert window.models.model is not None

@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.config import data_home
+from desktop.gui_collector import GuiThreadCollector
 from desktop.main_window import MainWindow
 from desktop.single_instance import SingleInstance, bring_to_front
 
@@ -34,6 +35,7 @@ def run_app(argv: list[str]) -> int:
     if instance.hand_over():
         print(ALREADY_RUNNING, file=sys.stderr)
         return 0
+    collector = GuiThreadCollector(app)  # before any worker thread starts
     window = MainWindow()
     if instance.listen():
         instance.activate_requested.connect(lambda: bring_to_front(window))
@@ -44,4 +46,5 @@ def run_app(argv: list[str]) -> int:
     QTimer.singleShot(0, window.start)
     app.aboutToQuit.connect(window.shutdown)
     app.aboutToQuit.connect(instance.close)
+    app.aboutToQuit.connect(collector.stop)
     return app.exec()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,24 @@ import pytest
 
 from core.engine.client import EngineClient
 from core.models.bundled import default_chat_model
+from desktop.gui_collector import collect_if_due
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_on_the_main_thread() -> Iterator[None]:
+    """As the app does (desktop/gui_collector.py): no automatic collection, which could run in
+    a worker thread and finalize widgets there; the main thread collects between tests."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    if was_enabled:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_between_tests() -> Iterator[None]:
+    yield
+    collect_if_due()
 
 
 @pytest.fixture(autouse=True)

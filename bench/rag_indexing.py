@@ -50,16 +50,19 @@ def write_folder(folder: Path, seed: int = 3) -> int:
     return total
 
 
-def copy_pydocs(folder: Path) -> int:
+def copy_pydocs(folder: Path) -> str:
     """The evaluation's real third-party pages (Python's docs as HTML, some printed to PDF)
-    into `folder`; returns bytes."""
+    into `folder`; returns what they are, for the figure's name."""
     folder.mkdir(parents=True, exist_ok=True)
+    count = {".html": 0, ".pdf": 0}
     total = 0
     for source in sorted(PYDOCS.iterdir()):
-        if source.suffix in (".html", ".pdf"):
+        if source.suffix in count:
             shutil.copyfile(source, folder / source.name)
+            count[source.suffix] += 1
             total += source.stat().st_size
-    return total
+    return (f"{count['.html']} HTML pages and {count['.pdf']} PDFs of Python's docs, "
+            f"{total // 1000} KB")
 
 
 def _glassbox(folder: Path, work: Path, tag: str) -> tuple[float, list[str]]:
@@ -120,13 +123,10 @@ def run() -> dict[str, Any]:
         with DocumentLibrary(work / "warm.sqlite", embedder=default_embedder()) as lib:
             lib.add_paths("warm", [warm])
             lib.index("warm")
-        pdfs = sum(1 for p in (work / "pydocs").iterdir() if p.suffix == ".pdf")
-        htmls = sum(1 for p in (work / "pydocs").iterdir() if p.suffix == ".html")
         figures = [
             _row(f"{DOCUMENTS} Markdown and text files, {size // 1000} KB", work / "docs",
                  work, bare_model),
-            _row(f"{htmls} HTML pages and {pdfs} PDFs of Python's docs, {real // 1000} KB",
-                 work / "pydocs", work, bare_model),
+            _row(real, work / "pydocs", work, bare_model),
         ]
     return {"name": "rag_indexing", "figures": figures}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from qt_waits import Heard
 
 from core.config import database_path
 from core.store import ChatStore, StoredMessage
@@ -61,25 +62,19 @@ def send_and_wait(qtbot: QtBot, window: MainWindow, text: str) -> None:
     window.composer.set_text(text)
     assert window.engine is not None
     worker = window.engine.worker
-    ended: list[str] = []  # "finished", or the failure's message
-
-    def finished(*_args: object) -> None:
-        ended.append("finished")
-
-    def failed(_chat: int, message: str) -> None:
-        ended.append(message)
-
-    worker.reply_finished.connect(finished)
-    worker.reply_failed.connect(failed)
+    finished, failed = Heard(), Heard()  # GUI-thread receivers: after the window's own slots
+    worker.reply_finished.connect(finished.receive)
+    worker.reply_failed.connect(failed.receive)
     try:
         qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: bool(ended), timeout=REPLY_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: finished.args is not None or failed.args is not None,
+                        timeout=REPLY_TIMEOUT_MS)
     except AssertionError:
         raise AssertionError(f"no reply within {REPLY_TIMEOUT_MS} ms: {describe(window)}") from None
     finally:
-        worker.reply_finished.disconnect(finished)
-        worker.reply_failed.disconnect(failed)
-    assert ended == ["finished"], f"the reply failed: {ended}"
+        worker.reply_finished.disconnect(finished.receive)
+        worker.reply_failed.disconnect(failed.receive)
+    assert failed.args is None, f"the reply failed: {failed.args[1]}"
     wait_idle(qtbot, window)
 
 

@@ -52,7 +52,7 @@ def test_stop_mid_stream_marks_the_reply_interrupted(qtbot: QtBot,
         window.composer.submit()
     assert window.composer.stop_button.isVisible()
     with waiting_for(qtbot, window.engine.worker.reply_finished,
-                          timeout=REPLY_TIMEOUT_MS) as finished:
+                     timeout=REPLY_TIMEOUT_MS) as finished:
         qtbot.mouseClick(window.composer.stop_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
 

@@ -17,7 +17,7 @@ from desktop.main_window import MainWindow
 def choose_model_and_wait_for_error(qtbot: QtBot, window: MainWindow, path: Path) -> str:
     assert window.engine is not None
     with waiting_for(qtbot, window.engine.worker.model_failed,
-                          timeout=STARTUP_TIMEOUT_MS) as failed:
+                     timeout=STARTUP_TIMEOUT_MS) as failed:
         window.model_picker.choose_path(str(path))
     assert failed.args is not None
     qtbot.waitUntil(lambda: window.error_banner.message() != "")

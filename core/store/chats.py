@@ -15,7 +15,7 @@ import apsw
 
 from core.errors import StoreError
 from core.store.comparisons import ComparisonStore
-from core.store.db import explain, open_database, write_transaction
+from core.store.db import explain, open_database, write, write_transaction
 from core.store.presets import PresetStore
 from core.store.settings import SettingsStore
 
@@ -139,10 +139,9 @@ class ChatStore:
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run one write statement; return how many rows it changed."""
         try:
-            self._conn.execute(sql, params)
+            return write(self._conn, sql, params)
         except apsw.Error as exc:
             raise explain(exc, self.path) from exc
-        return self._conn.changes()
 
     # -- chats ------------------------------------------------------------------------------
     def create_chat(self, title: str = "New chat", system_prompt: str = "") -> ChatSummary:

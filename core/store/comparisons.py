@@ -12,7 +12,7 @@ import apsw
 
 from core.errors import StoreError
 from core.prompts.compare import Variant
-from core.store.db import explain, write_transaction
+from core.store.db import explain, write, write_transaction
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,6 @@ class ComparisonStore:
 
     def delete(self, comparison_id: int) -> None:
         try:
-            self._conn.execute("DELETE FROM comparisons WHERE id = ?", (comparison_id,))
+            write(self._conn, "DELETE FROM comparisons WHERE id = ?", (comparison_id,))
         except apsw.Error as exc:
             raise explain(exc, self._path) from exc

@@ -11,8 +11,10 @@ from typing import Any
 import apsw
 
 from core.errors import StoreError
+from core.store.write_gate import GateTimeout, gate_for
 
-_BUSY_TIMEOUT_MS = 5000
+# Glassbox's own writers queue at the write gate; this covers anyone else (the sqlite3 shell).
+_BUSY_TIMEOUT_MS = 10000
 
 
 def _migration_1(conn: apsw.Connection) -> None:
@@ -210,23 +212,35 @@ def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
 
 @contextmanager
 def write_transaction(conn: apsw.Connection) -> Iterator[None]:
-    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE); inside one
-    already open, a savepoint of it."""
+    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE), taken in turn
+    with every other writer of the file (core.store.write_gate); inside one already open, a
+    savepoint of it. Raises apsw.BusyError when the turn does not come."""
     if conn.in_transaction:
         with conn:
             yield
         return
-    # IMMEDIATE takes the write lock before anything is read. A deferred transaction that
-    # reads first fails at once when another connection commits before it writes (WAL's
-    # stale snapshot: the busy timeout does not apply), and two processes opening a new
-    # database at once could both run the same migration.
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        with gate_for(conn.filename).turn():
+            # IMMEDIATE takes the write lock before anything is read. A deferred transaction
+            # that reads first fails at once when another connection commits before it writes
+            # (WAL's stale snapshot: the busy timeout does not apply), and two processes
+            # opening a new database at once could both run the same migration.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    except GateTimeout:  # only ever raised while waiting for the turn, before BEGIN
+        raise apsw.BusyError("another Glassbox process held the database too long") from None
+
+
+def write(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> int:
+    """Run one write statement in its turn (see write_transaction); return the rows changed."""
+    with write_transaction(conn):
+        conn.execute(sql, params)
+        return conn.changes()
 
 
 def explain(exc: apsw.Error, path: Path) -> StoreError:

@@ -10,7 +10,7 @@ import apsw
 
 from core.errors import StoreError
 from core.prompts.presets import Preset, load_presets, starter_file
-from core.store.db import explain, write_transaction
+from core.store.db import explain, write, write_transaction
 
 _SEEDED_KEY = "presets_seeded"
 
@@ -75,7 +75,7 @@ class PresetStore:
     def delete(self, name: str) -> None:
         """Delete a preset; a missing one is not an error."""
         try:
-            self._conn.execute("DELETE FROM presets WHERE name = ?", (name,))
+            write(self._conn, "DELETE FROM presets WHERE name = ?", (name,))
         except apsw.Error as exc:
             raise explain(exc, self._path) from exc
 

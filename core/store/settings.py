@@ -8,7 +8,7 @@ from typing import Any
 
 import apsw
 
-from core.store.db import explain
+from core.store.db import explain, write
 
 
 class SettingsStore:
@@ -31,7 +31,8 @@ class SettingsStore:
         """Store `value` (anything `json.dumps` accepts) under `key`, replacing the old one."""
         encoded = json.dumps(value, ensure_ascii=False)
         try:
-            self._conn.execute(
+            write(
+                self._conn,
                 "INSERT INTO settings(key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, encoded),

@@ -3,6 +3,10 @@
 Two flags serve the packaged app (packaging/): `--self-test` runs the headless end-to-end check
 and prints its JSON report; `--startup-probe` opens the window, prints when it was shown, and
 quits (bench/package.py times the packaged app with it).
+
+Both paths that open a window first check, before PySide6 is imported, that Qt's X11 plugin can
+load (desktop/qt_prerequisites.py): if not, they print what to install and exit with
+EXIT_QT_PREREQUISITES instead of letting Qt abort the process.
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from desktop.main_window import MainWindow
+
+EXIT_QT_PREREQUISITES = 3  # the window cannot open: system libraries Qt needs are missing
+
+
+def _qt_can_start() -> bool:
+    """Before anything imports PySide6: False (after saying what to install) when Qt would
+    abort for want of system libraries."""
+    from desktop.qt_prerequisites import check_qt_platform
+
+    return check_qt_platform()
 
 
 def self_test() -> int:
@@ -91,11 +105,13 @@ def main() -> int:
     if args == ["--self-test"]:
         return self_test()
     if args == ["--startup-probe"]:
-        return startup_probe()
+        return startup_probe() if _qt_can_start() else EXIT_QT_PREREQUISITES
     if args:
         from core.cli import main as cli_main
 
         return cli_main(args)
+    if not _qt_can_start():
+        return EXIT_QT_PREREQUISITES
     from desktop.app import run_app
 
     return run_app(sys.argv)

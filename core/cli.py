@@ -9,7 +9,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from core import cli_inspect
+import apsw
+
+from core import cli_doctor, cli_inspect
 from core.config import database_path
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
@@ -59,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     cli_inspect.add_parser(sub, _add_model_options)
     rag_cli.add_parser(sub)
     models_cli.add_parser(sub)
+    cli_doctor.add_parser(sub)
     return parser
+
+
+def _opens_database(args: argparse.Namespace) -> bool:
+    return args.command in ("chat", "compare", "presets", "docs") or (
+        args.command == "ask" and bool(args.collection))
 
 
 def _sampling(args: argparse.Namespace) -> SamplingSettings:
@@ -200,6 +208,10 @@ def _chat(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "doctor":
+            return cli_doctor.run(args)
+        if _opens_database(args):
+            cli_doctor.open_checks()
         if args.command == "docs":
             return rag_cli.run(args)
         if args.command == "models":
@@ -216,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ask(args) if args.command == "ask" else _chat(args)
     except GlassboxError as exc:
         print(f"glassbox: error: {exc}", file=sys.stderr)
+        return 1
+    except (apsw.CorruptError, apsw.NotADBError) as exc:  # damage quick_check could not see
+        print(f"glassbox: error: {cli_doctor.damaged_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

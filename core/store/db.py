@@ -11,6 +11,7 @@ from typing import Any
 import apsw
 
 from core.errors import StoreError
+from core.store.backup import backup_before_migration
 from core.store.write_gate import GateTimeout, gate_for
 
 # Glassbox's own writers queue at the write gate; this covers anyone else (the sqlite3 shell).
@@ -167,7 +168,11 @@ def _use_wal(conn: apsw.Connection) -> None:
 
 
 def migrate(conn: apsw.Connection, path: Path) -> None:
-    """Bring the schema up to date, one migration per transaction."""
+    """Bring the schema up to date, one migration per transaction; an existing database is
+    backed up first (core.store.backup: a failed backup is a logged warning, not a stop)."""
+    first = _checked_version(conn, path)
+    if 0 < first < len(MIGRATIONS):
+        backup_before_migration(conn, path, first)
     while _checked_version(conn, path) < len(MIGRATIONS):
         # A crash mid-migration rolls back to the previous version as a whole.
         with write_transaction(conn):

@@ -3,9 +3,15 @@
 Each run is a fresh `python -c` subprocess (offscreen Qt, an empty GLASSBOX_HOME) that notes
 time.perf_counter first thing, builds the window the way desktop.app.run_app does, and reports
 when the window is exposed. Glassbox runs twice: without its workers, and with them started right
-after the window shows (QTimer.singleShot(0, window.start), as run_app does), then shut down.
+after its first paint (as run_app does with AfterFirstPaint), then shut down.
 The parent also times from spawning the process to reading the "shown" line, which includes the
 interpreter's own start.
+
+Byte code is cached, as on every launch after the first: the children write it to a temporary
+folder (PYTHONPYCACHEPREFIX; PYTHONDONTWRITEBYTECODE, set in some shells, is dropped), and one
+untimed run of each script fills it. Without that, Glassbox's ~100 modules are compiled on every
+run while PySide6's were compiled at install, and the ratio measures the compiler. The target
+is a ratio (issue 16): the window within 3x the bare window's time.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from bench._stats import figure, summary
 
 ROUNDS = 5
+TARGET_RATIO = 3.0  # issue 16: shown within 3x a bare PySide6 window's time, same run
 TARGET_MS = 1500.0  # issue 9: under 1.5 s on this machine, heavy imports deferred
 HEAVY = ("llama_cpp", "torch", "sentence_transformers", "numpy")
 REPO = Path(__file__).resolve().parent.parent
@@ -73,7 +80,7 @@ if {workers!r}:
     def _start():
         window.start()
         started["ms"] = (time.perf_counter() - _t0) * 1000
-    QTimer.singleShot(0, _start)
+    QTimer.singleShot(0, _start)  # the first paint is done: as run_app's AfterFirstPaint
     QTimer.singleShot(1000, app.quit)  # a second of the event loop with the workers running
     app.aboutToQuit.connect(window.shutdown)
     app.exec()
@@ -82,10 +89,12 @@ if {workers!r}:
 """
 
 
-def _one(script: str) -> tuple[float, float, list[dict[str, Any]]]:
+def _one(script: str, pycache: str) -> tuple[float, float, list[dict[str, Any]]]:
     """(ms from the script's first line to shown, ms from spawn to the "shown" line, reports)."""
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as home:
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GLASSBOX_HOME=home)
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GLASSBOX_HOME=home,
+                   PYTHONPYCACHEPREFIX=pycache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         spawned = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -99,21 +108,30 @@ def _one(script: str) -> tuple[float, float, list[dict[str, Any]]]:
         return reports[0]["shown_ms"], (seen - spawned) * 1000, reports
 
 
-def _series(script: str) -> tuple[list[float], list[float], list[dict[str, Any]]]:
+def _series(script: str, pycache: str) -> tuple[list[float], list[float], list[dict[str, Any]]]:
     inner, outer, last = [], [], []
     for _ in range(ROUNDS):
-        shown, spawned, last = _one(script)
+        shown, spawned, last = _one(script, pycache)
         inner.append(shown)
         outer.append(spawned)
     return inner, outer, last
 
 
 def run() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-pycache-") as pycache:
+        return _run(pycache)
+
+
+def _run(pycache: str) -> dict[str, Any]:
     heavy = tuple(HEAVY)
-    _one(_BARE.format(heavy=heavy))  # warm the file cache once, untimed
-    bare_in, bare_out, _ = _series(_BARE.format(heavy=heavy))
-    ours_in, ours_out, ours_last = _series(_GLASSBOX.format(heavy=heavy, workers=False))
-    work_in, work_out, work_last = _series(_GLASSBOX.format(heavy=heavy, workers=True))
+    bare, ours, with_workers = (_BARE.format(heavy=heavy),
+                                _GLASSBOX.format(heavy=heavy, workers=False),
+                                _GLASSBOX.format(heavy=heavy, workers=True))
+    for script in (bare, with_workers):  # untimed: the file cache and the byte code
+        _one(script, pycache)
+    bare_in, bare_out, _ = _series(bare, pycache)
+    ours_in, ours_out, ours_last = _series(ours, pycache)
+    work_in, work_out, work_last = _series(with_workers, pycache)
     started = summary([r["workers_started_ms"] for r in work_last if "workers_started_ms" in r])
     baseline_is = "bare QApplication + empty QMainWindow shown, same kind of subprocess"
     rows = [
@@ -125,8 +143,9 @@ def run() -> dict[str, Any]:
                bare_out, baseline_is + ", timed from spawn"),
     ]
     for row in rows:
-        row["target_ms"] = TARGET_MS
-        row["target_met"] = row["glassbox"] < TARGET_MS
+        row["target_ratio"] = TARGET_RATIO
+        row["target_met"] = row["ratio"] <= TARGET_RATIO
+        row["under_issue9_ms"] = {"ms": TARGET_MS, "met": row["glassbox"] < TARGET_MS}
     heavy_at_shown = ours_last[0]["heavy"]
     return {
         "name": "startup",

@@ -1,12 +1,13 @@
-"""Start the desktop app: the window shows first, the workers start right after."""
+"""Start the desktop app: the window shows first; the workers start after its first paint."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 from core.config import data_home
 from desktop.gui_collector import GuiThreadCollector
@@ -15,6 +16,30 @@ from desktop.single_instance import SingleInstance, bring_to_front
 
 ALREADY_RUNNING = "Glassbox is already running with this data folder: its window was brought " \
     "to the front."
+
+
+class AfterFirstPaint(QObject):
+    """Calls `then` once, on the event-loop turn after `widget` is first painted, or after
+    `latest_ms` if it never is (started minimized). A zero-delay timer set before the event loop
+    runs fires before the window system's first expose (seen on xcb and offscreen), so work
+    started that way delays the first paint by its whole length."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None], latest_ms: int = 2000) -> None:
+        super().__init__(widget)
+        self._then: Callable[[], None] | None = then
+        widget.installEventFilter(self)
+        QTimer.singleShot(latest_ms, self, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._run)  # after this paint reaches the screen
+        return False
+
+    def _run(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
 
 
 def create_app(argv: list[str]) -> QApplication:
@@ -43,7 +68,7 @@ def run_app(argv: list[str]) -> int:
         logging.getLogger(__name__).warning("could not listen as %s: a second launch will "
                                             "open a second window", instance.name)
     window.show()
-    QTimer.singleShot(0, window.start)
+    AfterFirstPaint(window, window.start)
     app.aboutToQuit.connect(window.shutdown)
     app.aboutToQuit.connect(instance.close)
     app.aboutToQuit.connect(collector.stop)

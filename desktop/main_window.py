@@ -1,8 +1,15 @@
-"""The main window: puts the panels together, starts the workers, shows errors, shuts down."""
+"""The main window: puts the panels together, starts the workers, shows errors, shuts down.
+
+What the first paint needs is built in __init__: the Chat tab. The other tabs (Learn, Documents,
+Models, Compare) and the dialogs are built, and the controllers and their modules imported, in
+start(), which run_app calls after the first paint: together they were more than half of the
+cold start (bench/startup.py). A tab opened before start() builds them then.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QThread
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -19,37 +26,41 @@ from PySide6.QtWidgets import (
 
 from core.config import data_home, database_path
 from core.engine.types import ChatMessage
-from desktop.chat_controller import ChatController, ChatViews
-from desktop.compare_controller import CompareController
-from desktop.documents_controller import DocumentsController
-from desktop.embedding_maps_controller import EmbeddingMapsController
-from desktop.engine_worker import EngineHandle, sampling_from
-from desktop.learn_controller import LearnController
-from desktop.model_controller import ModelController
-from desktop.models_library_controller import ModelsLibraryController
-from desktop.presets_controller import PresetsController
-from desktop.quant_lab_controller import QuantLabController
-from desktop.sources_controller import SourcesController, SourcesViews
-from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
-from ui.compare_panel import ComparePanel
 from ui.composer_view import ComposerView
-from ui.documents_panel import DocumentsPanel
 from ui.error_banner_view import ErrorBannerView
-from ui.learn.learn_panel import LearnPanel
 from ui.model_picker_view import ModelPickerView
-from ui.models_panel import ModelsPanel
-from ui.presets_dialog import PresetsDialog
-from ui.sampling_dialog import SamplingDialog
 from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
 from ui.system_prompt_view import SystemPromptView
 
+if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
+    from desktop.chat_controller import ChatController
+    from desktop.compare_controller import CompareController
+    from desktop.database_controller import DatabaseController
+    from desktop.documents_controller import DocumentsController
+    from desktop.embedding_maps_controller import EmbeddingMapsController
+    from desktop.engine_worker import EngineHandle
+    from desktop.learn_controller import LearnController
+    from desktop.model_controller import ModelController
+    from desktop.models_library_controller import ModelsLibraryController
+    from desktop.presets_controller import PresetsController
+    from desktop.quant_lab_controller import QuantLabController
+    from desktop.sources_controller import SourcesController
+    from desktop.store_worker import StoreClient
+    from ui.compare_panel import ComparePanel
+    from ui.documents_panel import DocumentsPanel
+    from ui.learn.learn_panel import LearnPanel
+    from ui.models_panel import ModelsPanel
+    from ui.presets_dialog import PresetsDialog
+    from ui.sampling_dialog import SamplingDialog
+
 log = logging.getLogger(__name__)
 
 _DEFAULT_SIZE = (1100, 760)
+_LATER_TABS = ("Learn", "Documents", "Models", "Compare")  # after Chat, in this order
 _FILTERS = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}
 
 
@@ -72,7 +83,6 @@ class MainWindow(QMainWindow):
         self.settings_button = QToolButton()
         self.settings_button.setText("Sampling…")
         self.settings_button.setToolTip("Temperature, top-k, reply length and seed")
-        self.sampling_dialog = SamplingDialog(self)
         self.inspect_button = QToolButton()
         self.inspect_button.setText("Inspect reply")
         self.inspect_button.setToolTip("Open the last reply in Learn › Surprise: how expected "
@@ -83,8 +93,6 @@ class MainWindow(QMainWindow):
         self.presets_button.setToolTip("Personas, few-shot sets and styles: apply one to this "
                                        "chat or start a new chat from one (Ctrl+Shift+P)")
         self.presets_button.setShortcut(QKeySequence("Ctrl+Shift+P"))
-        self.presets_dialog = PresetsDialog(self)
-        self.compare_panel = ComparePanel()
         self.sources_button = QToolButton()
         self.sources_button.setText("Sources")
         self.sources_button.setCheckable(True)
@@ -92,9 +100,14 @@ class MainWindow(QMainWindow):
                                        "last grounded reply (Ctrl+Shift+S)")
         self.sources_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.sources = SourcesPanel()
-        self.learn = LearnPanel()
-        self.documents = DocumentsPanel()
-        self.models_panel = ModelsPanel()
+        # Built by _build_later_tabs, after the first paint.
+        self.sampling_dialog: SamplingDialog
+        self.presets_dialog: PresetsDialog
+        self.learn: LearnPanel
+        self.documents: DocumentsPanel
+        self.models_panel: ModelsPanel
+        self.compare_panel: ComparePanel
+        self._later_tabs_built = False
         self.tabs = QTabWidget()
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
@@ -113,7 +126,9 @@ class MainWindow(QMainWindow):
         self.library: ModelsLibraryController | None = None
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
+        self.database: DatabaseController | None = None
         self._closed = False
+        self.menuBar().addMenu("&Tools").addAction("Check database…", self._check_database)
 
     def _build_layout(self) -> None:
         header = QHBoxLayout()
@@ -152,10 +167,8 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(splitter, "Chat")
-        self.tabs.addTab(self.learn, "Learn")
-        self.tabs.addTab(self.documents, "Documents")
-        self.tabs.addTab(self.models_panel, "Models")
-        self.tabs.addTab(self.compare_panel, "Compare")  # last: the Ctrl+N numbers stay
+        for title in _LATER_TABS:  # empty pages until _build_later_tabs replaces them
+            self.tabs.addTab(QWidget(), title)  # Compare last: the Ctrl+N numbers stay
         self.setCentralWidget(self.tabs)
         for index in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
@@ -171,11 +184,54 @@ class MainWindow(QMainWindow):
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
             self.resize(*_DEFAULT_SIZE)
 
+    def _build_later_tabs(self) -> None:
+        """Build the tabs after Chat and the dialogs, in place of their empty pages (once)."""
+        if self._later_tabs_built:
+            return
+        self._later_tabs_built = True
+        from ui.compare_panel import ComparePanel
+        from ui.documents_panel import DocumentsPanel
+        from ui.learn.learn_panel import LearnPanel
+        from ui.models_panel import ModelsPanel
+        from ui.presets_dialog import PresetsDialog
+        from ui.sampling_dialog import SamplingDialog
+
+        self.sampling_dialog = SamplingDialog(self)
+        self.presets_dialog = PresetsDialog(self)
+        self.learn = LearnPanel()
+        self.documents = DocumentsPanel()
+        self.models_panel = ModelsPanel()
+        self.compare_panel = ComparePanel()
+        panels = (self.learn, self.documents, self.models_panel, self.compare_panel)
+        current = self.tabs.currentIndex()
+        signals_were_blocked = self.tabs.blockSignals(True)  # the same tab stays current
+        for index, (panel, title) in enumerate(zip(panels, _LATER_TABS, strict=True), start=1):
+            empty = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, panel, title)
+            empty.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(signals_were_blocked)
+
     # -- lifetime ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start the workers; run_app calls this once the window is on screen."""
         if self._closed or self.store is not None:
             return
+        self._build_later_tabs()
+        from desktop.chat_controller import ChatController, ChatViews
+        from desktop.compare_controller import CompareController
+        from desktop.documents_controller import DocumentsController
+        from desktop.embedding_maps_controller import EmbeddingMapsController
+        from desktop.engine_worker import EngineHandle
+        from desktop.learn_controller import LearnController
+        from desktop.model_controller import ModelController
+        from desktop.models_library_controller import ModelsLibraryController
+        from desktop.presets_controller import PresetsController
+        from desktop.quant_lab_controller import QuantLabController
+        from desktop.sources_controller import SourcesController, SourcesViews
+        from desktop.store_worker import StoreClient
+
         self.store = StoreClient(database_path(), self.show_error, self)
         self.engine = EngineHandle(database_path(), data_home(), self)
         views = ChatViews(self.chat_list, self.chat_view, self.composer, self.system_prompt,
@@ -214,6 +270,19 @@ class MainWindow(QMainWindow):
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
+        # The other workers open the database only once its check passed (or a repair did).
+        from desktop.database_controller import DatabaseController
+
+        self.database = DatabaseController(database_path(), self.show_error, self)
+        self.database.start(self._start_workers)
+
+    def _start_workers(self) -> None:
+        assert self.store is not None and self.engine is not None and self.chats is not None
+        assert self.models is not None and self.documents_controller is not None
+        assert self.library is not None and self.compare is not None
+        assert self.maps_controller is not None and self.quant_lab_controller is not None
+        if self._closed:
+            return
         self.store.start()
         self.engine.start()
         self.chats.start()
@@ -255,6 +324,8 @@ class MainWindow(QMainWindow):
         return model.path if model is not None else None
 
     def _on_tab_changed(self, index: int) -> None:
+        if index > 0 and not self._later_tabs_built:  # opened before start()
+            self._build_later_tabs()
         if self.tabs.widget(index) is self.compare_panel:
             combo = self.model_picker.combo
             models = [(combo.itemText(i), str(combo.itemData(i))) for i in range(combo.count())
@@ -264,6 +335,7 @@ class MainWindow(QMainWindow):
     def compare_composer_text(self) -> None:
         """Ctrl+Shift+C: run the composer's text through the Compare tab's variants."""
         text = self.composer.text()
+        self._build_later_tabs()
         self.tabs.setCurrentWidget(self.compare_panel)
         if text.strip() and not self.compare_panel.running:
             self.compare_panel.set_prompt(text)
@@ -311,6 +383,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
 
     def _open_sampling_dialog(self) -> None:
+        from desktop.engine_worker import sampling_from
+
         assert self.store is not None
         self.store.call(lambda s: sampling_from(s.settings.get("sampling")),
                         self._show_sampling_dialog)
@@ -329,13 +403,17 @@ class MainWindow(QMainWindow):
         log.info("shown to the user: %s", message)
         self.error_banner.show_message(message)
 
+    def _check_database(self) -> None:
+        if self.database is not None:
+            self.database.open_dialog()
+
     def store_busy(self) -> bool:
         """True while a store job has not come back (tests wait on this)."""
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
         handles = (self.store, self.engine, self.documents_controller, self.compare,
-                   self.maps_controller, self.quant_lab_controller)
+                   self.maps_controller, self.quant_lab_controller, self.database)
         threads = [h.worker_thread for h in handles if h is not None]
         return threads + (self.library.threads() if self.library is not None else [])
 
@@ -364,3 +442,5 @@ class MainWindow(QMainWindow):
                 lab.stop()
         if self.store is not None:
             self.store.stop()
+        if self.database is not None:
+            self.database.stop()

@@ -75,6 +75,11 @@ def _database_finding(health: DatabaseHealth) -> Finding:
                        f"schema {health.schema_version}, quick check passed")
     if health.state == "new":
         return Finding("database", "ok", health.message)
+    if health.state == "damaged":
+        found = f"{len(health.problems)} problems" if len(health.problems) > 1 else "a problem"
+        first = health.problems[0] if health.problems else "unreadable"
+        return Finding("database", "problem", f"{Path(health.path).name}: {size_text(health.size)}"
+                       f", damaged: quick_check found {found} ({first})")
     return Finding("database", "problem", health.message)
 
 
@@ -93,6 +98,9 @@ def _model_findings() -> list[Finding]:
         if entry.missing:
             findings.append(Finding("models", "problem", f"{entry.name}: file missing "
                                     f"({entry.path})"))
+            continue
+        if not Path(entry.path).is_file():  # a bundled model assembled on first use
+            findings.append(Finding("models", "ok", f"{entry.name}: made when first used"))
             continue
         try:
             header = read_header(entry.path)
@@ -150,9 +158,10 @@ def _backup_findings(db: Path, health: DatabaseHealth,
 
 
 def size_text(n: int) -> str:
-    """Bytes as a person reads them: 512 B, 3.4 KB, 12.0 MB, 1.2 GB."""
+    """Bytes as a person reads them (SI units, as the window shows them): 512 B, 3.4 kB,
+    12.0 MB, 1.2 GB."""
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
+    for unit in ("B", "kB", "MB", "GB"):
         if value < 1000 or unit == "GB":
             return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000

@@ -21,11 +21,18 @@ from robustness.test_environment_faults import _mount, _umount
 
 from core.cli import main
 from core.config import database_path
+from core.errors import StoreError
 from core.store import ChatStore
 from core.store.backup import backup_before_migration, backup_if_due, list_backups, make_backup
 from core.store.db import MIGRATIONS
 from core.store.health import check_database, database_in_use
-from core.store.repair import recover_database, restore_backup
+from core.store.repair import (
+    recover_database,
+    restore_backup,
+    run_scheduled_repair,
+    schedule_repair,
+    scheduled_repair,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHATS, MESSAGES = 12, 15
@@ -449,7 +456,34 @@ def test_doctor_lists_backups_with_sizes_and_backup_makes_one(
     assert code == 0 and len(list_backups(database_path())) == 1
     code, out, _ = run_cli(capsys, "doctor")
     assert code == 0 and "Everything looks fine." in out
-    assert "1 backup(s)" in out and "-manual.sqlite3" in out and " KB" in out
+    assert "1 backup(s)" in out and "-manual.sqlite3" in out and " kB" in out
+
+
+def test_a_repair_asked_for_the_next_start_runs_once(glassbox_home: Path) -> None:
+    db = damaged_db(glassbox_home)
+    schedule_repair(db, "restore")
+    assert scheduled_repair(db) == ("restore", None)
+    result = run_scheduled_repair(db)
+    assert result is not None and result.action == "restore"
+    assert counts(db) == (CHATS, CHATS * MESSAGES)
+    assert run_scheduled_repair(db) is None
+    schedule_repair(db, "restore", "no-such-backup")  # a failure is reported, not retried
+    with pytest.raises(StoreError, match="No backup named"):
+        run_scheduled_repair(db)
+    assert scheduled_repair(db) is None
+
+
+def test_a_backup_cut_short_is_never_listed_and_is_cleared_later(glassbox_home: Path) -> None:
+    db = glassbox_home / "glassbox.sqlite3"
+    fill(db)
+    folder = glassbox_home / "backups"
+    folder.mkdir()
+    partial = folder / "glassbox-20250101-000000-daily.sqlite3.123.partial"
+    partial.write_bytes(b"half a copy")
+    assert list_backups(db) == []
+    os.utime(partial, (time.time() - 7200, time.time() - 7200))
+    assert backup_if_due(db).backup is not None
+    assert not partial.exists()
 
 
 # -- two processes ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ as a warning (and is logged), and a half-written copy is deleted, never listed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -176,6 +177,11 @@ def _free_name(folder: Path, reason: str) -> Path:
 def _prune(db_path: Path, keep: int) -> None:
     for old in list_backups(db_path)[keep:]:
         _remove_quietly(Path(old.path))
+    # A copy cut short by a crash or a kill; an hour old, it is no other process's either.
+    for partial in backup_dir(db_path).glob(f"*{_PARTIAL}"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > 3600:
+                _remove_quietly(partial)
 
 
 def _remove_quietly(path: Path) -> None:

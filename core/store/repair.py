@@ -19,6 +19,7 @@ are derived from those files, and re-indexing the collection rebuilds them.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -121,6 +122,41 @@ def recover_database(db_path: Path) -> RepairResult:
         message=f"Recovered {copied} rows into a new database{lost}. Document collections "
         "keep their files and folders; re-index them to rebuild their search index. The "
         f"old file is kept as {Path(aside[0]).name}.")
+
+
+# -- at the next start ------------------------------------------------------------------------
+def schedule_repair(db_path: Path, action: str, backup: str | None = None) -> None:
+    """Ask for a restore or a recovery the next time the app starts, before it opens the
+    database (while it runs, its own connections hold the file). Replaces any earlier ask."""
+    if action not in ("restore", "recover"):
+        raise ValueError(action)
+    _scheduled_path(db_path).write_text(json.dumps({"action": action, "backup": backup}))
+
+
+def scheduled_repair(db_path: Path) -> tuple[str, str | None] | None:
+    """The (action, backup) asked for at the next start, if any."""
+    try:
+        data = json.loads(_scheduled_path(db_path).read_text())
+        return str(data["action"]), data.get("backup")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_scheduled_repair(db_path: Path) -> RepairResult | None:
+    """Do what was scheduled, once: the request is removed first, so a repair that fails (or
+    crashes) is reported, not retried at every start. Raises StoreError as the repairs do."""
+    wanted = scheduled_repair(db_path)
+    _scheduled_path(db_path).unlink(missing_ok=True)
+    if wanted is None:
+        return None
+    action, backup = wanted
+    if action == "restore":
+        return restore_backup(db_path, backup)
+    return recover_database(db_path)
+
+
+def _scheduled_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".repair-at-start.json")
 
 
 # -- checks ------------------------------------------------------------------------------------

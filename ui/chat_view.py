@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QTextCursor
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from core.rag.grounding import Grounding
 from core.store import StoredMessage
 from ui.branch_links import BRANCH_SCHEMES, insert_branch_line, parse_branch_link
 from ui.message_render import CodeFormats, Sources, Theme, insert_message
+from ui.model_hint_view import ModelHintView
 
 _RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
 _BOTTOM_SLACK_PX = 8
@@ -27,6 +29,7 @@ class _Shown:
     sources: Sources | None = None  # a grounded reply's passages
     message_id: int | None = None  # None until the store has it (a message just typed)
     position: tuple[int, int] = (1, 1)  # among its alternatives: (index, count)
+    stats: dict[str, Any] | None = None  # a finished reply's numbers (tokens, tokens/s)
 
 
 def _sources_of(message: StoredMessage) -> Sources | None:
@@ -43,7 +46,8 @@ def sources_for(message_id: int, grounding: Grounding, answer: str) -> Sources:
     """What the renderer needs to link a grounded reply's citations."""
     marks = tuple((answer[a.start:a.end], a.number, a.overlap) for a in grounding.attributions
                   if a.end <= len(answer))
-    return Sources(message_id, {s.number: s.label for s in grounding.sources}, marks)
+    return Sources(message_id, {s.number: s.label for s in grounding.sources}, marks,
+                   grounding.backed)
 
 
 class ChatView(QTextBrowser):
@@ -78,12 +82,15 @@ class ChatView(QTextBrowser):
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
+        # Over the messages, not in them: a suggestion about the model, not part of the chat.
+        self.model_hint = ModelHintView(self)
+        self.model_hint.size_changed.connect(self._place_hint)
 
     # -- what the window calls --------------------------------------------------------------
     def set_messages(self, messages: Sequence[StoredMessage]) -> None:
         """Show a whole chat. A message still 'streaming' becomes the live reply."""
         self._messages = [_Shown(m.role, m.content, m.status, _sources_of(m), m.id,
-                                 m.branch_position) for m in messages]
+                                 m.branch_position, m.stats) for m in messages]
         self._streaming = bool(self._messages) and self._messages[-1].status == "streaming"
         self._follow = True
         self._render_all()
@@ -238,7 +245,7 @@ class ChatView(QTextBrowser):
         root = self.document().rootFrame()
         start = root.lastPosition()
         insert_message(root, message.role, message.content, message.status, self._theme,
-                       self._formats, message.sources)
+                       self._formats, message.sources, message.stats)
         if message.message_id is not None and message.status != "streaming" and (
                 message.role == "user" or message.position[1] > 1):
             # The message's frame, found by position: its header starts right where the
@@ -263,6 +270,22 @@ class ChatView(QTextBrowser):
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._follow and not self._rendering:
             self.verticalScrollBar().setValue(maximum)
+
+    # -- the model hint bar, laid over the top of the view ---------------------------------
+    def _place_hint(self) -> None:
+        hint = self.model_hint
+        if hint.isHidden():
+            self.setViewportMargins(0, 0, 0, 0)
+            return
+        area = self.contentsRect()
+        height = hint.layout().totalHeightForWidth(area.width()) \
+            if hint.layout().hasHeightForWidth() else hint.sizeHint().height()
+        hint.setGeometry(area.left(), area.top(), area.width(), height)
+        self.setViewportMargins(0, height, 0, 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._place_hint()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)

@@ -1,7 +1,9 @@
 """Citations in a grounded reply: [n] becomes a link to passage n, and a Sources line follows.
 
 Links use the `cite:` scheme, `cite:<message id>/<number>`, which the chat view hands to the
-window instead of opening anything; nothing here is fetched or executed.
+window instead of opening anything; nothing here is fetched or executed. A citation of a
+passage that was never given is struck through in the error colour, with a tooltip saying so:
+it must not look like a source.
 """
 
 from __future__ import annotations
@@ -9,10 +11,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRegularExpression, QUrl
-from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFrame
+from PySide6.QtGui import (
+    QColor,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+    QTextFrame,
+)
 
 SCHEME = "cite"
 _CITATION = QRegularExpression(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# Set on the characters of a citation to a passage that does not exist (the number): for
+# tests and accessibility tools, which cannot see colours.
+INVALID_CITATION = QTextFormat.Property.UserProperty.value + 2
+
+
+def given_range(labels: dict[int, str]) -> str:
+    """"only [1]–[6] were given", "only [1] was given" or "no passages were given"."""
+    numbers = sorted(labels)
+    if not numbers:
+        return "no passages were given"
+    if len(numbers) == 1:
+        return f"only [{numbers[0]}] was given"
+    return f"only [{numbers[0]}]–[{numbers[-1]}] were given"
 
 
 def cite_url(message_id: int, number: int) -> str:
@@ -39,18 +61,30 @@ def _link_format(href: str, color: QColor, tooltip: str) -> QTextCharFormat:
     return fmt
 
 
+def _invalid_format(number: int, labels: dict[int, str], color: QColor) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setForeground(color)
+    fmt.setFontStrikeOut(True)
+    fmt.setToolTip(f"No passage {number}: {given_range(labels)}. The model made this "
+                   "citation up; nothing backs what it cites here.")
+    fmt.setProperty(INVALID_CITATION, number)
+    return fmt
+
+
 def link_citations(frame: QTextFrame, message_id: int, labels: dict[int, str],
-                   color: QColor) -> set[int]:
-    """Turn each [n] (and [n, m]) in the frame into links to the passages that exist;
-    returns the numbers linked (the passages the reply cites). Code blocks are left alone."""
+                   color: QColor, invalid_color: QColor) -> tuple[set[int], list[int]]:
+    """Turn each [n] (and [n, m]) in the frame into links to the passages that exist, and mark
+    those of passages that do not as invalid. Returns the numbers linked (the passages the
+    reply cites) and the invalid numbers, once each in order. Code blocks are left alone."""
     doc = frame.document()
     end = frame.lastPosition()
     found: list[tuple[int, int, list[int]]] = []
     cursor = doc.find(_CITATION, frame.firstPosition())
     while not cursor.isNull() and cursor.selectionEnd() <= end:
         in_code = cursor.currentFrame() is not frame
-        numbers = [int(n) for n in cursor.selectedText()[1:-1].replace(";", ",").split(",")]
-        if not in_code and all(n in labels for n in numbers):
+        if not in_code:
+            numbers = [int(n) for n in
+                       cursor.selectedText()[1:-1].replace(";", ",").split(",")]
             found.append((cursor.selectionStart(), cursor.selectionEnd(), numbers))
         cursor = doc.find(_CITATION, cursor)
     for start, stop, numbers in reversed(found):
@@ -59,9 +93,12 @@ def link_citations(frame: QTextFrame, message_id: int, labels: dict[int, str],
         edit.setPosition(stop, QTextCursor.MoveMode.KeepAnchor)
         edit.removeSelectedText()
         for number in numbers:  # [1, 2] becomes [1][2]: one link per passage
-            edit.insertText(f"[{number}]", _link_format(cite_url(message_id, number), color,
-                                                        labels[number]))
-    return {n for _, _, numbers in found for n in numbers}
+            fmt = (_link_format(cite_url(message_id, number), color, labels[number])
+                   if number in labels else _invalid_format(number, labels, invalid_color))
+            edit.insertText(f"[{number}]", fmt)
+    numbers = [n for _, _, group in found for n in group]
+    return {n for n in numbers if n in labels}, list(dict.fromkeys(
+        n for n in numbers if n not in labels))
 
 
 def mark_supported_sentences(frame: QTextFrame, message_id: int, labels: dict[int, str],
@@ -69,15 +106,20 @@ def mark_supported_sentences(frame: QTextFrame, message_id: int, labels: dict[in
     """After each sentence Glassbox matched to a passage, a small muted [n] link (the model did
     not write it, so it looks different from the model's own citations). Returns the numbers.
 
-    Sentences are found by their last words, since Markdown may have restyled the rest."""
+    Sentences are found by their first words, then their last words after them (Markdown
+    may have restyled the middle), so a mark never lands on an earlier sentence that happens
+    to end the same way, such as the question said back."""
     doc = frame.document()
     marked: set[int] = set()
     at = frame.firstPosition()
     for sentence, number, share in marks:
         if number not in labels:
             continue
-        tail = " ".join(sentence.split()[-6:]).strip("*_`")
-        found = doc.find(tail, at) if tail else None
+        words = sentence.split()
+        head = doc.find(" ".join(words[:3]).strip("*_`#>- "), at)
+        start = head.selectionStart() if not head.isNull() else at
+        tail = " ".join(words[-6:]).strip("*_`")
+        found = doc.find(tail, start) if tail else None
         if found is None or found.isNull() or found.selectionEnd() > frame.lastPosition():
             continue
         edit = QTextCursor(doc)
@@ -93,8 +135,10 @@ def mark_supported_sentences(frame: QTextFrame, message_id: int, labels: dict[in
 
 
 def insert_sources_line(frame: QTextFrame, message_id: int, labels: dict[int, str],
-                        cited: set[int], color: QColor, muted: QColor) -> None:
-    """A last paragraph listing every passage the reply was given; cited ones in bold."""
+                        cited: set[int], marked: set[int], color: QColor,
+                        muted: QColor) -> None:
+    """A last paragraph listing every passage the reply was given. Only those the reply cites
+    are bold: a passage Glassbox matched a sentence to (`marked`) says so in its tooltip."""
     cursor = frame.lastCursorPosition()
     if cursor.block().length() > 1:
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
@@ -104,6 +148,14 @@ def insert_sources_line(frame: QTextFrame, message_id: int, labels: dict[int, st
     for i, (number, label) in enumerate(sorted(labels.items())):
         if i:
             cursor.insertText("  ·  ", plain)
-        fmt = _link_format(cite_url(message_id, number), color, f"Show passage {number}")
+        if number in cited:
+            tip = f"Passage {number}, cited by the answer: show it"
+        elif number in marked:
+            tip = (f"Passage {number}: not cited by the answer, but Glassbox found words of "
+                   "it in a sentence (the small [n]): show it")
+        else:
+            tip = f"Passage {number}: given to the model, not used in the answer: show it"
+        fmt = _link_format(cite_url(message_id, number), color, tip)
         fmt.setFontWeight(700 if number in cited else 400)
-        cursor.insertText(f"[{number}] {label}", fmt)
+        # No-break spaces: an entry wraps as a whole, never "[6]" on one line, its file below.
+        cursor.insertText(f"[{number}] {label}".replace(" ", "\u00a0"), fmt)

@@ -9,8 +9,10 @@ path serves light and dark themes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
@@ -32,7 +34,12 @@ from PySide6.QtGui import (
     QTextFrameFormat,
 )
 
-from ui.citation_links import insert_sources_line, link_citations, mark_supported_sentences
+from ui.citation_links import (
+    given_range,
+    insert_sources_line,
+    link_citations,
+    mark_supported_sentences,
+)
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _MARKDOWN = QTextDocument.MarkdownFeature(
@@ -55,6 +62,10 @@ class Sources:
     labels: dict[int, str]
     # (sentence, passage number, share of words): sentences Glassbox matched to a passage
     marks: tuple[tuple[str, int, float], ...] = ()
+    backed: bool | None = None  # some sentence is backed by a passage (None: not judged)
+
+
+NOT_BACKED = "Not backed by your documents"
 
 
 @dataclass(frozen=True)
@@ -218,9 +229,11 @@ def insert_markdown(cursor: QTextCursor, text: str) -> None:
 
 
 def insert_message(root: QTextFrame, role: str, content: str, status: str, theme: Theme,
-                   formats: CodeFormats, sources: Sources | None = None) -> None:
+                   formats: CodeFormats, sources: Sources | None = None,
+                   stats: Mapping[str, Any] | None = None) -> None:
     """Append one message as a frame of its own at the end of `root`. `sources` (a grounded
-    reply's message id and passage labels) turn its [n] citations into links."""
+    reply's message id and passages) turn its [n] citations into links and say what in the
+    reply no passage backs; `stats` (a reply's numbers) go on a small line under it."""
     cursor = root.lastCursorPosition()
     frame_format = QTextFrameFormat()
     frame_format.setPadding(10)
@@ -234,21 +247,76 @@ def insert_message(root: QTextFrame, role: str, content: str, status: str, theme
                      theme.error)
     else:
         _insert_body(frame, content, theme, formats)
-        if sources is not None and sources.labels:
-            cited = link_citations(frame, sources.message_id, sources.labels, theme.accent)
-            if status != "streaming":
-                cited |= mark_supported_sentences(frame, sources.message_id, sources.labels,
-                                                  sources.marks, theme.muted)
-                insert_sources_line(frame, sources.message_id, sources.labels, cited,
-                                    theme.accent, theme.muted)
+        if sources is not None:
+            _insert_grounding(frame, sources, status, theme)
     if status == "streaming":
         _insert_note(frame, "▍" if content else "…", theme.muted, italic=False,
                      new_line=not content)
     elif status == "interrupted":
         _insert_note(frame, "■ Interrupted: this reply was stopped before it finished.",
                      theme.warning)
+    if stats and role == "assistant" and status in ("complete", "interrupted"):
+        _insert_stats(frame, stats, theme)
     _replace_images(frame, theme)
     _compact_empty_blocks(frame)
+
+
+def _insert_grounding(frame: QTextFrame, sources: Sources, status: str, theme: Theme) -> None:
+    """Citations linked (or struck out), then, once the reply is complete, the support marks,
+    the Sources line and what cannot be trusted: invalid citations, an unbacked answer."""
+    cited, invalid = link_citations(frame, sources.message_id, sources.labels, theme.accent,
+                                    theme.error)
+    if status == "streaming":
+        return
+    marked = mark_supported_sentences(frame, sources.message_id, sources.labels,
+                                      sources.marks, theme.muted)
+    if sources.labels:
+        insert_sources_line(frame, sources.message_id, sources.labels, cited, marked,
+                            theme.accent, theme.muted)
+    if invalid:
+        listed = ", ".join(f"[{n}]" for n in invalid)
+        _insert_note(frame, f"⚠ {len(invalid)} citation{'s' if len(invalid) > 1 else ''} "
+                            f"of passages that do not exist: {listed} "
+                            f"({given_range(sources.labels)}).", theme.error)
+    if sources.backed is False:
+        why = ("no sentence of this answer matches the passages it was given"
+               if sources.labels else "nothing in them matched the question")
+        _insert_note(frame, f"⚠ {NOT_BACKED}: {why}. Check it before you rely on it.",
+                     theme.warning)
+
+
+def stats_text(stats: Mapping[str, Any]) -> str:
+    """"42 tokens · 31.5 tokens/s · first token 0.21 s · prompt 612 tokens"."""
+    parts = []
+    tokens = stats.get("completion_tokens")
+    if isinstance(tokens, int):
+        parts.append(f"{tokens:,} token{'s' if tokens != 1 else ''}")
+    speed = stats.get("tokens_per_s")
+    if isinstance(speed, (int, float)) and speed > 0:
+        parts.append(f"{speed:.1f} tokens/s")
+    first = stats.get("ttft_s")
+    if isinstance(first, (int, float)) and first > 0:
+        parts.append(f"first token {first:.2f} s")
+    prompt = stats.get("prompt_tokens")
+    if isinstance(prompt, int) and prompt:
+        parts.append(f"prompt {prompt:,} tokens")
+    return " · ".join(parts)
+
+
+def _insert_stats(frame: QTextFrame, stats: Mapping[str, Any], theme: Theme) -> None:
+    text = stats_text(stats)
+    if not text:
+        return
+    cursor = frame.lastCursorPosition()
+    block = QTextBlockFormat()
+    block.setTopMargin(4)
+    cursor.insertBlock(block, QTextCharFormat())
+    fmt = QTextCharFormat()
+    fmt.setForeground(theme.muted)
+    fmt.setFontPointSize(max(QFont().pointSizeF() - 1, 7))
+    fmt.setToolTip("This reply: tokens generated, generation speed, time until the first "
+                   "token appeared, and the prompt's length in tokens (with any passages)")
+    cursor.insertText(text, fmt)
 
 
 def _insert_body(frame: QTextFrame, content: str, theme: Theme, formats: CodeFormats) -> None:

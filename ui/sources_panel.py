@@ -192,6 +192,14 @@ class SourcesPanel(QWidget):
             text += f" · {grounding.dropped_turns} earlier turns dropped to make room"
         if not count:
             text += ". Nothing in the collections matched, so the model answered on its own."
+        invalid = grounding.invalid_citations
+        if invalid:
+            listed = ", ".join(f"[{n}]" for n in invalid)
+            plural = "s" if len(invalid) > 1 else ""
+            text += (f" · ⚠ {len(invalid)} citation{plural} of passages that do not exist "
+                     f"({listed}): the model was given {grounding.passage_range()}")
+        if grounding.backed is False:
+            text += " · ⚠ not backed by your documents: no sentence of the answer matches a passage"
         return text
 
     @staticmethod

@@ -4,6 +4,12 @@ Small local models seldom write [n] themselves, even when asked. So after a grou
 each sentence is matched to the passage holding most of its content words; a sentence whose
 words come mostly from one passage is marked as supported by it. This says "these words came
 from there", not that the claim is true: the Sources pane shows both, and the reader judges.
+
+A sentence that only restates the question shares its words with the passages too (the search
+found them by those words), so it proves nothing: a sentence counts as backed by a passage only
+when the passage also holds a word of it that the question does not. "When was the lighthouse
+first lit?" echoed back is backed by nothing; "It was first lit in 1882." is, by the passage
+that says 1882.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ very was we were what when where which while who whom why will with would you yo
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _CITED = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+_CODE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[ \t]*$|\Z)|`[^`\n]*`",
+                   re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -56,23 +66,56 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
-def attribute(answer: str, passages: Sequence[tuple[int, str]]) -> list[Attribution]:
+def prose(text: str) -> str:
+    """`text` with fenced and inline code blanked out (same length, so offsets still hold):
+    a [3] inside code is an index, not a citation, and code is not a claim to back."""
+    return _CODE.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _backing(words: set[str], asked: set[str],
+             vocabularies: Sequence[tuple[int, set[str]]]) -> tuple[int, float] | None:
+    """The passage (number, share of `words` it holds) that backs a sentence with these content
+    words, or None: it must hold MIN_OVERLAP of them, and one that the question does not."""
+    new = words - asked
+    best: tuple[int, float] | None = None
+    for number, vocabulary in vocabularies:
+        share = len(words & vocabulary) / len(words)
+        if share >= MIN_OVERLAP and new & vocabulary and (best is None or share > best[1]):
+            best = (number, share)
+    return best
+
+
+def attribute(answer: str, passages: Sequence[tuple[int, str]],
+              question: str = "") -> list[Attribution]:
     """For each sentence of `answer` that the model did not cite itself, the numbered passage
-    (number, text) it shares most content words with, if that is at least MIN_OVERLAP."""
+    (number, text) that backs it (see the module docstring), if one does. Sentences that only
+    restate `question` are never matched."""
     vocabularies = [(number, content_words(text)) for number, text in passages]
+    asked = content_words(question)
+    text = prose(answer)
     found = []
-    for start, end in sentences(answer):
-        sentence = answer[start:end]
+    for start, end in sentences(text):
+        sentence = text[start:end]
         if _CITED.search(sentence):
             continue
         words = content_words(sentence)
         if len(words) < MIN_WORDS:
             continue
-        best, overlap = None, 0.0
-        for number, vocabulary in vocabularies:
-            share = len(words & vocabulary) / len(words)
-            if share > overlap:
-                best, overlap = number, share
-        if best is not None and overlap >= MIN_OVERLAP:
-            found.append(Attribution(start, end, best, round(overlap, 3)))
+        best = _backing(words, asked, vocabularies)
+        if best is not None:
+            found.append(Attribution(start, end, best[0], round(best[1], 3)))
     return found
+
+
+def is_backed(answer: str, passages: Sequence[tuple[int, str]], question: str = "") -> bool:
+    """Whether any sentence of `answer` is backed by a passage, whatever it cites: a sentence
+    the model cited counts only if the words are really there. Short sentences count too
+    ("Zubrowka [1]."): here one word the question lacks, found in a passage, is enough."""
+    vocabularies = [(number, content_words(text)) for number, text in passages]
+    asked = content_words(question)
+    text = _CITED.sub(" ", prose(answer))
+    for start, end in sentences(text):
+        words = content_words(text[start:end])
+        if words and _backing(words, asked, vocabularies) is not None:
+            return True
+    return False

@@ -1,9 +1,12 @@
 """Grounded prompts: retrieved passages, numbered, placed in the prompt within a token budget.
 
-The model sees the passages inside the last user turn, each under its number, and is asked to
-cite them as [1], [2]. The stored chat keeps only what the user typed; the passages, the exact
-rendered prompt and how the context window was spent travel in a `Grounding` kept with the
-reply, so the Sources pane can explain any answer later, after a restart too.
+The model sees the passages inside the last user turn, each under its number, told how many
+there are, and is asked to cite them as [1], [2]. The stored chat keeps only what the user
+typed; the passages, the exact rendered prompt and how the context window was spent travel in a
+`Grounding` kept with the reply, so the Sources pane can explain any answer later, after a
+restart too. Once the answer is complete, the Grounding also records what in it cannot be
+trusted: citations of passages that were never given, and whether any sentence is backed by
+a passage at all (small models cite [7] of six, or answer from memory and cite nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.types import ChatMessage
-from core.rag.attribution import Attribution, attribute
+from core.rag.attribution import Attribution, attribute, content_words, is_backed, prose
 
 if TYPE_CHECKING:  # both pull in numpy; the window reads Groundings without them
     from core.rag.library import DocumentLibrary
@@ -27,10 +30,16 @@ DEFAULT_TOP_K = 6
 # reply, so a long document never pushes the question's own context out entirely.
 PASSAGE_SHARE = 0.5
 
-INSTRUCTIONS = (
-    "Answer the question using the numbered sources below. Cite every source you use with "
-    "its number in square brackets, like [1]. If the sources do not hold the answer, say so."
-)
+
+
+def instructions(count: int) -> str:
+    """What the model is told before the passages, naming how many there are: small models
+    otherwise cite numbers that were never given (the prompt's other numbers, or habit)."""
+    numbered = ("There is 1 passage, numbered [1]; cite only it." if count == 1 else
+                f"There are {count} passages, numbered [1] to [{count}]; cite only those.")
+    return ("Answer the question using the numbered passages below. " + numbered +
+            " Cite every passage you use with its number in square brackets, like [1]. "
+            "If the passages do not hold the answer, say so.")
 
 SearchFn = Callable[[str, Sequence[str], int], "list[Hit]"]
 
@@ -103,6 +112,9 @@ class Grounding:
     budget: tuple[BudgetPart, ...] = field(default=())
     dropped_turns: int = 0
     attributions: tuple[Attribution, ...] = ()  # answer sentences matched to passages
+    # Judged once the answer is complete (see with_answer); None: not judged (yet).
+    invalid_citations: tuple[int, ...] = ()  # numbers the answer cites that were not given
+    backed: bool | None = None  # whether any sentence of the answer is backed by a passage
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,12 +129,28 @@ class Grounding:
             budget=tuple(BudgetPart(**b) for b in data.get("budget", ())),
             dropped_turns=data.get("dropped_turns", 0),
             attributions=tuple(Attribution(**a) for a in data.get("attributions", ())),
+            invalid_citations=tuple(data.get("invalid_citations", ())),
+            backed=data.get("backed"),
         )
 
     def with_answer(self, answer: str) -> Grounding:
-        """This grounding with the answer's sentences matched to the passages they use."""
-        found = attribute(answer, [(s.number, s.text) for s in self.sources])
-        return replace(self, attributions=tuple(found))
+        """This grounding judged against the complete answer: its sentences matched to the
+        passages they use (never a restatement of the question), the citations of passages
+        that do not exist, and whether any sentence is backed (None for an answer with no
+        words to judge, such as one stopped before it began)."""
+        passages = [(s.number, s.text) for s in self.sources]
+        given = {s.number for s in self.sources}
+        return replace(
+            self, attributions=tuple(attribute(answer, passages, self.query)),
+            invalid_citations=tuple(n for n in cited_numbers(answer) if n not in given),
+            backed=is_backed(answer, passages, self.query) if content_words(answer) else None)
+
+    def passage_range(self) -> str:
+        """"1–6", "1" or "none": the numbers the model was given, for messages."""
+        numbers = [s.number for s in self.sources]
+        if not numbers:
+            return "none"
+        return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}"
 
     def source(self, number: int) -> Source | None:
         return next((s for s in self.sources if s.number == number), None)
@@ -162,7 +190,7 @@ def grounded_question(question: str, sources: Sequence[Source]) -> str:
     if not sources:
         return question
     blocks = "\n\n".join(passage_block(s) for s in sources)
-    return f"{INSTRUCTIONS}\n\nSources:\n\n{blocks}\n\nQuestion: {question}"
+    return f"{instructions(len(sources))}\n\nPassages:\n\n{blocks}\n\nQuestion: {question}"
 
 
 def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], search: SearchFn,
@@ -198,9 +226,10 @@ def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], sear
 
 def _fit_sources(sources: Sequence[Source], room: int, meter: PromptMeter) -> list[Source]:
     kept: list[Source] = []
-    # The instructions and the "Sources:" header cost tokens only once there is a passage.
-    used = meter.count_tokens(grounded_question("", sources[:1]).replace(
-        passage_block(sources[0]), "")) if sources else 0
+    # The instructions and the "Passages:" header cost tokens only once there is a passage.
+    # Counted as if all were kept: the count's digits never cost less with fewer passages.
+    used = meter.count_tokens(grounded_question("", sources).replace(
+        "\n\n".join(passage_block(s) for s in sources), "")) if sources else 0
     for source in sources:
         cost = meter.count_tokens(passage_block(source)) + 2  # the blank line between blocks
         if used + cost > room:
@@ -230,9 +259,10 @@ _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
 def cited_numbers(answer: str) -> list[int]:
-    """The source numbers an answer cites, in first-cited order: [1], [2, 3] and [1][4]."""
+    """The source numbers an answer cites, in first-cited order: [1], [2, 3] and [1][4]
+    (not inside code, where [3] is an index)."""
     seen: dict[int, None] = {}
-    for group in _CITATION.findall(answer):
+    for group in _CITATION.findall(prose(answer)):
         for number in re.split(r"\s*[,;]\s*", group):
             seen.setdefault(int(number), None)
     return list(seen)

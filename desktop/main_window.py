@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import data_home, database_path
-from core.engine.types import ChatMessage
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
@@ -37,9 +36,9 @@ from ui.status_view import StatusView
 from ui.system_prompt_view import SystemPromptView
 
 if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
+    from core.engine.types import ChatMessage
     from desktop.chat_controller import ChatController
     from desktop.compare_controller import CompareController
-    from desktop.database_controller import DatabaseController
     from desktop.documents_controller import DocumentsController
     from desktop.embedding_maps_controller import EmbeddingMapsController
     from desktop.engine_worker import EngineHandle
@@ -126,9 +125,7 @@ class MainWindow(QMainWindow):
         self.library: ModelsLibraryController | None = None
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
-        self.database: DatabaseController | None = None
         self._closed = False
-        self.menuBar().addMenu("&Tools").addAction("Check database…", self._check_database)
 
     def _build_layout(self) -> None:
         header = QHBoxLayout()
@@ -270,19 +267,6 @@ class MainWindow(QMainWindow):
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
-        # The other workers open the database only once its check passed (or a repair did).
-        from desktop.database_controller import DatabaseController
-
-        self.database = DatabaseController(database_path(), self.show_error, self)
-        self.database.start(self._start_workers)
-
-    def _start_workers(self) -> None:
-        assert self.store is not None and self.engine is not None and self.chats is not None
-        assert self.models is not None and self.documents_controller is not None
-        assert self.library is not None and self.compare is not None
-        assert self.maps_controller is not None and self.quant_lab_controller is not None
-        if self._closed:
-            return
         self.store.start()
         self.engine.start()
         self.chats.start()
@@ -300,6 +284,8 @@ class MainWindow(QMainWindow):
 
     def _conversation(self) -> list[ChatMessage]:
         """The open chat as plain messages, system prompt first, for "what the model sees"."""
+        from core.engine.types import ChatMessage
+
         system = self.system_prompt.text()
         messages = [ChatMessage("system", system)] if system.strip() else []
         for role, text, status in self.chat_view.shown_messages():
@@ -403,17 +389,13 @@ class MainWindow(QMainWindow):
         log.info("shown to the user: %s", message)
         self.error_banner.show_message(message)
 
-    def _check_database(self) -> None:
-        if self.database is not None:
-            self.database.open_dialog()
-
     def store_busy(self) -> bool:
         """True while a store job has not come back (tests wait on this)."""
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
         handles = (self.store, self.engine, self.documents_controller, self.compare,
-                   self.maps_controller, self.quant_lab_controller, self.database)
+                   self.maps_controller, self.quant_lab_controller)
         threads = [h.worker_thread for h in handles if h is not None]
         return threads + (self.library.threads() if self.library is not None else [])
 
@@ -442,5 +424,3 @@ class MainWindow(QMainWindow):
                 lab.stop()
         if self.store is not None:
             self.store.stop()
-        if self.database is not None:
-            self.database.stop()

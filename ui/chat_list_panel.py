@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -20,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import ChatSummary
+if TYPE_CHECKING:  # core.store (apsw, every store module) is not needed to paint the window
+    from core.store import ChatSummary
 
 _SEARCH_DELAY_MS = 200
 _ID_ROLE = Qt.ItemDataRole.UserRole

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
-from core.rag.grounding import Grounding
-from core.store import StoredMessage
 from ui.branch_links import BRANCH_SCHEMES, insert_branch_line, parse_branch_link
 from ui.message_render import CodeFormats, Sources, Theme, insert_message
+
+if TYPE_CHECKING:  # not needed to paint the window (core.store brings apsw, every store)
+    from core.rag.grounding import Grounding
+    from core.store import StoredMessage
 from ui.model_hint_view import ModelHintView
 
 _RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
@@ -35,6 +37,8 @@ class _Shown:
 def _sources_of(message: StoredMessage) -> Sources | None:
     if not message.grounding:
         return None
+    from core.rag.grounding import Grounding  # only a grounded reply needs it
+
     try:
         grounding = Grounding.from_json(message.grounding)
     except (KeyError, TypeError, ValueError):  # written by a future or damaged version

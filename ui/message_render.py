@@ -12,14 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pygments.lexer import Lexer
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.style import StyleMeta
-from pygments.styles import get_style_by_name
-from pygments.token import Token, _TokenType
-from pygments.util import ClassNotFound
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -40,6 +34,11 @@ from ui.citation_links import (
     link_citations,
     mark_supported_sentences,
 )
+
+if TYPE_CHECKING:  # pygments is imported with the first code block, not before the first paint
+    from pygments.lexer import Lexer
+    from pygments.style import StyleMeta
+    from pygments.token import _TokenType
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _MARKDOWN = QTextDocument.MarkdownFeature(
@@ -152,11 +151,16 @@ class Theme:
 
 @lru_cache(maxsize=4)
 def _style(name: str) -> StyleMeta:
+    from pygments.styles import get_style_by_name
+
     return get_style_by_name(name)
 
 
 @lru_cache(maxsize=64)
 def _lexer(lang: str) -> Lexer:
+    from pygments.lexers import TextLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         return get_lexer_by_name(lang, stripnl=False, ensurenl=False) if lang else TextLexer()
     except ClassNotFound:
@@ -181,6 +185,8 @@ class CodeFormats:
         return fmt
 
     def _build(self, ttype: _TokenType) -> QTextCharFormat:
+        from pygments.token import Token
+
         fmt = QTextCharFormat()
         fmt.setFont(_fixed_font())
         style = _style(self._theme.pygments_style)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from core.engine.types import ChatMessage
     from desktop.chat_controller import ChatController
     from desktop.compare_controller import CompareController
+    from desktop.database_controller import DatabaseController
     from desktop.documents_controller import DocumentsController
     from desktop.embedding_maps_controller import EmbeddingMapsController
     from desktop.engine_worker import EngineHandle
@@ -125,7 +126,9 @@ class MainWindow(QMainWindow):
         self.library: ModelsLibraryController | None = None
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
+        self.database: DatabaseController | None = None
         self._closed = False
+        self.menuBar().addMenu("&Tools").addAction("Check database…", self._check_database)
 
     def _build_layout(self) -> None:
         header = QHBoxLayout()
@@ -267,6 +270,19 @@ class MainWindow(QMainWindow):
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
+        # The other workers open the database only once its check passed (or a repair did).
+        from desktop.database_controller import DatabaseController
+
+        self.database = DatabaseController(database_path(), self.show_error, self)
+        self.database.start(self._start_workers)
+
+    def _start_workers(self) -> None:
+        assert self.store is not None and self.engine is not None and self.chats is not None
+        assert self.models is not None and self.documents_controller is not None
+        assert self.library is not None and self.compare is not None
+        assert self.maps_controller is not None and self.quant_lab_controller is not None
+        if self._closed:
+            return
         self.store.start()
         self.engine.start()
         self.chats.start()
@@ -389,13 +405,17 @@ class MainWindow(QMainWindow):
         log.info("shown to the user: %s", message)
         self.error_banner.show_message(message)
 
+    def _check_database(self) -> None:
+        if self.database is not None:
+            self.database.open_dialog()
+
     def store_busy(self) -> bool:
         """True while a store job has not come back (tests wait on this)."""
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
         handles = (self.store, self.engine, self.documents_controller, self.compare,
-                   self.maps_controller, self.quant_lab_controller)
+                   self.maps_controller, self.quant_lab_controller, self.database)
         threads = [h.worker_thread for h in handles if h is not None]
         return threads + (self.library.threads() if self.library is not None else [])
 
@@ -424,3 +444,5 @@ class MainWindow(QMainWindow):
                 lab.stop()
         if self.store is not None:
             self.store.stop()
+        if self.database is not None:
+            self.database.stop()

@@ -96,6 +96,8 @@ class DatabaseController(QObject):
             dialog.show_report(report)
             if outcome:
                 dialog.show_outcome(outcome, ok)
+            if report.database.ok and self._on_ready is not None:
+                self._become_ready()  # "Check again" after the file was set right elsewhere
 
         self._jobs.call(lambda _c, _p: check_everything(), show, self._on_repair_error)
 

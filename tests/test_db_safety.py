@@ -429,6 +429,24 @@ def test_recovery_keeps_messages_whose_chat_was_lost_and_the_counters(
         assert store.create_chat("next").id == CHATS + 1  # ids never come back
 
 
+def test_recovery_keeps_collections_and_their_folders_for_reindexing(
+        glassbox_home: Path, tmp_path: Path) -> None:
+    from core.rag.library import DocumentLibrary
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a note to index")
+    with DocumentLibrary() as library:
+        library.add_paths("notes", [docs])
+    result = recover_database(database_path())
+    assert {t.table: t.copied for t in result.tables}["rag_sources"] == 1
+    with DocumentLibrary() as library:  # the index's own tables are made again on open
+        assert [c.name for c in library.list_collections()] == ["notes"]
+        assert library.watched_folders("notes") == [str(docs)]
+        assert library.documents("notes") == []  # chunks, vectors, FTS: re-indexed
+        assert [d.status for d in library.add_paths("notes", [])] == ["pending"]
+
+
 def test_doctor_names_a_missing_model_file_and_a_broken_header(
         glassbox_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from core.models.registry import ModelRegistry

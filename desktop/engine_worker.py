@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.engine.load_guard import LoadGuard
 from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
 from core.errors import EngineCrashed, GlassboxError, ModelLoadError
-from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model
+from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
 
 if TYPE_CHECKING:
     from core.chat import ChatSession
@@ -136,6 +136,7 @@ class EngineWorker(QObject):
         assert self._engine is not None and self._store is not None
         from core.models.load_settings import SETTING_KEY, LoadSettings, engine_options
 
+        prepare(path)  # a bundled model listed before its first use is assembled now
         n_ctx = int(self._store.settings.get("n_ctx", DEFAULT_N_CTX))
         options = engine_options(LoadSettings.from_value(self._store.settings.get(SETTING_KEY)),
                                  path, n_ctx)

@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
         self.library = ModelsLibraryController(self.models_panel, self)
         self.library.library_changed.connect(self.models.set_library)
         self.library.use_requested.connect(self._use_model)
+        self.sources_controller.download_requested.connect(self.library.download_starter)
         self.maps_controller = EmbeddingMapsController(self.learn.maps, self.show_error,
                                                        self._current_model_path, self)
         self.documents_controller.collections_changed.connect(

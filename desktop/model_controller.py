@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject
 from core.engine.load_guard import LoadGuard
 from core.engine.types import ModelInfo
 from core.errors import GlassboxError
-from core.models.bundled import bundled_chat_models
+from core.models.bundled import CHAT_MODEL_ID, NOTES, bundled_chat_models
 from core.store import ChatStore
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
@@ -66,8 +66,14 @@ def chosen_default() -> str | None:
 
 
 def picker_label(entry: ModelEntry) -> str:
-    label = f"{Path(entry.path).stem} (bundled)" if entry.source == "bundled" else entry.name
-    return f"{label} ★" if entry.is_default else label
+    """The model's one name (as in the library and the CLI), with what it is for: the bundled
+    chat model reads "bundled:smollm2-135m-instruct (tiny demo model)"."""
+    return f"{entry.label} ★" if entry.is_default else entry.label
+
+
+def _bundled_label() -> str:
+    # Until the library arrives, the bundled chat model stands in for it, under the same name.
+    return f"{CHAT_MODEL_ID} ({NOTES[CHAT_MODEL_ID]})"
 
 
 class ModelController(QObject):
@@ -85,7 +91,8 @@ class ModelController(QObject):
         self._guard = LoadGuard(home)
         self._bundled = [str(p) for p in bundled_chat_models()]
         # Until the library arrives from the Models worker, the bundled models stand in for it.
-        self._library = [(f"{Path(p).stem} (bundled)", p) for p in self._bundled]
+        self._library = [(_bundled_label(), p) for p in self._bundled]
+        self._names = {p: CHAT_MODEL_ID for p in self._bundled}  # path -> library name
         self._recent: list[str] = []
         self.model: ModelInfo | None = None
         self.loading: str | None = None
@@ -108,8 +115,18 @@ class ModelController(QObject):
 
     def set_library(self, entries: list[ModelEntry]) -> None:
         """The library changed (import, download, removal, new default): list it again."""
-        self._library = [(picker_label(e), e.path) for e in entries if not e.missing]
+        # Only files that are there: a bundled model made on first use is loaded from the
+        # Models tab (its Use in chat), since every picker of paths reads this list.
+        self._library = [(picker_label(e), e.path) for e in entries
+                         if not e.missing and Path(e.path).is_file()]
+        self._names = {e.path: e.name for e in entries}
         self._picker.set_models(self._library, self._recent)
+        if self.model is not None:
+            self._status.set_model(self._name_of(self.model), self.model.n_ctx)
+
+    def _name_of(self, info: ModelInfo) -> str:
+        """A model's library name when it has one (one name everywhere), else its file's."""
+        return self._names.get(info.path, info.name)
 
     def load(self, path: str) -> None:
         self.loading = path
@@ -152,7 +169,7 @@ class ModelController(QObject):
         self.loading = None
         self._picker.set_loading(None)
         self._picker.set_current(info.path)
-        self._status.set_model(info.name, info.n_ctx)
+        self._status.set_model(self._name_of(info), info.n_ctx)
         self._status.set_state("Ready")
         library = [path for _label, path in self._library]
         self._store.call(lambda s: remember_model(s, info.path, library), self._set_recent)
@@ -171,7 +188,7 @@ class ModelController(QObject):
             self._status.set_state("No model loaded")
         else:
             self._picker.set_current(self.model.path)
-            self._status.set_model(self.model.name, self.model.n_ctx)
+            self._status.set_model(self._name_of(self.model), self.model.n_ctx)
             self._status.set_state("Ready")
         self._show_error(message)
 

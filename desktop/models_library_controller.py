@@ -294,3 +294,9 @@ class ModelsLibraryController(QObject):
 
     def show_download_tab(self) -> None:
         self._panel.tabs.setCurrentIndex(DOWNLOAD)
+
+    def download_starter(self, repo_id: str, filename: str) -> None:
+        """One click from elsewhere (the demo model's hint): show the Models tab's downloads
+        and start this one there, where it can be followed, paused or cancelled."""
+        self._panel.reveal_downloads()
+        self.download(repo_id, filename)

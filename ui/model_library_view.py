@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from core.models.bundled import DEMO_NOTE
 from core.models.metadata import format_bytes, format_parameters
 
 if TYPE_CHECKING:
@@ -18,11 +19,15 @@ COLUMNS = ("Name", "Source", "Architecture", "Params", "Quant", "Size", "Context
            "Template")
 NAME, SOURCE, ARCH, PARAMS, QUANT, SIZE, CONTEXT, LICENCE, TEMPLATE = range(len(COLUMNS))
 _NAME_ROLE = Qt.ItemDataRole.UserRole
+_NOTE_TIPS = {DEMO_NOTE: "Fast, so good for seeing how a model works, but its answers "
+                                 "are often wrong: download a starter model (Download tab) for "
+                                 "answers you can use."}
 
 
 def display_name(entry: ModelEntry) -> str:
-    """The name shown for a model; the default model carries a star."""
-    return f"★ {entry.name}" if entry.is_default else entry.name
+    """The name shown for a model, with what a bundled one is for ("tiny demo model"); the
+    default model carries a star."""
+    return f"★ {entry.label}" if entry.is_default else entry.label
 
 
 class ModelLibraryView(QTableWidget):
@@ -88,6 +93,9 @@ class ModelLibraryView(QTableWidget):
                 self.item(row, column).setForeground(self.palette().placeholderText())
         if f.display_name:
             name.setToolTip(f"{f.display_name}\n{entry.path}")
+        if entry.note:
+            name.setToolTip(f"{entry.name}: a {entry.note}, shipped with Glassbox. "
+                            f"{_NOTE_TIPS.get(entry.note, '')}\n{entry.path}")
 
     def selected_name(self) -> str | None:
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []

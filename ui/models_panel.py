@@ -151,6 +151,16 @@ class ModelsPanel(QWidget):
     def show_error(self, message: str) -> None:
         self.error_banner.show_message(message)
 
+    def reveal_downloads(self) -> None:
+        """Bring this panel's Download page to the front, and the panel itself when it is a
+        page of a tab widget (the window's Models tab), so a download started elsewhere is
+        seen as it runs."""
+        self.tabs.setCurrentIndex(DOWNLOAD)
+        stack = self.parentWidget()
+        tabs = stack.parentWidget() if stack is not None else None
+        if isinstance(tabs, QTabWidget):
+            tabs.setCurrentWidget(self)
+
     # -- intents ----------------------------------------------------------------------------
     def ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", "", GGUF_FILTER)

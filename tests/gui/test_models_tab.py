@@ -252,7 +252,8 @@ def test_remove_asks_first_and_set_default(
     panel.library.select_name("keeper-Q8_0")
     qtbot.mouseClick(panel.default_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ModelRegistry().default().name == "keeper-Q8_0", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: panel.library.item(1, 0).text().startswith("★"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.library.item(panel.library.names().index("keeper-Q8_0"),
+                                               0).text().startswith("★"), timeout=WAIT_MS)
     copy = Path(panel.library.entry("keeper-Q8_0").path)
     qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
     assert panel.confirm.isVisible() and "delete its file" in panel.confirm.label.text()

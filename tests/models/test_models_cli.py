@@ -15,6 +15,7 @@ import pytest
 from fake_hub import FakeHub
 
 from core.cli import main
+from core.models.bundled import COMPARISON_BASE_ID
 from core.models.registry import BUNDLED_CHAT_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def test_import_list_info_default_remove(capsys: pytest.CaptureFixture[str],
     assert "Added tiny (llama, 384 parameters, F32, copied into the library)" in out
     code, out, _ = run(capsys, "list", "--json")
     listed = {m["name"]: m for m in json.loads(out)}
-    assert set(listed) == {BUNDLED_CHAT_ID, "tiny"}
+    assert set(listed) - {COMPARISON_BASE_ID} == {BUNDLED_CHAT_ID, "tiny"}
     assert listed["tiny"]["facts"]["has_chat_template"] is True
     code, out, _ = run(capsys, "list")
     assert "tiny" in out and "CHAT" in out
@@ -52,7 +53,7 @@ def test_import_list_info_default_remove(capsys: pytest.CaptureFixture[str],
     assert code == 0 and "add --delete-file" in out
     assert Path(info["model"]["path"]).exists()
     code, out, _ = run(capsys, "list", "--json")
-    assert [m["name"] for m in json.loads(out)] == [BUNDLED_CHAT_ID]
+    assert [m["name"] for m in json.loads(out) if m["source"] != "bundled"] == []
     assert json.loads(out)[0]["is_default"] is True  # the default falls back to the bundled
 
 
@@ -85,7 +86,7 @@ def test_starter_list_search_files_and_a_resumed_pull(
     code, out, err = run(capsys, "pull", REPO, "tiny-Q8_0.gguf", "--retries", "0")
     assert code == 1 and "broke off" in err and "run the same download again" in err
     code, out, _ = run(capsys, "list", "--json")
-    assert len(json.loads(out)) == 1  # nothing registered from the broken attempt
+    assert {m["source"] for m in json.loads(out)} == {"bundled"}  # nothing from the broken try
     code, out, err = run(capsys, "pull", REPO, "--default")  # no FILE: the recommended one
     assert code == 0, err
     assert "resuming" in err and "sha256 verified" in out

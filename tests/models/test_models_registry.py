@@ -11,8 +11,17 @@ import pytest
 from gguf_files import N_CTX_TRAIN, TENSOR_PARAMS
 
 from core.errors import Cancelled, ModelImportError, ModelLibraryError, ModelLoadError, UnknownModel
+from core.models.bundled import COMPARISON_BASE_ID, comparison_base_target
 from core.models.metadata import quantization_from_name, read_facts
 from core.models.registry import BUNDLED_CHAT_ID, ModelRegistry, models_dir
+
+
+def _bundled_names() -> list[str]:
+    """The bundled models listed first: SmolLM2, then Gemma when its package is installed."""
+    names = [BUNDLED_CHAT_ID]
+    if comparison_base_target(models_dir()) is not None:
+        names.append(COMPARISON_BASE_ID)
+    return names
 
 
 def _files_in_models() -> list[str]:
@@ -61,7 +70,7 @@ def test_bad_files_are_refused_with_the_reason(make_gguf: Callable[..., Path],
         registry.import_file(make_gguf("vocab-only.gguf", tensors=0))
     with pytest.raises(ModelImportError, match="not found"):
         registry.import_file(tmp_path / "missing.gguf")
-    assert [e.source for e in registry.models()] == ["bundled"]
+    assert {e.source for e in registry.models()} == {"bundled"}
     assert _files_in_models() == []
 
 
@@ -74,8 +83,8 @@ def test_import_copies_and_lists_with_facts(make_gguf: Callable[..., Path]) -> N
         source.read_bytes()
     assert registry.import_file(source) == entry  # the same file again: the same entry
     listed = registry.models()
-    assert [e.name for e in listed] == [BUNDLED_CHAT_ID, entry.name]
-    assert listed[0].is_default and not listed[1].is_default
+    assert [e.name for e in listed] == [*_bundled_names(), entry.name]
+    assert listed[0].is_default and not listed[-1].is_default
     assert registry.get("TINY-model-q8_0").facts.parameter_count == 3 * TENSOR_PARAMS
     assert not list((models_dir() / ".partial").iterdir())  # no leftovers from the copy
 
@@ -112,7 +121,7 @@ def test_remove_keeps_or_deletes_only_what_it_owns(make_gguf: Callable[..., Path
     assert own.exists()
     registry.remove(copied.name, delete_file=True)
     assert not Path(copied.path).exists()
-    assert [e.name for e in registry.models()] == [BUNDLED_CHAT_ID]
+    assert [e.name for e in registry.models()] == _bundled_names()
     assert registry.default().name == BUNDLED_CHAT_ID  # type: ignore[union-attr]
     with pytest.raises(ModelLibraryError, match="ships with Glassbox"):
         registry.remove(BUNDLED_CHAT_ID)
@@ -135,7 +144,7 @@ def test_cancelled_import_leaves_nothing(make_gguf: Callable[..., Path]) -> None
         ModelRegistry().import_file(make_gguf(), cancel=stop)
     assert _files_in_models() == []
     assert not list((models_dir() / ".partial").iterdir())
-    assert len(ModelRegistry().models()) == 1
+    assert {e.source for e in ModelRegistry().models()} == {"bundled"}
 
 
 def test_the_list_survives_damage_and_is_written_atomically(
@@ -146,5 +155,5 @@ def test_the_list_survives_damage_and_is_written_atomically(
     assert json.loads(path.read_text())["models"][0]["name"] == "tiny-model-Q8_0"
     assert not list(models_dir().glob("*.tmp"))
     path.write_text("{ half a file")
-    assert [e.source for e in registry.models()] == ["bundled"]  # readable, not a crash
+    assert {e.source for e in registry.models()} == {"bundled"}  # readable, not a crash
     assert list(models_dir().glob("registry.damaged-*.json"))

@@ -22,7 +22,7 @@ from robustness.test_environment_faults import _mount, _umount
 from core.cli import main
 from core.config import database_path
 from core.errors import StoreError
-from core.store import ChatStore
+from core.store import ChatStore, backup
 from core.store.backup import backup_before_migration, backup_if_due, list_backups, make_backup
 from core.store.db import MIGRATIONS
 from core.store.health import check_database, database_in_use
@@ -217,11 +217,21 @@ def small_backup_disk(glassbox_home: Path) -> Iterator[Path]:
     _umount(folder)
 
 
-def test_a_full_backup_disk_warns_leaves_no_partial_copy_and_loses_nothing(
+def test_a_backup_that_would_fill_the_disk_is_not_started(
         glassbox_home: Path, small_backup_disk: Path) -> None:
+    db = glassbox_home / "glassbox.sqlite3"
+    fill(db)
+    outcome = backup_if_due(db)
+    assert outcome.backup is None and "nearly full" in (outcome.warning or "")
+    assert list(small_backup_disk.iterdir()) == []
+
+
+def test_a_full_backup_disk_warns_leaves_no_partial_copy_and_loses_nothing(
+        glassbox_home: Path, small_backup_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = glassbox_home / "glassbox.sqlite3"
     fill(db, chats=30)
     assert db.stat().st_size > 200_000
+    monkeypatch.setattr(backup, "_require_room", lambda *_: None)  # let the copy hit the end
     outcome = backup_if_due(db)
     assert outcome.backup is None
     assert outcome.warning and "the disk is full" in outcome.warning, outcome.warning

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from core.errors import StoreError
 log = logging.getLogger(__name__)
 
 KEEP = 7
+# Free space a backup must leave on the disk: filling it would make the chats' own writes fail.
+RESERVE_BYTES = 100 * 1000 * 1000
 BUSY_TIMEOUT_MS = 5000
 DAY_S = 24 * 60 * 60
 BACKUP_DIR = "backups"
@@ -99,6 +102,10 @@ def make_backup(conn: apsw.Connection, db_path: Path, reason: str = "manual",
     except OSError as exc:
         raise BackupError(f"Cannot make the backup folder {folder}: {_reason(exc)}. Check "
                           "that the data folder is writable.") from exc
+    if not os.access(folder, os.W_OK):
+        raise BackupError(f"No backup was written: the backup folder {folder} is not "
+                          "writable. Check its permissions.")
+    _require_room(folder, db_path)
     target = _free_name(folder, reason)
     partial = folder / (target.name + f".{os.getpid()}{_PARTIAL}")
     try:
@@ -162,6 +169,19 @@ def _copy(conn: apsw.Connection, target: Path) -> None:
         dest.close()
     with open(target, "rb+") as f:
         os.fsync(f.fileno())
+
+
+def _require_room(folder: Path, db_path: Path) -> None:
+    try:
+        free = shutil.disk_usage(folder).free
+        needed = db_path.stat().st_size + RESERVE_BYTES
+    except OSError:
+        return  # unknown: the copy itself will say if the disk is full
+    if free < needed:
+        raise BackupError(f"No backup was written into {folder}: the disk is nearly full "
+                          f"({free // 1_000_000} MB free; a backup needs "
+                          f"{needed // 1_000_000} MB with room left for your chats). Free "
+                          "some space.")
 
 
 def _free_name(folder: Path, reason: str) -> Path:

@@ -132,6 +132,8 @@ def _ask(args: argparse.Namespace) -> int:
         }
         if grounding is not None:
             result["citations"] = grounding.citations(done.text)
+            result["invalid_citations"] = list(grounding.invalid_citations)
+            result["backed"] = grounding.backed
         print(json.dumps(result, ensure_ascii=False))
     elif grounding is not None:
         _print_sources(grounding, done.text)
@@ -172,6 +174,12 @@ def _print_sources(grounding: Grounding, answer: str) -> None:
     for citation, source in zip(grounding.citations(answer), grounding.sources, strict=True):
         mark = "*" if citation["cited"] else " "
         print(f" {mark}[{source.number}] {source.label}  ({source.path})")
+    if grounding.invalid_citations:
+        listed = ", ".join(f"[{n}]" for n in grounding.invalid_citations)
+        print(f"! cites passages that do not exist: {listed} (only "
+              f"{grounding.passage_range()} were given)")
+    if grounding.backed is False:
+        print("! not backed by your documents: no sentence of the answer matches a passage")
 
 
 def _chat(args: argparse.Namespace) -> int:

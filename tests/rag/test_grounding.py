@@ -161,6 +161,9 @@ def test_cli_ask_with_a_collection_cites_pages_that_hold_the_text(
     answer = json.loads(result.stdout)
     citations = answer["citations"]
     assert answer["text"] and citations and citations[0]["page"] == 2
+    # What cannot be trusted travels with the answer too (judged by tests/rag/test_citations).
+    assert answer["backed"] in (True, False, None)
+    assert all(n > len(citations) for n in answer["invalid_citations"])
     for citation in citations:
         if citation["page"] is not None:
             assert " ".join(citation["text"].split()) in _pdf_page_text(citation["path"],

@@ -34,8 +34,11 @@ from core.store.repair import (
 )
 from desktop.learn_lab_worker import LabHandle, LabProgress
 from ui.database_dialog import DatabaseDialog
+from ui.error_banner_view import ErrorBannerView
 
 log = logging.getLogger(__name__)
+
+CHECK_ACTION = "Check database…"
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,13 @@ class DatabaseController(QObject):
     """Owns the database worker thread and the Check database dialog."""
 
     def __init__(self, db_path: Path, show_error: Callable[[str], None],
-                 parent_widget: QWidget) -> None:
+                 parent_widget: QWidget, banner: ErrorBannerView | None = None) -> None:
         super().__init__(parent_widget)
         self._db_path = db_path
         self._show_error = show_error
+        self._banner = banner
+        if banner is not None:
+            banner.action_triggered.connect(self._on_banner_action)
         self._parent_widget = parent_widget
         self._jobs = LabHandle("glassbox-database", self._on_job_error, self)
         self.worker_thread = self._jobs.worker_thread
@@ -121,8 +127,16 @@ class DatabaseController(QObject):
             return
         advice = (" Restore a backup or recover what can be read: see Check database."
                   if result.health.repairable else "")
-        self._show_error(result.health.message + advice)
+        if self._banner is not None:  # the dialog may be closed; the banner opens it again
+            log.info("shown to the user: %s", result.health.message)
+            self._banner.show_message(result.health.message + advice, action=CHECK_ACTION)
+        else:
+            self._show_error(result.health.message + advice)
         self.open_dialog(failed, ok=False)
+
+    def _on_banner_action(self, action: str) -> None:
+        if action == CHECK_ACTION:
+            self.open_dialog()
 
     def _become_ready(self) -> None:
         if self.ready:

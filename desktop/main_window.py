@@ -274,7 +274,8 @@ class MainWindow(QMainWindow):
         # The other workers open the database only once its check passed (or a repair did).
         from desktop.database_controller import DatabaseController
 
-        self.database = DatabaseController(database_path(), self.show_error, self)
+        self.database = DatabaseController(database_path(), self.show_error, self,
+                                           self.error_banner)
         self.database.start(self._start_workers)
 
     def _start_workers(self) -> None:

@@ -81,6 +81,10 @@ def test_a_damaged_database_shows_the_dialog_and_restore_brings_the_chats_back(
     dialog = shown_report(qtbot, window)
     assert "damaged" in window.error_banner.message()
     assert "damaged" in dialog.headline.text()
+    dialog.close()  # the banner opens it again
+    assert window.error_banner.action_button.text() == "Check database…"
+    qtbot.mouseClick(window.error_banner.action_button, Qt.MouseButton.LeftButton)
+    dialog = shown_report(qtbot, window)
     assert dialog.backups.rowCount() == 1 and dialog.selected_backup() is not None
     assert dialog.restore_button.isEnabled() and dialog.recover_button.isEnabled()
     assert "at next start" not in dialog.restore_button.text()

@@ -19,15 +19,21 @@ COLUMNS = ("Name", "Source", "Architecture", "Params", "Quant", "Size", "Context
            "Template")
 NAME, SOURCE, ARCH, PARAMS, QUANT, SIZE, CONTEXT, LICENCE, TEMPLATE = range(len(COLUMNS))
 _NAME_ROLE = Qt.ItemDataRole.UserRole
+_MAX_COLUMN_PX = 360
 _NOTE_TIPS = {DEMO_NOTE: "Fast, so good for seeing how a model works, but its answers "
                                  "are often wrong: download a starter model (Download tab) for "
                                  "answers you can use."}
 
 
 def display_name(entry: ModelEntry) -> str:
-    """The name shown for a model, with what a bundled one is for ("tiny demo model"); the
-    default model carries a star."""
-    return f"★ {entry.label}" if entry.is_default else entry.label
+    """The name shown for a model; the default model carries a star."""
+    return f"★ {entry.name}" if entry.is_default else entry.name
+
+
+def display_source(entry: ModelEntry) -> str:
+    """Where the model came from, and what a bundled one is for: "bundled · tiny demo model"
+    (beside the name, so a long name never elides the note away)."""
+    return f"{entry.source} · {entry.note}" if entry.note else entry.source
 
 
 class ModelLibraryView(QTableWidget):
@@ -47,7 +53,10 @@ class ModelLibraryView(QTableWidget):
         header = self.horizontalHeader()
         header.setMinimumSectionSize(48)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        # Names are read first: whole (up to a very long one), the table scrolls sideways
+        # instead when the tab is narrow; the last column takes what room is left.
+        header.setMaximumSectionSize(_MAX_COLUMN_PX)
+        header.setStretchLastSection(True)
         self._entries: dict[str, ModelEntry] = {}
 
     def set_models(self, entries: Sequence[ModelEntry]) -> None:
@@ -67,7 +76,7 @@ class ModelLibraryView(QTableWidget):
     def _fill(self, row: int, entry: ModelEntry) -> None:
         f = entry.facts
         template = "chat" if f.has_chat_template else "none (plain text)"
-        values = (display_name(entry), entry.source, f.architecture,
+        values = (display_name(entry), display_source(entry), f.architecture,
                   format_parameters(f.parameter_count), f.quantization,
                   format_bytes(f.file_size),
                   f"{f.context_length:,}" if f.context_length else "unknown",
@@ -94,8 +103,10 @@ class ModelLibraryView(QTableWidget):
         if f.display_name:
             name.setToolTip(f"{f.display_name}\n{entry.path}")
         if entry.note:
-            name.setToolTip(f"{entry.name}: a {entry.note}, shipped with Glassbox. "
-                            f"{_NOTE_TIPS.get(entry.note, '')}\n{entry.path}")
+            tip = (f"{entry.name}: a {entry.note}, shipped with Glassbox. "
+                   f"{_NOTE_TIPS.get(entry.note, '')}").strip()
+            name.setToolTip(f"{tip}\n{entry.path}")
+            self.item(row, SOURCE).setToolTip(tip)
 
     def selected_name(self) -> str | None:
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []

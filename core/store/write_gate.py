@@ -103,28 +103,45 @@ class _ProcessLock:
     def __init__(self, database: Path) -> None:
         self._lock_path = database.with_name(database.name + ".write-lock")
         self._queue_path = database.with_name(database.name + ".write-queue")
-        self._lock_fd: int | None = None
-        self._queue_fd: int | None = None
+        self._fds: tuple[int, int] | None = None
 
-    def _open(self) -> tuple[int, int]:
-        # Opened on first use and kept: the files are tiny, and reopening per write costs.
-        if self._lock_fd is None or self._queue_fd is None:
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
-        return self._lock_fd, self._queue_fd
+    def _open(self) -> tuple[int, int] | None:
+        # Opened for each turn and closed after it: an open file would keep the data folder's
+        # file system busy (it could not be unmounted), and opening costs microseconds beside
+        # a commit's fsync. A folder where they cannot be made (read-only) gets no lock: the
+        # write itself then fails there with SQLite's own error, which says why.
+        try:
+            lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        try:
+            queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            os.close(lock_fd)
+            return None
+        return lock_fd, queue_fd
 
     def acquire(self, deadline: float) -> None:
-        lock_fd, queue_fd = self._open()
-        self._let_waiters_go_first(queue_fd)
-        fcntl.flock(queue_fd, fcntl.LOCK_SH)  # "I am waiting", seen by the others
+        fds = self._open()
+        if fds is None:
+            return
+        lock_fd, queue_fd = fds
         try:
-            _poll(lock_fd, fcntl.LOCK_EX, deadline)
-        finally:
-            fcntl.flock(queue_fd, fcntl.LOCK_UN)
+            self._let_waiters_go_first(queue_fd)
+            fcntl.flock(queue_fd, fcntl.LOCK_SH)  # "I am waiting", seen by the others
+            try:
+                _poll(lock_fd, fcntl.LOCK_EX, deadline)
+            finally:
+                fcntl.flock(queue_fd, fcntl.LOCK_UN)
+        except BaseException:
+            _close(fds)
+            raise
+        self._fds = fds
 
     def release(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if self._fds is not None:
+            fds, self._fds = self._fds, None
+            _close(fds)  # closing the descriptor releases its lock
 
     @staticmethod
     def _let_waiters_go_first(queue_fd: int) -> None:
@@ -136,6 +153,11 @@ class _ProcessLock:
         except GateTimeout:
             return
         fcntl.flock(queue_fd, fcntl.LOCK_UN)
+
+
+def _close(fds: tuple[int, int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _poll(fd: int, kind: int, deadline: float) -> None:

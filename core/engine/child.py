@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
 
+from core.background import generating
 from core.engine.gguf_file import read_header
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
@@ -58,10 +59,20 @@ class _Server:
         self._conn.send(("loaded", self._runner.info))
 
     def _generate(self, request: GenerateRequest) -> None:
-        events = self._model().generate(request.messages, request.sampling, self._cancel.is_set)
-        for event in events:
-            kind = "done" if isinstance(event, DoneEvent) else "token"
-            self._conn.send((kind, event))
+        # Background work (indexing, parsing, quantizing) yields the CPU while the flag is up.
+        # It comes down before the last event goes out, so a caller that has the reply (or its
+        # error) in hand never sees the flag still raised by it.
+        done: DoneEvent | None = None
+        with generating():
+            events = self._model().generate(request.messages, request.sampling,
+                                            self._cancel.is_set)
+            for event in events:
+                if isinstance(event, DoneEvent):
+                    done = event
+                else:
+                    self._conn.send(("token", event))
+        if done is not None:
+            self._conn.send(("done", done))
 
     def _vocab(self, path: str) -> Inspector:
         if path not in self._vocabs:
@@ -128,7 +139,9 @@ class _Server:
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
             elif op == "inspect":
-                self._conn.send(("inspected", self._inspect(payload)))
+                with generating():  # captures run the model as hard as a reply does
+                    view = self._inspect(payload)
+                self._conn.send(("inspected", view))
             else:
                 raise ValueError(f"unknown request {op!r}")
         except Exception as exc:  # every failure becomes a reply; the process stays up

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from core.background import generation_active, lower_process
 from core.errors import Cancelled, GlassboxError
 
 Progress = Callable[[int, int, str], None]  # done, total, what is happening now
@@ -80,10 +81,15 @@ def run_in_child(target: str, args: tuple[Any, ...], what: str,
                               name="glassbox-lab", daemon=True)
     process.start()
     sender.close()
+    lowered = False
     try:
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"Stopped {what}.")
+            if not lowered and process.pid is not None and generation_active():
+                # A reply is streaming: the job yields the CPU for the rest of its life (a
+                # lowered thread cannot be raised again; threads it starts inherit it).
+                lowered = lower_process(process.pid)
             try:
                 ready = receiver.poll(_POLL_S)
                 event = receiver.recv() if ready else None

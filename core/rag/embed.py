@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.background import call_in_thread, generation_active, in_background_work, lower_thread
 from core.rag.errors import IndexingError
 
 DIMENSION = 384
 DEFAULT_BATCH_SIZE = 32
+# Background batches (see `Embedder.encode`) ask whether a model is generating at most this
+# often, between the model's layers: a batch of 32 chunks takes about 1.2 s on two cores.
+_CHECK_INTERVAL_S = 0.02
+# Policy for a background batch while a model generates (measured; see `_yield_cpu`).
+BACKGROUND_THREADS = 1
+PAUSE_WHILE_GENERATING = False
+
+_batch = threading.local()  # the background batch running on this thread, if any
+
+
+class _BatchState:
+    def __init__(self) -> None:
+        self.yielding = False
+        self.next_check = 0.0
 
 
 def embedding_model_path() -> Path:
@@ -42,7 +58,9 @@ class Embedder:
         self._model_path = model_path
         self.batch_size = batch_size
         self._model: Any = None
+        self._threads = 1
         self._lock = threading.Lock()
+        self.batches_yielded = 0  # background batches that yielded to a generating model
 
     @property
     def dimension(self) -> int:
@@ -70,18 +88,86 @@ class Embedder:
             except Exception as exc:  # a damaged model folder shows up in many forms
                 raise IndexingError(f"The embedding model at {path} cannot be loaded: {exc}") \
                     from exc
+            import torch
+
+            # torch's own choice (one a core), taken before any background batch lowers it.
+            self._threads = torch.get_num_threads()
+            # The tokenizer's worker pool starts on first use and its threads keep the
+            # priority of the thread that started it: start it here, at normal priority.
+            model.encode(["warm up", "the tokenizer"], show_progress_bar=False)
+            self._watch_layers(model)
             self._model = model
 
+    def _watch_layers(self, model: Any) -> None:
+        """Check for generation between the transformer's sublayers (18 places in MiniLM),
+        so a background batch yields within tens of milliseconds of a reply starting."""
+        encoder = getattr(getattr(model[0], "auto_model", None), "encoder", None)
+        for layer in getattr(encoder, "layer", None) or []:
+            for part in layer.children():
+                part.register_forward_pre_hook(self._on_sublayer)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """An (n, 384) float32 array of unit-length vectors, one row per text."""
+        """An (n, 384) float32 array of unit-length vectors, one row per text.
+
+        Called inside `core.background.background_work()` (indexing does), the batch yields
+        the CPU to any model generating with this data folder, even one that starts midway.
+        """
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         self.load()
+        if in_background_work():
+            items = list(texts)
+            return call_in_thread(lambda: self._background_batch(items), "glassbox-embed")
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _background_batch(self, texts: list[str]) -> np.ndarray:
+        """On a thread of its own, which ends with the batch: lowering its priority is one
+        way, so the next batch starts at normal priority on a fresh thread."""
+        import torch
+
+        if torch.get_num_threads() != self._threads:  # a lowered batch set torch's default
+            torch.set_num_threads(self._threads)
+        state = _BatchState()
+        _batch.state = state
+        try:
+            self._check(state)
+            return self._encode(texts)
+        finally:
+            _batch.state = None
+
+    def _on_sublayer(self, module: Any, args: Any) -> None:
+        state: _BatchState | None = getattr(_batch, "state", None)
+        if state is not None and not state.yielding:
+            self._check(state)
+
+    def _check(self, state: _BatchState) -> None:
+        now = time.monotonic()
+        if now < state.next_check:
+            return
+        state.next_check = now + _CHECK_INTERVAL_S
+        if generation_active():
+            state.yielding = True
+            self.batches_yielded += 1
+            _yield_cpu()
+
+
+def _yield_cpu() -> None:
+    """Make the rest of this thread's batch yield the CPU to the generating model."""
+    import torch
+
+    if PAUSE_WHILE_GENERATING:
+        while generation_active():
+            time.sleep(_CHECK_INTERVAL_S)
+        return
+    lower_thread()
+    torch.set_num_threads(BACKGROUND_THREADS)
 
 
 _default: Embedder | None = None

@@ -20,8 +20,9 @@ from typing import Protocol
 
 import numpy as np
 
+from core.background import background_work
 from core.config import database_path
-from core.rag.chunk import Chunk, Chunker
+from core.rag.chunk import Chunk, Chunker, document_title
 from core.rag.embed import Embedder, default_embedder
 from core.rag.errors import IndexingError, UnknownCollection
 from core.rag.index_store import CollectionInfo, DocumentInfo, IndexStore
@@ -299,14 +300,15 @@ class _IndexRun:
                 current = self._submit_next(queue, parser, skipped)
                 continue
             following = self._submit_next(queue, parser, skipped)  # parses while we embed
-            chunks = self.lib.chunker.chunk(sections)
+            chunks = self.lib.chunker.chunk(sections, document_title(job.document.path))
             vectors: list[np.ndarray] = []
             for start in range(0, len(chunks), self.lib.embedder.batch_size):
                 if self._cancelled():
                     yield self._event("cancelled")
                     return
                 batch = chunks[start:start + self.lib.embedder.batch_size]
-                vectors.append(self.lib.embedder.encode([c.text for c in batch]))
+                with background_work():  # yields the CPU while a model generates
+                    vectors.append(self.lib.embedder.encode([c.embedding_text for c in batch]))
                 self.chunks_done += len(batch)
                 yield self._event("embedding", job.document.path)
             self._store(job, chunks, vectors)

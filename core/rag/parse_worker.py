@@ -10,11 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from core.background import call_in_thread, generation_active
 from core.rag.errors import IndexingError
 from core.rag.parse import Section
 
@@ -48,6 +50,12 @@ def split_long(sections: list[Section], limit: int = MAX_SECTION_CHARS) -> list[
     return out
 
 
+def _parse(path: Path) -> list[Section]:
+    from core.rag.parse import parse_file
+
+    return split_long(parse_file(path))
+
+
 def _serve(conn: Connection, memory_limit_mb: int | None) -> None:
     """The child's loop: a path in, ("ok", sections) or ("error", reason) out; None ends it."""
     if memory_limit_mb and sys.platform.startswith("linux"):
@@ -57,20 +65,22 @@ def _serve(conn: Connection, memory_limit_mb: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import logging
 
-    from core.rag.parse import parse_file
-
     # pypdf logs every repair it makes; the reply already says what matters about the file
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     while True:
         try:
             request = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the parent went away (or killed us mid-read)
             return
         if request is None:
             return
         reply: tuple[str, Any]
+        path = Path(request)
         try:
-            sections = split_long(parse_file(Path(request)))
+            # On a thread of its own, lowered once a model generates (core.background): a PDF
+            # can take seconds, and this child must not preempt llama.cpp's threads meanwhile.
+            sections = call_in_thread(partial(_parse, path), "glassbox-parse",
+                                      lower_when=generation_active)
             reply = ("ok", [(s.text, s.page, s.heading) for s in sections])
         except IndexingError as exc:
             reply = ("error", str(exc))

@@ -1,0 +1,198 @@
+"""Generation first: a reply's tokens/s while a folder indexes, against the same reply alone.
+
+The folder indexes over and over, as `glassbox docs add` does (a DocumentLibrary in another
+process: its parser child, torch and SQLite), or as the app does (a DocumentLibrary on a worker
+thread of this process); replies stream from an engine child meanwhile. Rounds alternate: a
+reply alone (indexing held between runs), then one while indexing runs, so load from other jobs
+falls on both sides alike. A reply starts at a random point of the indexing, often in the
+middle of an embedding batch. The indexing figure is chunks embedded while replies stream
+against chunks embedded with no reply, by the same indexer in the same run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import tempfile
+import threading
+import time
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from bench._stats import figure
+from bench.rag_indexing import write_folder
+from core.engine.client import EngineClient
+from core.engine.runner import default_threads
+from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
+from core.models.bundled import default_chat_model
+
+PROMPT = "Explain in detail how a bicycle works."
+TOKENS = 128
+ROUNDS = 7
+WINDOW_S = 12.0  # indexing with and without replies streaming, over windows this long
+WINDOWS = 3
+TARGET_RATIO = 0.8  # issue 16: a reply keeps 80% of its speed while a folder indexes
+
+
+class _Held:
+    """The indexer's cancel token: set while the bench holds indexing."""
+
+    def __init__(self, go: Event) -> None:
+        self._go = go
+
+    def is_set(self) -> bool:
+        return not self._go.is_set()
+
+
+def _index_forever(home: str, folder: str, chunks: Synchronized, go: Event, idle: Event,
+                   stop: Event) -> None:
+    """Index `folder` into fresh databases until `stop`, adding each chunk embedded to
+    `chunks`. Clearing `go` stops the run at the next batch (`idle` then set); setting it
+    again resumes where it stopped."""
+    os.environ["GLASSBOX_HOME"] = home
+    from core.rag.library import DocumentLibrary, IndexProgress
+
+    last = [0]
+
+    def count(event: IndexProgress) -> None:
+        if event.stage == "started":
+            last[0] = 0
+        elif event.stage == "embedding":
+            with chunks.get_lock():
+                chunks.value += event.chunks_done - last[0]
+            last[0] = event.chunks_done
+
+    run = 0
+    while not stop.is_set():
+        if not go.wait(0.1):
+            continue
+        idle.clear()
+        with DocumentLibrary(Path(home) / f"index-{os.getpid()}-{run}.sqlite") as lib:
+            lib.add_paths("bench", [folder])
+            if not lib.index("bench", progress=count, cancel=_Held(go)).cancelled:
+                run += 1  # all indexed: the next run starts on a fresh database
+        idle.set()
+
+
+class _Indexer:
+    """A folder indexing in a loop, in a child process (the CLI) or a thread (the app)."""
+
+    def __init__(self, home: Path, folder: Path, where: str) -> None:
+        context = mp.get_context("spawn")
+        self.chunks: Synchronized = context.Value("q", 0)  # type: ignore[assignment]
+        self._go, self._idle, self._stop = context.Event(), context.Event(), context.Event()
+        args = (str(home), str(folder), self.chunks, self._go, self._idle, self._stop)
+        self._worker: Any
+        if where == "process":
+            # Not a daemon: daemons may not start children, and the library starts a parser.
+            self._worker = context.Process(target=_index_forever, args=args)
+        else:
+            self._worker = threading.Thread(target=_index_forever, args=args, daemon=True)
+        self._worker.start()
+        self.resume()
+
+    def resume(self) -> None:
+        """Index, and return once a batch has been embedded (indexing is in full swing)."""
+        start = self.chunks.value
+        self._go.set()
+        while self.chunks.value == start:
+            self._check()
+            time.sleep(0.02)
+
+    def hold(self) -> None:
+        """Stop indexing at the next batch and wait for it to stop."""
+        self._go.clear()
+        while not self._idle.wait(0.1):
+            self._check()
+
+    def _check(self) -> None:
+        if not self._worker.is_alive():
+            raise RuntimeError("the indexer stopped (see its traceback above)")
+
+    def rate(self, seconds: float) -> float:
+        """Chunks embedded per second over the next `seconds`."""
+        start, started = self.chunks.value, time.perf_counter()
+        time.sleep(seconds)
+        return (self.chunks.value - start) / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._go.clear()
+        self._worker.join(120)
+
+
+def _reply(engine: EngineClient) -> DoneEvent:
+    events = list(engine.generate([ChatMessage("user", PROMPT)],
+                                  SamplingSettings(seed=1, max_tokens=TOKENS)))
+    done = events[-1]
+    assert isinstance(done, DoneEvent), done
+    return done
+
+
+def _measure(engine: EngineClient, indexer: _Indexer) -> dict[str, list[float]]:
+    alone: list[float] = []
+    mixed: list[float] = []
+    for round_ in range(ROUNDS):
+        indexer.hold()
+        alone.append(_reply(engine).stats.tokens_per_s)
+        indexer.resume()
+        time.sleep(0.3 * (round_ % 4))  # vary where in an embedding batch the reply lands
+        mixed.append(_reply(engine).stats.tokens_per_s)
+    index_alone: list[float] = []
+    index_mixed: list[float] = []
+    for _ in range(WINDOWS):
+        index_alone.append(indexer.rate(WINDOW_S))
+        start, started = indexer.chunks.value, time.perf_counter()
+        while time.perf_counter() - started < WINDOW_S:
+            _reply(engine)
+        index_mixed.append((indexer.chunks.value - start) / (time.perf_counter() - started))
+    indexer.hold()
+    return {"alone": alone, "mixed": mixed, "index_alone": index_alone,
+            "index_mixed": index_mixed}
+
+
+def run() -> dict[str, Any]:
+    threads = default_threads()
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-mixed-") as tmp:
+        home = Path(tmp)
+        previous = os.environ.get("GLASSBOX_HOME")
+        os.environ["GLASSBOX_HOME"] = str(home)  # the engine child raises its flag here
+        write_folder(home / "docs")
+        try:
+            with EngineClient() as engine:
+                engine.load(default_chat_model())
+                _reply(engine)  # warm, untimed
+                for where, label in (("process", "in another process, as the CLI indexes"),
+                                     ("thread", "on a thread of this process, as the app "
+                                                "indexes")):
+                    indexer = _Indexer(home, home / "docs", where)
+                    try:
+                        got = _measure(engine, indexer)
+                    finally:
+                        indexer.close()
+                    figures.append(figure(
+                        f"reply tokens/s while a folder indexes {label} (SmolLM2-135M Q4_1, "
+                        f"{TOKENS} tokens, {threads} threads)", got["mixed"], got["alone"],
+                        "the same reply with indexing held, alternating, same run",
+                        unit="tokens/s", higher_is_better=True, target_ratio=TARGET_RATIO))
+                    figures.append(figure(
+                        f"indexing chunks/s while replies stream back to back ({where})",
+                        got["index_mixed"], got["index_alone"],
+                        f"the same indexer with no reply streaming, {WINDOWS} windows of "
+                        f"{WINDOW_S:g} s each, alternating, same run", unit="chunks/s",
+                        higher_is_better=True))
+        finally:
+            if previous is None:
+                os.environ.pop("GLASSBOX_HOME", None)
+            else:
+                os.environ["GLASSBOX_HOME"] = previous
+    return {"name": "mixed_load", "figures": figures}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))

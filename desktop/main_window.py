@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.quant_lab_controller import QuantLabController
     from desktop.sources_controller import SourcesController
     from desktop.store_worker import StoreClient
+    from desktop.welcome_controller import WelcomeController
     from ui.compare_panel import ComparePanel
     from ui.documents_panel import DocumentsPanel
     from ui.learn.learn_panel import LearnPanel
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         self.compare_panel: ComparePanel
         self._later_tabs_built = False
         self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")  # the style sheet's tab look
+        self._icons_set = False
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
         self._window_settings = QSettings(str(data_home() / "window.ini"),
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
         self.database: DatabaseController | None = None
+        self.welcome: WelcomeController | None = None
         self._closed = False
         self.menuBar().addMenu("&Tools").addAction("Check database…", self._check_database)
 
@@ -162,7 +166,12 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.chat_list)
         splitter.addWidget(right)
         splitter.addWidget(self.sources)
+        # The chat list keeps room for its titles when Sources opens: the chat column gives.
+        self.chat_list.setMinimumWidth(190)
+        self.sources.setMinimumWidth(300)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 0)
         splitter.setSizes([220, 640, 400])
         splitter.setChildrenCollapsible(False)
         self.tabs.setDocumentMode(True)
@@ -212,6 +221,37 @@ class MainWindow(QMainWindow):
             empty.deleteLater()
         self.tabs.setCurrentIndex(current)
         self.tabs.blockSignals(signals_were_blocked)
+        self._set_icons()
+
+    def _set_icons(self) -> None:
+        """Icons on the tabs and main actions, after the first paint (the icon font loads
+        then), and again when the palette changes (they are drawn in its text colour)."""
+        from ui.theme import icon
+
+        self._icons_set = True
+        palette = self.palette()
+        for index, name in enumerate(("chat", "learn", "documents", "models", "compare")):
+            self.tabs.setTabIcon(index, icon(name, palette))
+        # Sources and Inspect reply keep their words; the settings-like three become icons
+        # (their tooltips name them), so the chat fits 1100 px with the chat list beside it.
+        beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        only = Qt.ToolButtonStyle.ToolButtonIconOnly
+        buttons = {self.sources_button: ("sources", beside),
+                   self.inspect_button: ("inspect", beside),
+                   self.presets_button: ("presets", only),
+                   self.system_prompt_button: ("system_prompt", only),
+                   self.settings_button: ("sampling", only)}
+        for button, (name, style) in buttons.items():
+            button.setIcon(icon(name, palette))
+            button.setToolButtonStyle(style)
+            if style == only and not button.toolTip().startswith(button.text().rstrip("…")):
+                button.setToolTip(f"{button.text().rstrip('…')}: {button.toolTip()}")
+        self.composer.send_button.setIcon(icon("send", palette))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._icons_set:
+            self._set_icons()
 
     # -- lifetime ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -271,6 +311,9 @@ class MainWindow(QMainWindow):
         self.inspect_button.clicked.connect(self._inspect_last_reply)
         self.settings_button.clicked.connect(self._open_sampling_dialog)
         self.sampling_dialog.settings_accepted.connect(self._save_sampling)
+        from desktop.welcome_controller import WelcomeController
+
+        self.welcome = WelcomeController(self)
         # The other workers open the database only once its check passed (or a repair did).
         from desktop.database_controller import DatabaseController
 

@@ -77,10 +77,13 @@ class CompareWorker(QObject):
         finally:
             self._close_engine()
         try:
+            from core.prompts.compare import comparison_title
             from core.store.comparisons import VariantResult
 
+            title = comparison_title(prompt, [v.label for v in variants],
+                                     [c.title for c in store.comparisons.list()])
             saved = store.comparisons.save(prompt, [
-                VariantResult(v, *outputs[i]) for i, v in enumerate(variants)])
+                VariantResult(v, *outputs[i]) for i, v in enumerate(variants)], title)
         except GlassboxError as exc:
             self.failed.emit(f"The comparison ran but could not be saved: {exc}")
             return

@@ -17,10 +17,12 @@ if TYPE_CHECKING:  # not needed to paint the window (core.store brings apsw, eve
     from core.rag.grounding import Grounding
     from core.store import StoredMessage
 from ui.model_hint_view import ModelHintView
+from ui.welcome_view import WelcomeView
 
 _RENDER_INTERVAL_MS = 50  # at most 20 re-renders a second while a reply streams
 _BOTTOM_SLACK_PX = 8
 _OPENABLE_SCHEMES = ("http", "https", "mailto")
+_WELCOME_MAX_WIDTH = 760
 
 
 @dataclass
@@ -67,7 +69,8 @@ class ChatView(QTextBrowser):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
-        self.setPlaceholderText("Send a message to start the conversation.")
+        # An empty chat shows the welcome and its starter cards instead of a placeholder.
+        self.welcome = WelcomeView(self.viewport())
         self.document().setDocumentMargin(12)
         self.anchorClicked.connect(self._on_anchor_clicked)
         self._build_branch_actions()
@@ -89,6 +92,7 @@ class ChatView(QTextBrowser):
         # Over the messages, not in them: a suggestion about the model, not part of the chat.
         self.model_hint = ModelHintView(self)
         self.model_hint.size_changed.connect(self._place_hint)
+        self._update_welcome()
 
     # -- what the window calls --------------------------------------------------------------
     def set_messages(self, messages: Sequence[StoredMessage]) -> None:
@@ -207,9 +211,11 @@ class ChatView(QTextBrowser):
                 self._insert(self._messages[-1])
         finally:
             self._rendering = False
+        self._update_welcome()
         self._scroll_if_following()
 
     def _append_last(self) -> None:
+        self._update_welcome()
         self._render_timer.stop()
         self._last_start = self._end_position()
         self._render_last()
@@ -280,16 +286,30 @@ class ChatView(QTextBrowser):
         hint = self.model_hint
         if hint.isHidden():
             self.setViewportMargins(0, 0, 0, 0)
+            self._place_welcome()
             return
         area = self.contentsRect()
         height = hint.layout().totalHeightForWidth(area.width()) \
             if hint.layout().hasHeightForWidth() else hint.sizeHint().height()
         hint.setGeometry(area.left(), area.top(), area.width(), height)
         self.setViewportMargins(0, height, 0, 0)
+        self._place_welcome()
+
+    # -- the welcome, over an empty chat ---------------------------------------------------
+    def _update_welcome(self) -> None:
+        self.welcome.setVisible(not self._messages)
+        self._place_welcome()
+
+    def _place_welcome(self) -> None:
+        area = self.viewport().rect()
+        width = min(area.width(), _WELCOME_MAX_WIDTH)
+        self.welcome.setGeometry(area.left() + (area.width() - width) // 2, area.top(),
+                                 width, area.height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         self._place_hint()
+        self._place_welcome()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)

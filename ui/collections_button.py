@@ -40,6 +40,9 @@ class CollectionsButton(QToolButton):
         self._chosen = list(dict.fromkeys(names))
         self._rebuild()
 
+    def available(self) -> list[str]:
+        return list(self._available)
+
     def chosen(self) -> list[str]:
         return list(self._chosen)
 

@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.theme import mark_secondary
-
 PLAIN = ""  # the preset combo's "no preset" entry
 CHAT_MODEL = ""  # the model combo's "the chat's model" entry
 
@@ -32,7 +30,12 @@ class CompareColumnView(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName(f"compareColumn{number}")
-        self.label_edit = QLineEdit(placeholderText=f"Variant {number}")
+        # Empty: the label follows the preset and temperature (shown as the placeholder);
+        # what the user types stays.
+        self.label_edit = QLineEdit()
+        self.label_edit.setToolTip("A name for this variant; leave it empty to name it after "
+                                   "its preset and temperature")
+        self._wanted_preset = PLAIN  # kept until the preset list, read later, has it
         self.preset_combo = QComboBox()
         self.preset_combo.setToolTip("The system prompt and few-shot examples this variant "
                                      "starts from (Plain: none)")
@@ -43,7 +46,7 @@ class CompareColumnView(QFrame):
         self.model_combo.setToolTip("The model this variant runs on; another model is loaded "
                                     "for it and the chat's model comes back afterwards")
         self.model_label = QLabel()
-        mark_secondary(self.model_label)  # quieter, still AA
+        self.model_label.setEnabled(False)
         self.output = QPlainTextEdit(readOnly=True)
         self.output.setPlaceholderText("The reply streams here.")
         self.stats_label = QLabel("—")
@@ -66,16 +69,33 @@ class CompareColumnView(QFrame):
         layout.addWidget(self.stats_label)
         self.set_presets([])
         self.set_models([])
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_chosen)
+        self.temperature.valueChanged.connect(lambda _v: self._update_label())
+        self._update_label()
 
     # -- settings ---------------------------------------------------------------------------
     def set_presets(self, names: Sequence[str]) -> None:
-        current = self.preset_combo.currentData()
+        wanted = self._wanted_preset
+        self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
         self.preset_combo.addItem("Plain (no preset)", PLAIN)
         for name in names:
             self.preset_combo.addItem(name, name)
-        index = self.preset_combo.findData(current)
-        self.preset_combo.setCurrentIndex(max(index, 0))
+        self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(wanted), 0))
+        self.preset_combo.blockSignals(False)
+        self._update_label()
+
+    def auto_label(self) -> str:
+        """The label a variant gets when the user has not named it: its preset and T."""
+        preset = str(self.preset_combo.currentData() or "")
+        return f"{preset or 'Plain'} · T={self.temperature.value():g}"
+
+    def _on_preset_chosen(self, _index: int) -> None:
+        self._wanted_preset = str(self.preset_combo.currentData() or PLAIN)
+        self._update_label()
+
+    def _update_label(self) -> None:
+        self.label_edit.setPlaceholderText(self.auto_label())
 
     def set_models(self, models: Sequence[tuple[str, str]]) -> None:
         """(label, path) of the models a variant may run on."""
@@ -91,17 +111,21 @@ class CompareColumnView(QFrame):
     def spec(self) -> dict[str, Any]:
         """This column's variant as plain data for the controller."""
         preset = str(self.preset_combo.currentData() or "")
-        label = self.label_edit.text().strip() or (
-            f"{preset or 'Plain'} · T={self.temperature.value():g}")
+        label = self.label_edit.text().strip() or self.auto_label()
         return {"label": label, "preset": preset or None,
                 "temperature": round(self.temperature.value(), 2),
                 "model_path": str(self.model_combo.currentData() or "") or None}
 
-    def set_spec(self, label: str, preset: str | None, temperature: float,
+    def set_spec(self, label: str | None, preset: str | None, temperature: float,
                  model_path: str | None = None) -> None:
-        self.label_edit.setText(label)
+        """`label` None (or the automatic one): the label follows preset and temperature. A
+        preset not listed yet is chosen once set_presets lists it."""
+        self.preset_combo.blockSignals(True)  # not listed yet is not "the user chose Plain"
         self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(preset or PLAIN), 0))
+        self.preset_combo.blockSignals(False)
+        self._wanted_preset = preset or PLAIN
         self.temperature.setValue(temperature)
+        self.label_edit.setText("" if label is None or label == self.auto_label() else label)
         if model_path and self.model_combo.findData(model_path) < 0:
             self.model_combo.addItem(model_path.rsplit("/", 1)[-1], model_path)
         self.model_combo.setCurrentIndex(max(self.model_combo.findData(model_path or ""), 0))

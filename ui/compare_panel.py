@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from ui.compare_column_view import CompareColumnView
-from ui.theme import mark_secondary
 
 MAX_COLUMNS = 4
 _ID_ROLE = Qt.ItemDataRole.UserRole
-# A useful first comparison: a few-shot persona, the plain prompt, the plain prompt hotter.
-_STARTING_SPECS = [("Few-shot", "Sentiment labels", 0.7), ("Plain", None, 0.7),
-                   ("Plain, hot", None, 1.3), ("Step by step", "Step by step", 0.7)]
+# A useful first comparison: the plain prompt, hotter, with few-shot examples, step by step.
+# Any first n of them differ (two variants are not the same set-up twice); labels are left to
+# follow each column's preset and temperature.
+_STARTING_SPECS = [(None, 0.7), (None, 1.3), ("Sentiment labels", 0.7), ("Step by step", 0.7)]
 
 
 class ComparePanel(QWidget):
@@ -65,14 +65,13 @@ class ComparePanel(QWidget):
         self.run_button.setToolTip("Run the prompt through every column (Ctrl+Enter)")
         self.stop_button = QPushButton("Stop")
         self.state_label = QLabel()
-        mark_secondary(self.state_label)  # quieter, still AA
+        self.state_label.setEnabled(False)
         self.message_label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.message_label.setStyleSheet("color: #c0281e;")
         self.message_label.hide()
         self.columns = [CompareColumnView(n + 1) for n in range(MAX_COLUMNS)]
-        for column, (label, preset, temperature) in zip(self.columns, _STARTING_SPECS,
-                                                       strict=True):
-            column.set_spec(label, preset, temperature)
+        for column, (preset, temperature) in zip(self.columns, _STARTING_SPECS, strict=True):
+            column.set_spec(None, preset, temperature)
         self._build_layout()
         self._connect()
         self._update()

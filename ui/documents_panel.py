@@ -146,7 +146,13 @@ class DocumentsPanel(QWidget):
         text.setMaximumWidth(520)
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        # Centred by stretches, not an alignment flag: an aligned label gets its one-line
+        # height, not its height for the width, and the hint's second line was cut off.
+        centred = QHBoxLayout()
+        centred.addStretch(1)
+        centred.addWidget(text, 10)
+        centred.addStretch(1)
+        layout.addLayout(centred)
         if welcome:
             folder = QPushButton("Add a folder…")
             files = QPushButton("Add files…")

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.models.load_settings import KV_TYPES, LoadSettings
-from ui.theme import mark_secondary
 
 _AUTO_LAYERS = -2  # the spin box's "Auto"; -1 stays llama.cpp's "all layers"
 _KV_LABELS = {"f16": "f16 (full quality)", "q8_0": "q8_0 (half the memory)",
@@ -35,7 +34,7 @@ class LoadSettingsView(QGroupBox):
                                    "0: CPU only; -1 or more than the model has: all")
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
-        self.threads.setSpecialValueText("Auto (one a core)")
+        self.threads.setSpecialValueText("Auto (one thread per CPU core)")
         self.context = QSpinBox()
         self.context.setRange(256, 262_144)
         self.context.setSingleStep(512)
@@ -49,7 +48,7 @@ class LoadSettingsView(QGroupBox):
         for kv in KV_TYPES:
             self.kv_type.addItem(_KV_LABELS[kv], kv)
         note = QLabel("Used when a model is loaded next (“Use in chat”).", wordWrap=True)
-        mark_secondary(note)  # quieter, still AA
+        note.setEnabled(False)
         form = QFormLayout(self)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Threads", self.threads)

@@ -42,7 +42,6 @@ class ModelHintView(QFrame):
         self._download: tuple[str, str] | None = None
         self.download_button.clicked.connect(self._on_download)
         self.dismiss_button.clicked.connect(self._on_dismiss)
-        self._applying_colors = False
         self._apply_colors()
         self.hide()
 
@@ -71,16 +70,11 @@ class ModelHintView(QFrame):
 
     def _apply_colors(self) -> None:
         # Tinted from the palette (informative, not an error), readable in light and dark.
-        # Only the two roles set here are its own; the rest follow the palette around it.
-        around = QGuiApplication.palette()
-        window = around.color(QPalette.ColorRole.Window)
-        palette = QPalette()
-        palette.setResolveMask(0)
+        palette = QPalette(QGuiApplication.palette())
+        window = palette.color(QPalette.ColorRole.Window)
         palette.setColor(QPalette.ColorRole.Window, mix(window, _TINT, 0.14))
-        palette.setColor(QPalette.ColorRole.WindowText, around.color(QPalette.ColorRole.Text))
-        self._applying_colors = True
+        palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.Text))
         self.setPalette(palette)
-        self._applying_colors = False
 
     def event(self, event: QEvent) -> bool:
         handled = super().event(event)
@@ -90,7 +84,5 @@ class ModelHintView(QFrame):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
-        # A child with a palette of its own never gets ApplicationPaletteChange; it gets this
-        # when the palette around it changes (light/dark), and when it sets its own (skipped).
-        if event.type() == QEvent.Type.PaletteChange and not self._applying_colors:
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
             self._apply_colors()

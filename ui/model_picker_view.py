@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.theme import mark_secondary
-
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -41,7 +39,7 @@ class ModelPickerView(QWidget):
         self.open_button.setText("Open GGUF file…")
         self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.state_label = QLabel()
-        mark_secondary(self.state_label)  # quieter, still AA
+        self.state_label.setEnabled(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Model:"))

@@ -33,7 +33,6 @@ from ui.inline_confirm_view import InlineConfirmView
 from ui.load_settings_view import LoadSettingsView
 from ui.model_library_view import ModelLibraryView
 from ui.starter_models_view import StarterModelsView
-from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
     from core.models.registry import ModelEntry
@@ -94,7 +93,7 @@ class ModelsPanel(QWidget):
         column.addWidget(self.confirm)
         column.addWidget(self.library, 1)
         hint = QLabel("Drop .gguf files here to import them.")
-        mark_secondary(hint)  # quieter, still AA
+        hint.setEnabled(False)
         column.addWidget(hint)
         download = QWidget()
         dl = QVBoxLayout(download)

@@ -16,9 +16,10 @@ class StatusView(QWidget):
         self.speed_label = QLabel()
         self.ttft_label = QLabel()
         self.context_label = QLabel()
-        self.speed_label.setToolTip("Generation speed of the last reply")
-        self.ttft_label.setToolTip("Time to first token of the last reply")
-        self.context_label.setToolTip("Prompt and reply tokens of the last turn / context window")
+        self.speed_label.setToolTip("Generation speed of the last chat reply")
+        self.ttft_label.setToolTip("Time to first token of the last chat reply")
+        self.context_label.setToolTip("Prompt and reply tokens of the last chat turn / "
+                                      "context window")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.setSpacing(10)
@@ -45,6 +46,14 @@ class StatusView(QWidget):
         self.speed_label.setText(f"{tokens_per_s:.1f} tokens/s")
         self.ttft_label.setText(f"first token {ttft_s:.2f} s")
         self.context_label.setText(f"{context_used} / {n_ctx} tokens")
+
+    def set_chat_numbers_visible(self, visible: bool) -> None:
+        """The last reply's speed and context belong to the Chat tab: hidden on the others."""
+        for label in (self.speed_label, self.ttft_label, self.context_label):
+            label.setVisible(visible)
+
+    def chat_numbers_shown(self) -> bool:
+        return not self.speed_label.isHidden()
 
     def clear_stats(self) -> None:
         for label in (self.speed_label, self.ttft_label, self.context_label):

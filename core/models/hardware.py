@@ -65,6 +65,9 @@ class FitReport:
     gpu_layers: int  # for llama.cpp's n_gpu_layers: 0 = CPU only, -1 = all layers
     estimate: MemoryEstimate
     message: str
+    # Set when the context asked for is longer than the model was trained on: it fits in
+    # memory, but past its trained length a model loses track (a warning, not a memory verdict).
+    context_warning: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -272,4 +275,11 @@ def check_fit(facts: ModelFacts, n_ctx: int = 4096, hw: HardwareInfo | None = No
         message += f", GPU budget {format_bytes(gpu_budget)})" if gpu_budget else ")"
     if not fits:
         message += ". Try a smaller quantization or a shorter context"
-    return FitReport(verdict, fits, layers, estimate, message + ".")
+    trained = facts.context_length
+    warning = ""
+    if trained and n_ctx > trained:
+        warning = (f"{n_ctx:,} tokens is beyond the {trained:,} this model was trained on: "
+                   "past that it loses track of the text and repeats itself. Set the context "
+                   f"to {trained:,} or less.")
+        message += f". {warning[0].upper()}{warning[1:].rstrip('.')}"
+    return FitReport(verdict, fits, layers, estimate, message + ".", warning)

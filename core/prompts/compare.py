@@ -121,6 +121,18 @@ def check_variants(prompt: str, variants: Sequence[Variant]) -> None:
                           f"{len(variants)} were given.")
 
 
+def comparison_title(prompt: str, labels: Sequence[str], taken: Sequence[str] = ()) -> str:
+    """A saved comparison's title: the prompt's start and what was compared, numbered when a
+    saved one has it already (the same prompt run again used to save under the same title)."""
+    words = " ".join(prompt.split())
+    start = words if len(words) <= 40 else words[:39].rstrip() + "…"
+    title = f"{start or 'Comparison'} · {' vs '.join(labels)}" if labels else start
+    base, number, existing = title, 2, set(taken)
+    while title in existing:
+        title, number = f"{base} ({number})", number + 1
+    return title
+
+
 def run_comparison(
     engine: EngineClient, prompt: str, variants: Sequence[Variant],
     should_stop: Callable[[], bool] = lambda: False,

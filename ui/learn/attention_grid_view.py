@@ -10,6 +10,9 @@ CELL = 40  # thumbnail pixels in the composite image (painted 1:1)
 GAP = 2
 _MARGIN_LEFT = 30  # layer numbers
 _MARGIN_TOP = 18  # head numbers
+# In place of the grid before a capture (it used to be a bare "…").
+EMPTY_TEXT = ("No capture yet. Press Capture or Try an example above: every head of every "
+              "layer then appears here as a small heatmap; click one to enlarge it.")
 
 
 class AttentionGridView(QWidget):
@@ -40,6 +43,10 @@ class AttentionGridView(QWidget):
         self._head_names, self._n_head = head_names, len(head_names)
         self.resize(self.sizeHint())  # inside a scroll area that does not resize it
         self.update()
+
+    def empty_text(self) -> str:
+        """What the grid says instead of thumbnails ("" once it has them)."""
+        return "" if self._image is not None else EMPTY_TEXT
 
     def has_grid(self) -> bool:
         return self._image is not None
@@ -80,7 +87,9 @@ class AttentionGridView(QWidget):
         text = palette.color(QPalette.ColorRole.WindowText)
         painter.setPen(text)
         if self._image is None:
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "…")
+            painter.drawText(self.rect().adjusted(12, 8, -12, -8),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             EMPTY_TEXT)
             return
         painter.drawImage(QPoint(_MARGIN_LEFT, _MARGIN_TOP), self._image)
         font = painter.font()

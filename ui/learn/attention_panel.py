@@ -23,7 +23,6 @@ from ui.learn.attention_lines_view import AttentionLinesView
 from ui.learn.attention_passages_view import PassageBarsView
 from ui.learn.heatmap_prompt_view import CapturePromptView
 from ui.learn.heatmap_view import HeatmapView
-from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +50,9 @@ class AttentionPanel(QWidget):
         self.heatmap = HeatmapView()
         self.lines = AttentionLinesView()
         self.passages = PassageBarsView()
+        # Grouped-query attention, explained where "KV" appears (hidden when heads do not share).
+        self.kv_note = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.kv_note.hide()
         self.passages_note = QLabel()
         self.passages_note.setWordWrap(True)
         self.views = QTabWidget()
@@ -68,7 +70,8 @@ class AttentionPanel(QWidget):
         choices.addWidget(self.layer_box)
         choices.addWidget(QLabel("Head"))
         choices.addWidget(self.head_box)
-        choices.addStretch(1)
+        choices.addWidget(self.kv_note, 1)
+        choices.addStretch(0)
         grid_scroll = QScrollArea()
         grid_scroll.setWidget(self.grid)
         grid_scroll.setWidgetResizable(False)
@@ -98,7 +101,7 @@ class AttentionPanel(QWidget):
         split.setSizes([450, 650])
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        mark_secondary(legend)  # quieter, still AA
+        legend.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
         layout.addLayout(choices)
@@ -127,9 +130,15 @@ class AttentionPanel(QWidget):
             box.clear()
         for layer in view.layers:
             self.layer_box.addItem(f"{layer}", layer)
+        kv = kv_explanation(n_head, view.n_head_kv) if not view.heads_averaged else ""
         if not view.heads_averaged:
             for h in range(n_head):
                 self.head_box.addItem(f"{h} (KV {h // max(1, n_head // view.n_head_kv)})", h)
+                self.head_box.setItemData(self.head_box.count() - 1, kv,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.head_box.setToolTip(kv)
+        self.kv_note.setText(kv)
+        self.kv_note.setVisible(bool(kv))
         self.head_box.addItem("mean of heads", MEAN)
         self.layer_box.setCurrentIndex(layer_index)
         head = MEAN if view.heads_averaged or head >= n_head else head
@@ -207,3 +216,13 @@ class AttentionPanel(QWidget):
         self.lines.set_weights(pieces, matrix, view.query_start)
         if self.grid.has_grid():
             self.grid.select(self.layer_box.currentIndex(), max(0, head))
+
+
+def kv_explanation(n_head: int, n_head_kv: int) -> str:
+    """What "KV 0" in "Head 2 (KV 0)" means: query heads that share key/value heads."""
+    if n_head_kv <= 0 or n_head_kv >= n_head:
+        return ""
+    group = n_head // n_head_kv
+    return (f"KV n: the key/value head a head reads. Grouped-query attention: {n_head} query "
+            f"heads share {n_head_kv} key/value heads, {group} each, so heads with the same KV "
+            "number look at the same keys and values, each with its own query.")

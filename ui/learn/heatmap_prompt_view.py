@@ -16,6 +16,7 @@ class CapturePromptView(QWidget):
 
     def __init__(self, example: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.example = example
         self.input = QPlainTextEdit(example)
         self.input.setPlaceholderText("Type a short text for the model to read…")
         # Three lines are enough for a prompt; long texts come from the chat.
@@ -24,12 +25,16 @@ class CapturePromptView(QWidget):
         self.capture_button.setToolTip("Run the model over this text and read its internals")
         self.reply_button = QPushButton("Last chat reply")
         self.reply_button.setToolTip("Read the open chat's last reply, in its conversation")
-        self.status = QLabel()
+        self.example_button = QPushButton("Try an example")
+        self.example_button.setToolTip(f"Capture the example: “{example}”")
+        self.status = QLabel("Press Capture to run the model over this text, or Try an "
+                             "example, or read the chat's Last chat reply.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QVBoxLayout()
         buttons.addWidget(self.capture_button)
         buttons.addWidget(self.reply_button)
+        buttons.addWidget(self.example_button)
         buttons.addStretch(1)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -41,6 +46,7 @@ class CapturePromptView(QWidget):
         layout.addWidget(self.status)
         self.capture_button.clicked.connect(self._on_capture)
         self.reply_button.clicked.connect(self.last_reply_requested)
+        self.example_button.clicked.connect(self.try_example)
 
     def text(self) -> str:
         return self.input.toPlainText()
@@ -48,25 +54,31 @@ class CapturePromptView(QWidget):
     def set_text(self, text: str) -> None:
         self.input.setPlainText(text)
 
+    def try_example(self) -> None:
+        """Put the example back and capture it."""
+        self.set_text(self.example)
+        self._on_capture()
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for button in (self.capture_button, self.reply_button, self.example_button):
+            button.setEnabled(enabled)
+
     def set_busy(self, message: str) -> None:
         """The engine is working: say on what, and keep the buttons from queueing more."""
         self.status.setStyleSheet("")
         self.status.setText(message)
-        self.capture_button.setEnabled(False)
-        self.reply_button.setEnabled(False)
+        self._set_enabled(False)
 
     def set_done(self, message: str) -> None:
         self.status.setStyleSheet("")
         self.status.setText(message)
-        self.capture_button.setEnabled(True)
-        self.reply_button.setEnabled(True)
+        self._set_enabled(True)
 
     def set_failed(self, message: str) -> None:
         color = shading.css(shading.warm(self.palette(), 0.85))
         self.status.setStyleSheet(f"color: {color};")
         self.status.setText(message)
-        self.capture_button.setEnabled(True)
-        self.reply_button.setEnabled(True)
+        self._set_enabled(True)
 
     def _on_capture(self) -> None:
         text = self.text()

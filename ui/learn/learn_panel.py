@@ -56,6 +56,14 @@ class LearnPanel(QTabWidget):
         row.addWidget(QLabel("Compare with:"))
         row.addWidget(self.compare_box)
         self.setCornerWidget(corner)
+        # Only the tokenizer and surprise views use a second model: elsewhere it would do nothing.
+        self.currentChanged.connect(self._on_tab_changed)
+        self._on_tab_changed()
+
+    def _on_tab_changed(self, *_: object) -> None:
+        corner = self.cornerWidget()
+        if corner is not None:
+            corner.setVisible(self.currentWidget() in (self.tokenizer, self.surprise))
 
     def comparison(self) -> str:
         return str(self.compare_box.currentData())

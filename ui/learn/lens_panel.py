@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
 from core.engine.capture_types import LensView
+from ui.empty_state_view import EmptyStateView
 from ui.learn.heatmap_prompt_view import CapturePromptView
 from ui.learn.lens_table_model import LensTableModel
 from ui.learn.pieces import label, percent
-from ui.theme import mark_secondary
 
 EXAMPLE = "The Eiffel Tower is in the city of"
 _COLUMN_WIDTH = 74
@@ -20,6 +20,9 @@ _LEGEND = ("Each cell: the token the model would predict next if it stopped afte
            "token's probability. Bold: the same token the whole model finally predicts. Read "
            "a column downwards to see at which depth the answer appears. Hover a cell for the "
            "runners-up.")
+# In place of the table before a run (it was a blank white area).
+EMPTY_TEXT = ("No capture yet. Press Capture (or Try an example) to see, layer by layer, "
+              "which word the model would predict if it stopped there.")
 
 
 class LensPanel(QWidget):
@@ -42,11 +45,16 @@ class LensPanel(QWidget):
         self.summary.setWordWrap(True)
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        mark_secondary(legend)  # quieter, still AA
+        legend.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
         layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        self.empty = EmptyStateView(EMPTY_TEXT)
+        self.empty.action_requested.connect(self.prompt.try_example)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.table)
+        layout.addWidget(self.stack, 1)
         layout.addWidget(legend)
         self._view: LensView | None = None
         self.prompt.capture_requested.connect(self.capture_requested)
@@ -58,12 +66,17 @@ class LensPanel(QWidget):
 
     def set_busy(self, message: str) -> None:
         self.prompt.set_busy(message)
+        if self._view is None:
+            self.empty.set_text(message, button=False)
 
     def set_failed(self, message: str) -> None:
         self.prompt.set_failed(message)
+        if self._view is None:
+            self.empty.set_text(f"{message}", button=True)
 
     def show_view(self, view: LensView) -> None:
         self._view = view
+        self.stack.setCurrentWidget(self.table)
         self.model.set_view(view)
         n_layer, n = len(view.layers), len(view.tokens)
         self.prompt.set_done(f"{n} tokens · {n_layer} layers")

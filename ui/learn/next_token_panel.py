@@ -29,7 +29,6 @@ from ui.learn.probability_bars_view import ProbabilityBarsView
 from ui.learn.sampler_waterfall_view import SamplerWaterfallView
 from ui.learn.sampling_controls_view import SamplingControlsView
 from ui.learn.token_text_view import TokenTextView
-from ui.theme import mark_secondary
 
 PROMPT_DEBOUNCE_MS = 150
 _TAIL_CHARS = 40
@@ -80,6 +79,10 @@ class NextTokenPanel(QWidget):
         self.entropy_label = QLabel()
         self.bars = ProbabilityBarsView()
         self.waterfall = SamplerWaterfallView()
+        # Why each stage changed a token, in words, under the table (details in its tooltips).
+        self.why_label = QLabel()
+        self.why_label.setWordWrap(True)
+        self.why_label.setTextFormat(Qt.TextFormat.PlainText)
         self.path_view = TokenTextView()
         self.path_view.setMinimumHeight(60)
         self.alternatives = QListWidget()
@@ -118,11 +121,14 @@ class NextTokenPanel(QWidget):
         legend = QLabel("faint bar: the model's probability · solid bar: after the samplers "
                         "· click a token to append it")
         legend.setWordWrap(True)
-        mark_secondary(legend)  # quieter, still AA
+        legend.setEnabled(False)
         chart_layout.addWidget(legend)
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart)
-        middle.addWidget(_titled("Sampler stages, in llama.cpp's order", self.waterfall))
+        stages = _titled("Sampler stages, in llama.cpp's order (hover a cell for why)",
+                         self.waterfall)
+        stages.layout().addWidget(self.why_label)
+        middle.addWidget(stages)
         middle.setSizes([430, 670])
 
         path_box = QGroupBox("Built text (the chosen path; each token with its probability)")
@@ -180,7 +186,10 @@ class NextTokenPanel(QWidget):
             "of context")
         rows = chart_rows(view)
         self.bars.show_candidates(rows)
-        self.waterfall.show_stages([c for c, _ in rows], view.stages)
+        self.waterfall.show_stages([c for c, _ in rows], view.stages, self.settings())
+        why = self.waterfall.why()
+        self.why_label.setText("\n".join(f"• {line}" for line in why) if why else
+                               "No stage removed or lowered a listed token.")
 
     def add_step(self, token_id: int, piece: str = "", prob: float | None = None) -> None:
         """Append `token_id` to the path (a click, or the window's sample) and ask for the next."""
@@ -297,5 +306,5 @@ def _titled(title: str, widget: QWidget) -> QWidget:
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(QLabel(title))
-    layout.addWidget(widget)
+    layout.addWidget(widget, 1)
     return box

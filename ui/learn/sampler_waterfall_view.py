@@ -15,15 +15,18 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.introspect_types import Candidate, SamplerStage
+from core.engine.types import SamplingSettings
 from ui.learn import shading
 from ui.learn.pieces import label, percent
 
 _STAGE_TIPS = {
     "raw": "The model's distribution over the whole vocabulary (temperature 1).",
-    "penalties": "Repeat penalty: tokens seen in the last 64 become less likely.",
-    "top-k": "Keeps the k most likely tokens.",
-    "top-p": "Keeps the most likely tokens until they add up to p.",
-    "min-p": "Drops tokens below min-p times the most likely one.",
+    "penalties": "Repeat penalty: tokens already in the text (the last 64) become less "
+                 "likely; ↓ marks them.",
+    "top-k": "Keeps the k most likely tokens: a token ranked beyond k is out.",
+    "top-p": "Keeps the most likely tokens until they add up to p: the rest, outside that "
+             "cumulative mass, are out.",
+    "min-p": "Drops tokens below the floor: min-p times the most likely one's probability.",
     "temperature": "Divides the logits by the temperature; removes nothing.",
 }
 
@@ -57,6 +60,81 @@ def waterfall(candidates: list[Candidate],
     return table
 
 
+PENALTY_LAST_N = 64  # llama.cpp's repeat-penalty window, as the engine sets it
+_LOWERED = 0.995  # a token whose share falls below this fraction of it was penalised
+
+
+def penalised(candidate_id: int, stages: list[SamplerStage],
+              column: int) -> tuple[float, float | None] | None:
+    """(before, after) when the penalties stage at `column` lowered this token: it is already
+    in the text. Unseen tokens only gain from the renormalisation, so a fall means a penalty;
+    after is None when the token fell below every token listed for the stage."""
+    if stages[column].name != "penalties" or column == 0:
+        return None
+    before = {c.id: c.prob for c in stages[column - 1].top}.get(candidate_id)
+    listed = stages[column].top
+    after = {c.id: c.prob for c in listed}.get(candidate_id)
+    if before is None:
+        return None
+    if after is None:  # out of the listed tokens: penalised if it was above the lowest one
+        return (before, None) if listed and before > min(c.prob for c in listed) else None
+    return (before, after) if after < before * _LOWERED else None
+
+
+def removal_reason(candidate: Candidate, stages: list[SamplerStage], column: int,
+                   settings: SamplingSettings | None) -> str:
+    """Why the stage at `column` took `candidate` out, from what the stage before it kept."""
+    stage = stages[column]
+    previous = stages[column - 1].top if column > 0 else []
+    ids = [c.id for c in previous]
+    rank = ids.index(candidate.id) + 1 if candidate.id in ids else None
+    prob = previous[rank - 1].prob if rank else None
+    s = settings
+    if stage.name == "top-k":
+        k = s.top_k if s else stage.kept
+        where = f"Its rank, {rank}, is" if rank else "It ranks"
+        return f"{where} beyond k = {k}: top-k keeps only the {k} likeliest tokens."
+    if stage.name == "top-p" and rank:
+        mass = sum(c.prob for c in previous[:rank - 1])
+        p = f" ≥ p = {s.top_p:g}" if s else ""
+        return (f"Outside the cumulative mass: the {rank - 1} likelier tokens already add up "
+                f"to {percent(mass)}{p}, so top-p stops before it.")
+    if stage.name == "min-p" and prob is not None and previous:
+        top = previous[0].prob
+        if s:
+            return (f"Below the floor: {percent(prob)} is less than min-p {s.min_p:g} × the "
+                    f"top token's {percent(top)} = {percent(s.min_p * top)}.")
+        return f"Below the floor: {percent(prob)} is too far under the top token's {percent(top)}."
+    return f"{stage.name} removed this candidate."
+
+
+def why_lines(candidates: list[Candidate], stages: list[SamplerStage],
+              settings: SamplingSettings | None) -> list[str]:
+    """One short line per stage that changed a listed token: what it did and why."""
+    table = waterfall(candidates, stages)
+    lines = []
+    for column, stage in enumerate(stages):
+        lowered = [c for c in candidates if penalised(c.id, stages, column)]
+        removed = [c for c, row in zip(candidates, table, strict=True)
+                   if row[column][0] is Cell.REMOVED]
+        if lowered:
+            names = ", ".join(label(c.piece) for c in lowered[:3])
+            factor = f" (÷{settings.repeat_penalty:g})" if settings else ""
+            lines.append(f"penalties lowered {names}: already in the text (last "
+                         f"{PENALTY_LAST_N} tokens){factor}")
+        if removed:
+            names = ", ".join(label(c.piece) for c in removed[:3])
+            more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
+            why = {"top-k": "rank beyond k" + (f" = {settings.top_k}" if settings else ""),
+                   "top-p": "outside the cumulative mass" + (
+                       f" p = {settings.top_p:g}" if settings else ""),
+                   "min-p": "below the floor" + (
+                       f" (min-p {settings.min_p:g} × top)" if settings else "")
+                   }.get(stage.name, "removed")
+            lines.append(f"{stage.name} removed {names}{more}: {why}")
+    return lines
+
+
 class SamplerWaterfallView(QTableWidget):
     """Rows: the top raw candidates; columns: llama.cpp's sampler stages in chain order."""
 
@@ -69,10 +147,18 @@ class SamplerWaterfallView(QTableWidget):
         self.horizontalHeader().setMinimumSectionSize(58)
         self.verticalHeader().setDefaultSectionSize(24)
         self._data: tuple[list[Candidate], list[SamplerStage]] = ([], [])
+        self._settings: SamplingSettings | None = None
 
-    def show_stages(self, candidates: list[Candidate], stages: list[SamplerStage]) -> None:
+    def show_stages(self, candidates: list[Candidate], stages: list[SamplerStage],
+                    settings: SamplingSettings | None = None) -> None:
+        """`settings`: the sampler's, so each change can say why (k, p, min-p, penalty)."""
         self._data = (list(candidates), list(stages))
+        self._settings = settings
         self._render()
+
+    def why(self) -> list[str]:
+        """Short lines: what each stage changed among the listed tokens, and why."""
+        return why_lines(*self._data, self._settings)
 
     def cell_state(self, row: int, column: int) -> str:
         item = self.item(row, column)
@@ -93,7 +179,21 @@ class SamplerWaterfallView(QTableWidget):
             self.setVerticalHeaderItem(row, QTableWidgetItem(label(candidate.piece)))
         for row, cells in enumerate(waterfall(candidates, stages)):
             for column, (state, prob) in enumerate(cells):
-                self.setItem(row, column, _cell_item(state, prob, stages[column], palette))
+                item = _cell_item(state, prob, stages[column], palette)
+                candidate = candidates[row]
+                if state is Cell.REMOVED:
+                    item.setToolTip(removal_reason(candidate, stages, column, self._settings))
+                elif change := penalised(candidate.id, stages, column):
+                    factor = (f" (its score divided by {self._settings.repeat_penalty:g})"
+                              if self._settings else "")
+                    before, after = change
+                    floor = min(c.prob for c in stages[column].top)
+                    now = percent(after) if after is not None else f"under {percent(floor)}"
+                    item.setText(f"↓ {percent(after) if after is not None else '…'}")
+                    item.setToolTip(f"Already in the text: the repeat penalty lowers a token "
+                                    f"seen in the last {PENALTY_LAST_N}{factor}, from "
+                                    f"{percent(before)} to {now}.")
+                self.setItem(row, column, item)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)

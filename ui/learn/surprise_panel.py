@@ -21,11 +21,15 @@ from core.engine.introspect_types import SurpriseView, TokenSurprise
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html
 from ui.learn.token_text_view import TokenTextView
-from ui.theme import mark_secondary
 
 _LEGEND = ("Shade: how surprised the model was, −log₂ p; strongest from "
            f"{shading.FULL_SURPRISE_BITS:.0f} bits (p ≤ 1/1024). Hover a token for the "
-           "model's alternatives. The first token has no prediction (nothing comes before it).")
+           "model's alternatives.")
+# What the footer says about the start, after a measurement: it depends on whether the start
+# was scored (a model that adds a start-of-text token, or a reply read after its chat).
+UNSCORED_START = " The grey start has no prediction: nothing comes before it."
+SCORED_START = (" Every token is scored, the first one too: the model read it after a "
+                "start-of-text token or the conversation before it.")
 
 
 class SurpriseColumnView(QWidget):
@@ -102,9 +106,9 @@ class SurprisePanel(QWidget):
         self.comparison = SurpriseColumnView()
         self.comparison.hide()
         self._model_name = ""
-        legend = QLabel(_LEGEND)
+        self.legend = legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        mark_secondary(legend)  # quieter, still AA
+        legend.setEnabled(False)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -149,7 +153,9 @@ class SurprisePanel(QWidget):
         """The loaded model's reading of the text."""
         if model_name is not None:
             self._model_name = model_name
-        self.main.show_view(view, self._model_name, self._prefix_for(view))
+        prefix = self._prefix_for(view)
+        self.main.show_view(view, self._model_name, prefix)
+        self.legend.setText(_LEGEND + (UNSCORED_START if prefix else SCORED_START))
 
     def show_comparison(self, view: SurpriseView, model_name: str) -> None:
         """A second model's reading of the same text, side by side (base against instruct)."""

@@ -1,0 +1,143 @@
+"""The bugs of issue 18, each seen by a learner: every test here fails on the code before it."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication, QLabel
+from pytestqt.qtbot import QtBot
+
+from core.engine.introspect_types import Candidate, SurpriseView, TokenSurprise
+from core.prompts.compare import comparison_title
+from ui.compare_panel import ComparePanel
+from ui.documents_panel import _EMPTY, DocumentsPanel
+from ui.learn.learn_panel import LearnPanel
+from ui.learn.surprise_panel import SurprisePanel
+from ui.load_settings_view import LoadSettingsView
+from ui.status_view import StatusView
+
+PRESETS = ["Sentiment labels", "Step by step", "Pirate"]
+
+
+def test_empty_collection_hint_is_shown_whole(qtbot: QtBot) -> None:
+    panel = DocumentsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1100, 700)
+    panel.show()
+    panel.stack.setCurrentIndex(_EMPTY)
+    QApplication.processEvents()
+    label = panel.stack.currentWidget().findChild(QLabel)
+    assert "Add folder" in label.text()
+    # Cut off: the label was one line tall, its text two lines at its width.
+    assert label.height() >= label.heightForWidth(label.width())
+
+
+def _token(piece: str, token_id: int) -> TokenSurprise:
+    return TokenSurprise(token_id, piece, -1.0, [Candidate(token_id, piece, 0.37, -1.0)])
+
+
+def test_surprise_footer_says_the_first_token_is_scored_when_it_is(qtbot: QtBot) -> None:
+    panel = SurprisePanel()
+    qtbot.addWidget(panel)
+    panel.set_text("Hello world")
+    # Every token measured (a start-of-text token, or the chat, came before the first).
+    panel.show_view(SurpriseView([_token("Hello", 1), _token(" world", 2)], 3.0))
+    assert "no prediction" not in panel.legend.text()
+    assert "first one too" in panel.legend.text()
+    # The first token not measured: it is shown grey and the footer says why.
+    panel.show_view(SurpriseView([_token(" world", 2)], 3.0))
+    assert "no prediction" in panel.legend.text()
+
+
+def test_compare_labels_follow_presets_and_starting_variants_differ(qtbot: QtBot) -> None:
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    # Before the presets are read, no column claims a preset it does not have.
+    for column in panel.columns:
+        spec = column.spec()
+        assert spec["preset"] is not None or spec["label"].startswith("Plain"), spec
+    panel.set_presets(PRESETS)
+    specs = [c.spec() for c in panel.columns]
+    assert specs[2]["preset"] == "Sentiment labels"  # chosen once the list arrived
+    assert specs[2]["label"].startswith("Sentiment labels")
+    for count in (2, 3, 4):  # any first n variants are n different set-ups
+        panel.column_count.setValue(count)
+        shown = [(s["preset"], s["temperature"]) for s in
+                 (c.spec() for c in panel.visible_columns())]
+        assert len(set(shown)) == count, shown
+    # The label follows the preset chosen ...
+    first = panel.columns[0]
+    first.preset_combo.setCurrentIndex(first.preset_combo.findData("Pirate"))
+    assert first.spec()["label"] == "Pirate · T=0.7"
+    # ... until the user names the variant.
+    first.label_edit.setText("Arr")
+    first.preset_combo.setCurrentIndex(first.preset_combo.findData("Step by step"))
+    assert first.spec()["label"] == "Arr"
+
+
+def test_saved_comparisons_get_their_own_titles() -> None:
+    first = comparison_title("Is this phone good?", ["Plain · T=0.7", "Plain · T=1.3"])
+    assert first == "Is this phone good? · Plain · T=0.7 vs Plain · T=1.3"
+    second = comparison_title("Is this phone good?", ["Plain · T=0.7", "Plain · T=1.3"],
+                              [first])
+    assert second != first and second.endswith("(2)")
+    other = comparison_title("Is this phone good?", ["Pirate · T=0.7", "Plain · T=0.7"],
+                             [first, second])
+    assert other not in (first, second)
+
+
+def test_threads_wording(qtbot: QtBot) -> None:
+    view = LoadSettingsView()
+    qtbot.addWidget(view)
+    assert "one a core" not in view.threads.specialValueText()
+    assert "per CPU core" in view.threads.specialValueText()
+
+
+def test_compare_with_only_where_it_does_something(qtbot: QtBot) -> None:
+    panel = LearnPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    for show, used in ((panel.show_tokenizer, True), (panel.show_next_token, False),
+                       (panel.show_surprise, True), (panel.show_attention, False),
+                       (panel.show_lens, False), (panel.show_anatomy, False)):
+        show()
+        assert panel.compare_box.isVisibleTo(panel) is used, show.__name__
+
+
+def test_status_numbers_belong_to_the_chat_tab(qtbot: QtBot) -> None:
+    status = StatusView()
+    qtbot.addWidget(status)
+    status.set_stats(80.0, 0.1, 120, 2048)
+    status.set_chat_numbers_visible(False)
+    assert not status.chat_numbers_shown()
+    status.set_chat_numbers_visible(True)
+    assert status.chat_numbers_shown()
+
+
+def test_fit_warns_beyond_the_trained_context(qtbot: QtBot) -> None:
+    from core.models.hardware import HardwareInfo, check_fit
+    from core.models.metadata import ModelFacts
+    from ui.fit_view import VERDICT_COLORS, FitView
+
+    gb = 1_000_000_000
+    facts = ModelFacts("llama", 135_000_000, "Q4_1", gb // 10, 8192, None, True, None,
+                       30, 3, 64, 64)
+    roomy = HardwareInfo(512 * gb, 400 * gb, 8, "CPU", False)
+    view = FitView()
+    qtbot.addWidget(view)
+    inside = check_fit(facts, 8192, roomy)
+    view.set_fit("small", inside, None)
+    assert inside.verdict == "fits" and not inside.context_warning
+    assert view.warning.isHidden()
+    beyond = check_fit(facts, 131_072, roomy)
+    assert beyond.fits and "8,192" in beyond.context_warning  # memory is not the problem
+    view.set_fit("small", beyond, None)
+    assert not view.warning.isHidden() and "trained on" in view.warning.text()
+    assert "beyond its trained context" in view.verdict.text()
+    assert VERDICT_COLORS["fits"].name() not in view.verdict.styleSheet()  # no longer green
+
+
+def test_grouped_query_attention_is_explained_where_kv_appears() -> None:
+    from ui.learn.attention_panel import kv_explanation
+
+    text = kv_explanation(9, 3)
+    assert "9 query heads share 3 key/value heads" in text and "3 each" in text
+    assert kv_explanation(8, 8) == ""  # no sharing, nothing to explain

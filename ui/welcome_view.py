@@ -1,0 +1,98 @@
+"""What an empty chat shows: a welcome and four starter cards, each one click from doing it.
+
+Laid over the chat's empty page (not written into the conversation): the first message hides it.
+The cards only emit intents; the window asks the question, opens Learn or picks the guide.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+EXAMPLE_QUESTION = "Explain in two sentences what a token is in a language model."
+GUIDE_QUESTION = "What can I learn with Glassbox?"
+
+# (object name, title, what it does): the title says the action, one short line says how.
+CARDS = (
+    ("askCard", "Ask a question", "Sends an example question; or type your own below."),
+    ("nextTokenCard", "See how it picks the next word",
+     "Learn › Next token, on “The capital of France is”."),
+    ("guideCard", "Chat with the Glassbox guide",
+     "Answers from the guide, citing the passages it used."),
+    ("attentionCard", "Look at attention",
+     "Learn › Attention, captured on an example sentence."),
+)
+
+
+class _Card(QPushButton):
+    """A button with a bold title and a wrapped line under it (a plain button cannot wrap)."""
+
+    def __init__(self, title: str, what: str) -> None:
+        super().__init__()
+        self.title = QLabel(title)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.what = QLabel(what, wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.what)
+        for label in (self.title, self.what):
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAccessibleName(title)
+        self.setToolTip(what)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() * 3 + 24)
+
+    def text_shown(self) -> str:
+        return f"{self.title.text()}\n{self.what.text()}"
+
+
+class WelcomeView(QWidget):
+    """A heading, one line on what Glassbox is, and the starter cards."""
+
+    ask_requested = Signal(str)  # an example question to send
+    next_token_requested = Signal()
+    guide_requested = Signal(str)  # a question for the guide
+    attention_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("welcome")
+        heading = QLabel("Welcome to Glassbox")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        heading.setFont(font)
+        intro = QLabel("Chat with a model that runs on this computer, and look inside it while "
+                       "it works. Start with one of these:", wordWrap=True)
+        self.cards: dict[str, _Card] = {}
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        for index, (name, title, what) in enumerate(CARDS):
+            card = _Card(title, what)
+            card.setObjectName(name)
+            self.cards[name] = card
+            grid.addWidget(card, index // 2, index % 2)
+        self.cards["askCard"].clicked.connect(lambda: self.ask_requested.emit(EXAMPLE_QUESTION))
+        self.cards["nextTokenCard"].clicked.connect(self.next_token_requested)
+        self.cards["guideCard"].clicked.connect(lambda: self.guide_requested.emit(GUIDE_QUESTION))
+        self.cards["attentionCard"].clicked.connect(self.attention_requested)
+        self.note = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.note.hide()
+        column = QVBoxLayout(self)
+        column.setContentsMargins(24, 16, 24, 16)
+        column.addStretch(1)
+        column.addWidget(heading)
+        column.addWidget(intro)
+        column.addSpacing(8)
+        column.addLayout(grid)
+        column.addWidget(self.note)
+        column.addStretch(2)
+
+    def show_note(self, text: str) -> None:
+        """A line under the cards (a card that cannot do its job yet says why)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))

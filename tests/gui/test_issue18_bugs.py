@@ -6,7 +6,6 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from core.engine.introspect_types import Candidate, SurpriseView, TokenSurprise
-from core.prompts.compare import comparison_title
 from ui.compare_panel import ComparePanel
 from ui.documents_panel import _EMPTY, DocumentsPanel
 from ui.learn.learn_panel import LearnPanel
@@ -74,6 +73,8 @@ def test_compare_labels_follow_presets_and_starting_variants_differ(qtbot: QtBot
 
 
 def test_saved_comparisons_get_their_own_titles() -> None:
+    from core.prompts.compare import comparison_title
+
     first = comparison_title("Is this phone good?", ["Plain · T=0.7", "Plain · T=1.3"])
     assert first == "Is this phone good? · Plain · T=0.7 vs Plain · T=1.3"
     second = comparison_title("Is this phone good?", ["Plain · T=0.7", "Plain · T=1.3"],

@@ -13,6 +13,7 @@ from core.config import data_home
 from desktop.gui_collector import GuiThreadCollector
 from desktop.main_window import MainWindow
 from desktop.single_instance import SingleInstance, bring_to_front
+from ui.theme import apply_theme
 
 ALREADY_RUNNING = "Glassbox is already running with this data folder: its window was brought " \
     "to the front."
@@ -48,8 +49,9 @@ def create_app(argv: list[str]) -> QApplication:
         app = QApplication(argv)
     app.setApplicationName("Glassbox")
     app.setOrganizationName("Glassbox")
-    # Fusion draws with the palette, which follows the system's light or dark scheme.
+    # Fusion draws with our palette and style sheet, light or dark as the system is.
     app.setStyle("Fusion")
+    apply_theme(app)
     return app
 
 

@@ -110,6 +110,8 @@ class MainWindow(QMainWindow):
         self.compare_panel: ComparePanel
         self._later_tabs_built = False
         self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")  # the style sheet's tab look
+        self._icons_set = False
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
         self._window_settings = QSettings(str(data_home() / "window.ini"),
@@ -164,7 +166,12 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.chat_list)
         splitter.addWidget(right)
         splitter.addWidget(self.sources)
+        # The chat list keeps room for its titles when Sources opens: the chat column gives.
+        self.chat_list.setMinimumWidth(190)
+        self.sources.setMinimumWidth(300)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 0)
         splitter.setSizes([220, 640, 400])
         splitter.setChildrenCollapsible(False)
         self.tabs.setDocumentMode(True)
@@ -214,6 +221,37 @@ class MainWindow(QMainWindow):
             empty.deleteLater()
         self.tabs.setCurrentIndex(current)
         self.tabs.blockSignals(signals_were_blocked)
+        self._set_icons()
+
+    def _set_icons(self) -> None:
+        """Icons on the tabs and main actions, after the first paint (the icon font loads
+        then), and again when the palette changes (they are drawn in its text colour)."""
+        from ui.theme import icon
+
+        self._icons_set = True
+        palette = self.palette()
+        for index, name in enumerate(("chat", "learn", "documents", "models", "compare")):
+            self.tabs.setTabIcon(index, icon(name, palette))
+        # Sources and Inspect reply keep their words; the settings-like three become icons
+        # (their tooltips name them), so the chat fits 1100 px with the chat list beside it.
+        beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        only = Qt.ToolButtonStyle.ToolButtonIconOnly
+        buttons = {self.sources_button: ("sources", beside),
+                   self.inspect_button: ("inspect", beside),
+                   self.presets_button: ("presets", only),
+                   self.system_prompt_button: ("system_prompt", only),
+                   self.settings_button: ("sampling", only)}
+        for button, (name, style) in buttons.items():
+            button.setIcon(icon(name, palette))
+            button.setToolButtonStyle(style)
+            if style == only and not button.toolTip().startswith(button.text().rstrip("…")):
+                button.setToolTip(f"{button.text().rstrip('…')}: {button.toolTip()}")
+        self.composer.send_button.setIcon(icon("send", palette))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._icons_set:
+            self._set_icons()
 
     # -- lifetime ---------------------------------------------------------------------------
     def start(self) -> None:

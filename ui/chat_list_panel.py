@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import mark_secondary
+
 if TYPE_CHECKING:  # core.store (apsw, every store module) is not needed to paint the window
     from core.store import ChatSummary
 
@@ -52,7 +54,7 @@ class ChatListPanel(QWidget):
         self.list.setUniformItemSizes(True)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.empty_label = QLabel("No chats match.", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setEnabled(False)
+        mark_secondary(self.empty_label)  # quieter, still AA
         self.empty_label.hide()
         self._confirm = _DeleteConfirmation()
         self._confirm.hide()

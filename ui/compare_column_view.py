@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import mark_secondary
+
 PLAIN = ""  # the preset combo's "no preset" entry
 CHAT_MODEL = ""  # the model combo's "the chat's model" entry
 
@@ -46,7 +48,7 @@ class CompareColumnView(QFrame):
         self.model_combo.setToolTip("The model this variant runs on; another model is loaded "
                                     "for it and the chat's model comes back afterwards")
         self.model_label = QLabel()
-        self.model_label.setEnabled(False)
+        mark_secondary(self.model_label)  # quieter, still AA
         self.output = QPlainTextEdit(readOnly=True)
         self.output.setPlaceholderText("The reply streams here.")
         self.stats_label = QLabel("—")

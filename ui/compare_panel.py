@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.compare_column_view import CompareColumnView
+from ui.theme import mark_secondary
 
 MAX_COLUMNS = 4
 _ID_ROLE = Qt.ItemDataRole.UserRole
@@ -65,7 +66,7 @@ class ComparePanel(QWidget):
         self.run_button.setToolTip("Run the prompt through every column (Ctrl+Enter)")
         self.stop_button = QPushButton("Stop")
         self.state_label = QLabel()
-        self.state_label.setEnabled(False)
+        mark_secondary(self.state_label)  # quieter, still AA
         self.message_label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.message_label.setStyleSheet("color: #c0281e;")
         self.message_label.hide()

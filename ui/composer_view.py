@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import mark_secondary
+
 _EDITOR_LINES = 4
 _LAST_EDIT_NOTE = ("Editing your last message: sending starts a new branch; the original stays "
                    "(‹ › switch).")
@@ -42,7 +44,7 @@ class ComposerView(QWidget):
         line = QFontMetrics(self.editor.font()).lineSpacing()
         self.editor.setFixedHeight(line * _EDITOR_LINES + 16)
         self.edit_banner = QLabel(_LAST_EDIT_NOTE, wordWrap=True)
-        self.edit_banner.setEnabled(False)
+        mark_secondary(self.edit_banner)  # quieter, still AA
         self.cancel_edit_button = QPushButton("Cancel edit")
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(True)

@@ -40,6 +40,7 @@ class ErrorBannerView(QFrame):
         layout.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self.dismiss_button.clicked.connect(self.dismiss)
         self.action_button.clicked.connect(self._on_action)
+        self._applying_colors = False
         self._apply_colors()
         self.hide()
 
@@ -72,15 +73,21 @@ class ErrorBannerView(QFrame):
 
     def _apply_colors(self) -> None:
         # Tinted from the palette, so it reads as an error in light and in dark themes.
-        palette = QPalette(QGuiApplication.palette())
-        window = palette.color(QPalette.ColorRole.Window)
+        # Only the two roles set here are its own; the rest follow the palette around it.
+        around = QGuiApplication.palette()
+        window = around.color(QPalette.ColorRole.Window)
+        palette = QPalette()
+        palette.setResolveMask(0)
         palette.setColor(QPalette.ColorRole.Window, mix(window, _ERROR, 0.18))
-        palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.Text))
+        palette.setColor(QPalette.ColorRole.WindowText, around.color(QPalette.ColorRole.Text))
+        self._applying_colors = True
         self.setPalette(palette)
+        self._applying_colors = False
         self.icon.setStyleSheet(f"color: {_ERROR.name()}; font-weight: bold;")
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
-        if event.type() == QEvent.Type.ApplicationPaletteChange:
+        # A child with a palette of its own never gets ApplicationPaletteChange; it gets this
+        # when the palette around it changes (light/dark), and when it sets its own (skipped).
+        if event.type() == QEvent.Type.PaletteChange and not self._applying_colors:
             self._apply_colors()
-

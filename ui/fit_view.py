@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.models.metadata import format_bytes
+from ui.theme import mark_secondary, readable
 
 if TYPE_CHECKING:
     from core.models.hardware import FitReport, HardwareInfo
@@ -79,12 +80,22 @@ class FitView(QFrame):
         self.warning = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.warning.hide()
         self.message = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
-        self.message.setEnabled(False)  # dimmed: the verdict above is the headline
+        mark_secondary(self.message)  # quieter, still AA
+        self._shown_fit: tuple[str, FitReport | None, int | None] | None = None
         column = QVBoxLayout(self)
         column.setContentsMargins(10, 8, 10, 8)
         for widget in (heading, self.hardware, self.model, self.bar, self.legend, self.verdict,
                        self.warning, self.message):
             column.addWidget(widget)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._shown_fit:
+            QTimer.singleShot(0, self, self._redraw)  # once the new palette has settled
+
+    def _redraw(self) -> None:
+        if self._shown_fit:
+            self.set_fit(*self._shown_fit)
 
     def set_hardware(self, hw: HardwareInfo) -> None:
         ram = (f"{format_bytes(hw.ram_total)} RAM ({format_bytes(hw.ram_available)} free)"
@@ -97,6 +108,7 @@ class FitView(QFrame):
         self.hardware.setText(f"{ram} · {hw.cpu_threads} CPU threads · {gpu}")
 
     def set_fit(self, model_name: str, report: FitReport | None, budget: int | None) -> None:
+        self._shown_fit = (model_name, report, budget)  # drawn again in a new palette
         if report is None:
             self.model.setText(model_name)
             self.bar.set_parts([], None)
@@ -108,11 +120,17 @@ class FitView(QFrame):
         e = report.estimate
         self.model.setText(f"{model_name} at {e.n_ctx:,} tokens of context")
         self.bar.set_parts([e.weights, e.kv_cache or 0, e.overhead], budget)
-        swatch = "<span style='color:{}'>■</span> {} {}"
+        swatch = "<span style='color:{}'>■</span>&nbsp;{}&nbsp;{}"  # one unit: no break inside
+        back = self.palette().color(QPalette.ColorRole.Window)
+        colors = [readable(c, back, 3.0).name() for c in PART_COLORS]  # graphics: 3:1
         kv = format_bytes(e.kv_cache) if e.kv_cache is not None else "unknown"
-        parts = [swatch.format(PART_COLORS[0].name(), "weights", format_bytes(e.weights)),
-                 swatch.format(PART_COLORS[1].name(), "KV cache", kv),
-                 swatch.format(PART_COLORS[2].name(), "buffers", format_bytes(e.overhead))]
+        # "buffers 154.9 MB" stays on one line: the legend wraps between parts only
+        size = {"weights": format_bytes(e.weights), "KV cache": kv,
+                "buffers": format_bytes(e.overhead)}
+        size = {k: v.replace(" ", "&nbsp;") for k, v in size.items()}
+        parts = [swatch.format(colors[0], "weights", size["weights"]),
+                 swatch.format(colors[1], "KV&nbsp;cache", size["KV cache"]),
+                 swatch.format(colors[2], "buffers", size["buffers"])]
         if budget:
             parts.append(f"| budget {format_bytes(budget)}")
         self.legend.setText(" &nbsp; ".join(parts))
@@ -120,7 +138,7 @@ class FitView(QFrame):
         verdict = report.verdict
         if warning and report.fits:  # fits in memory, but not in what it was trained on
             verdict = "tight"
-        color = VERDICT_COLORS.get(verdict, QColor("#666666"))
+        color = readable(VERDICT_COLORS.get(verdict, QColor("#666666")), back)
         self.verdict.setStyleSheet(f"color: {color.name()};")
         beyond = " in memory, beyond its trained context" if warning else ""
         self.verdict.setText(f"{report.verdict.capitalize()}{beyond}: about "

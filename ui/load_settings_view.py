@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.models.load_settings import KV_TYPES, LoadSettings
+from ui.theme import mark_secondary
 
 _AUTO_LAYERS = -2  # the spin box's "Auto"; -1 stays llama.cpp's "all layers"
 _KV_LABELS = {"f16": "f16 (full quality)", "q8_0": "q8_0 (half the memory)",
@@ -48,7 +49,7 @@ class LoadSettingsView(QGroupBox):
         for kv in KV_TYPES:
             self.kv_type.addItem(_KV_LABELS[kv], kv)
         note = QLabel("Used when a model is loaded next (“Use in chat”).", wordWrap=True)
-        note.setEnabled(False)
+        mark_secondary(note)  # quieter, still AA
         form = QFormLayout(self)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Threads", self.threads)

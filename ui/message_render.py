@@ -139,7 +139,7 @@ class Theme:
         dark = is_dark(palette)
         return cls(
             text=text,
-            muted=mix(text, base, 0.4),
+            muted=mix(text, base, 0.3),  # 0.4 was 4.3:1 on white: below WCAG AA
             accent=mix(accent, text, 0.35) if dark else accent,
             user_background=mix(base, accent, 0.16 if dark else 0.09),
             code_background=mix(base, text, 0.10 if dark else 0.05),

@@ -42,6 +42,7 @@ class ModelHintView(QFrame):
         self._download: tuple[str, str] | None = None
         self.download_button.clicked.connect(self._on_download)
         self.dismiss_button.clicked.connect(self._on_dismiss)
+        self._applying_colors = False
         self._apply_colors()
         self.hide()
 
@@ -70,11 +71,16 @@ class ModelHintView(QFrame):
 
     def _apply_colors(self) -> None:
         # Tinted from the palette (informative, not an error), readable in light and dark.
-        palette = QPalette(QGuiApplication.palette())
-        window = palette.color(QPalette.ColorRole.Window)
+        # Only the two roles set here are its own; the rest follow the palette around it.
+        around = QGuiApplication.palette()
+        window = around.color(QPalette.ColorRole.Window)
+        palette = QPalette()
+        palette.setResolveMask(0)
         palette.setColor(QPalette.ColorRole.Window, mix(window, _TINT, 0.14))
-        palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.Text))
+        palette.setColor(QPalette.ColorRole.WindowText, around.color(QPalette.ColorRole.Text))
+        self._applying_colors = True
         self.setPalette(palette)
+        self._applying_colors = False
 
     def event(self, event: QEvent) -> bool:
         handled = super().event(event)
@@ -84,5 +90,7 @@ class ModelHintView(QFrame):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
-        if event.type() == QEvent.Type.ApplicationPaletteChange:
+        # A child with a palette of its own never gets ApplicationPaletteChange; it gets this
+        # when the palette around it changes (light/dark), and when it sets its own (skipped).
+        if event.type() == QEvent.Type.PaletteChange and not self._applying_colors:
             self._apply_colors()

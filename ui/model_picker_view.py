@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import mark_secondary
+
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -39,7 +41,7 @@ class ModelPickerView(QWidget):
         self.open_button.setText("Open GGUF file…")
         self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.state_label = QLabel()
-        self.state_label.setEnabled(False)
+        mark_secondary(self.state_label)  # quieter, still AA
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Model:"))

@@ -33,6 +33,7 @@ from ui.inline_confirm_view import InlineConfirmView
 from ui.load_settings_view import LoadSettingsView
 from ui.model_library_view import ModelLibraryView
 from ui.starter_models_view import StarterModelsView
+from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
     from core.models.registry import ModelEntry
@@ -93,7 +94,7 @@ class ModelsPanel(QWidget):
         column.addWidget(self.confirm)
         column.addWidget(self.library, 1)
         hint = QLabel("Drop .gguf files here to import them.")
-        hint.setEnabled(False)
+        mark_secondary(hint)  # quieter, still AA
         column.addWidget(hint)
         download = QWidget()
         dl = QVBoxLayout(download)

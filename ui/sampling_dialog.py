@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.types import SamplingSettings
+from ui.theme import mark_secondary
 
 # name: (label, minimum, maximum, step, decimals); decimals None means an integer field
 _FIELDS: dict[str, tuple[str, float, float, float, int | None]] = {
@@ -55,7 +56,7 @@ class SamplingDialog(QDialog):
             self.spins[name] = spin
             form.addRow(label, spin)
         note = QLabel("Used for every reply from now on.")
-        note.setEnabled(False)
+        mark_secondary(note)  # quieter, still AA
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel
                                    | QDialogButtonBox.StandardButton.RestoreDefaults)

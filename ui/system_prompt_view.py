@@ -6,6 +6,8 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFontMetrics, QHideEvent
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from ui.theme import mark_secondary
+
 _EDITOR_LINES = 3
 
 
@@ -28,7 +30,7 @@ class SystemPromptView(QWidget):
         self.editor.setFixedHeight(line * _EDITOR_LINES + 16)
         self.editor.installEventFilter(self)
         title = QLabel("System prompt (saved when you leave the field)")
-        title.setEnabled(False)
+        mark_secondary(title)  # quieter, still AA
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(2)

@@ -23,6 +23,7 @@ from ui.learn.attention_lines_view import AttentionLinesView
 from ui.learn.attention_passages_view import PassageBarsView
 from ui.learn.heatmap_prompt_view import CapturePromptView
 from ui.learn.heatmap_view import HeatmapView
+from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,7 +102,7 @@ class AttentionPanel(QWidget):
         split.setSizes([450, 650])
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        legend.setEnabled(False)
+        mark_secondary(legend)  # quieter, still AA
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
         layout.addLayout(choices)

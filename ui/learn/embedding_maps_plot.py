@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
+from ui.theme import mark_secondary
+
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
@@ -34,7 +36,7 @@ class LazyPlotView(QWidget):
         self.hint = QLabel(hint)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
-        self.hint.setEnabled(False)
+        mark_secondary(self.hint)  # quieter, still AA
         self._layout.addWidget(self.hint)
         self._plot: pg.PlotWidget | None = None
         self._fit: tuple[float, tuple[float, float, float, float] | None] | None = None

@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ui.learn.pieces import label, percent
+from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,7 +36,7 @@ class HeatmapView(QWidget):
         super().__init__(parent)
         self.title = QLabel()
         self.readout = QLabel("Hover a cell: which token looks at which, and how much.")
-        self.readout.setEnabled(False)
+        mark_secondary(self.readout)  # quieter, still AA
         self.plot: HeatmapPlot | None = None
         self.matrix: np.ndarray | None = None  # a view into the capture, never a copy of it
         self._rows: list[str] = []

@@ -12,6 +12,7 @@ from ui.empty_state_view import EmptyStateView
 from ui.learn.heatmap_prompt_view import CapturePromptView
 from ui.learn.lens_table_model import LensTableModel
 from ui.learn.pieces import label, percent
+from ui.theme import mark_secondary
 
 EXAMPLE = "The Eiffel Tower is in the city of"
 _COLUMN_WIDTH = 74
@@ -45,7 +46,7 @@ class LensPanel(QWidget):
         self.summary.setWordWrap(True)
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        legend.setEnabled(False)
+        mark_secondary(legend)  # quieter, still AA
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
         layout.addWidget(self.summary)

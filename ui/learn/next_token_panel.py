@@ -29,6 +29,7 @@ from ui.learn.probability_bars_view import ProbabilityBarsView
 from ui.learn.sampler_waterfall_view import SamplerWaterfallView
 from ui.learn.sampling_controls_view import SamplingControlsView
 from ui.learn.token_text_view import TokenTextView
+from ui.theme import mark_secondary
 
 PROMPT_DEBOUNCE_MS = 150
 _TAIL_CHARS = 40
@@ -121,7 +122,7 @@ class NextTokenPanel(QWidget):
         legend = QLabel("faint bar: the model's probability · solid bar: after the samplers "
                         "· click a token to append it")
         legend.setWordWrap(True)
-        legend.setEnabled(False)
+        mark_secondary(legend)  # quieter, still AA
         chart_layout.addWidget(legend)
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart)

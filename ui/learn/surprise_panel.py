@@ -21,6 +21,7 @@ from core.engine.introspect_types import SurpriseView, TokenSurprise
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html
 from ui.learn.token_text_view import TokenTextView
+from ui.theme import mark_secondary
 
 _LEGEND = ("Shade: how surprised the model was, −log₂ p; strongest from "
            f"{shading.FULL_SURPRISE_BITS:.0f} bits (p ≤ 1/1024). Hover a token for the "
@@ -108,7 +109,7 @@ class SurprisePanel(QWidget):
         self._model_name = ""
         self.legend = legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        legend.setEnabled(False)
+        mark_secondary(legend)  # quieter, still AA
 
         top = QWidget()
         top_layout = QVBoxLayout(top)

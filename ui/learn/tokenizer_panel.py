@@ -21,6 +21,7 @@ from core.engine.introspect_types import TokenPiece
 from ui.learn import shading
 from ui.learn.pieces import is_partial, label, piece_html, spaced_hex
 from ui.learn.token_text_view import TokenTextView
+from ui.theme import mark_secondary
 
 DEBOUNCE_MS = 60
 _LEGEND = ("· space   ↵ newline   → tab   ‹e6 97› bytes of a character split across tokens   "
@@ -54,7 +55,7 @@ class TokenizerPanel(QWidget):
         self.comparison_chips.hide()
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
-        legend.setEnabled(False)  # drawn muted
+        mark_secondary(legend)  # quieter, still AA
 
         options = QHBoxLayout()
         options.addWidget(self.counts_label, 1)

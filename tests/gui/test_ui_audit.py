@@ -1,0 +1,115 @@
+"""The UI audit (issue 18): every tab, Learn panel and dialog, empty and filled, in the light and
+the dark palette, checked for clipped text, text below WCAG AA contrast and widgets outside the
+window. A screenshot of each state is saved for a person to look at: $GLASSBOX_AUDIT_SHOTS, or
+the test's tmp_path (the folder is printed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+from ui_audit import audit
+
+from desktop.main_window import MainWindow
+from ui.theme import apply_theme
+
+SIZE = (1100, 760)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GLASSBOX_AUDIT_SHOTS") or tmp_path / "audit")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def themed(qapp: QApplication) -> Iterator[Callable[[bool], None]]:
+    """Switch the app between light and dark; the plain palette comes back afterwards."""
+    def switch(dark: bool) -> None:
+        apply_theme(qapp, dark)
+
+    yield switch
+    qapp.setStyleSheet("")
+    qapp.setPalette(QPalette())
+
+
+def _states(window: MainWindow) -> list[tuple[str, Callable[[], QWidget]]]:
+    """(name, show it and return the window to audit) for every tab, Learn panel and dialog."""
+
+    def tab(index: int) -> Callable[[], QWidget]:
+        def show() -> QWidget:
+            window.tabs.setCurrentIndex(index)
+            return window
+        return show
+
+    def learn(index: int) -> Callable[[], QWidget]:
+        def show() -> QWidget:
+            window.tabs.setCurrentWidget(window.learn)
+            window.learn.setCurrentIndex(index)
+            return window
+        return show
+
+    def sources() -> QWidget:
+        window.tabs.setCurrentIndex(0)
+        window.sources_button.setChecked(True)
+        return window
+
+    states = [(window.tabs.tabText(i).lower(), tab(i)) for i in range(window.tabs.count())]
+    states.insert(1, ("chat-sources", sources))
+    states += [(f"learn-{window.learn.tabText(i).lower().replace(' ', '-')}", learn(i))
+               for i in range(window.learn.count())]
+    return states
+
+
+def _dialogs(window: MainWindow, qtbot: QtBot) -> list[tuple[str, QWidget]]:
+    assert window.presets is not None and window.database is not None
+    window.presets.open()
+    window.settings_button.click()
+    qtbot.waitUntil(window.sampling_dialog.isVisible, timeout=REPLY_TIMEOUT_MS)
+    window.database.open_dialog()
+    return [("presets-dialog", window.presets_dialog), ("sampling-dialog", window.sampling_dialog),
+            ("database-dialog", window.database.dialog)]
+
+
+def _look(qapp: QApplication, qtbot: QtBot, window: MainWindow, shots: Path, fill: str,
+          themed: Callable[[bool], None]) -> list[str]:
+    problems: list[str] = []
+    for dark in (False, True):
+        themed(dark)
+        scheme = "dark" if dark else "light"
+        for name, show in _states(window):
+            target = show()
+            qapp.processEvents()
+            target.grab().save(str(shots / f"{fill}-{name}-{scheme}.png"))
+            problems += [f"{fill} {name} {scheme}: {p}" for p in audit(target)]
+        window.sources_button.setChecked(False)
+        for name, dialog in _dialogs(window, qtbot):
+            qapp.processEvents()
+            dialog.grab().save(str(shots / f"{fill}-{name}-{scheme}.png"))
+            problems += [f"{fill} {name} {scheme}: {p}" for p in audit(dialog)]
+            dialog.hide()
+    return problems
+
+
+def test_every_panel_reads_well(qtbot: QtBot, qapp: QApplication, open_window: OpenWindow,
+                                shots: Path, themed: Callable[[bool], None]) -> None:
+    window = open_window()
+    window.resize(*SIZE)
+    problems = _look(qapp, qtbot, window, shots, "empty", themed)
+    send_and_wait(qtbot, window, "Name three colours.")
+    tokenizer = window.learn.tokenizer
+    tokenizer.set_text("Hello wörld 👋, tokens!")
+    qtbot.waitUntil(lambda: tokenizer.chips.token_count > 0, timeout=REPLY_TIMEOUT_MS)
+    next_token = window.learn.next_token
+    next_token.set_prompt("The capital of France is")
+    qtbot.waitUntil(lambda: next_token.bars.bar_count() > 0, timeout=REPLY_TIMEOUT_MS)
+    problems += _look(qapp, qtbot, window, shots, "filled", themed)
+    print(f"\nUI audit screenshots: {shots}")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)

@@ -49,8 +49,8 @@ class LearnController(QObject):
         self._reply_context: tuple[str, list[ChatMessage]] = ("", [])
         self._lanes = {
             "tokens": _Lane(self._show_tokens, what="tokens"),
-            "next": _Lane(self._show_next, what="next"),
-            "surprise": _Lane(self._show_surprise, what="surprise"),
+            "next": _Lane(self._show_next, panel.next_token.set_failed, what="next"),
+            "surprise": _Lane(self._show_surprise, panel.surprise.set_failed, what="surprise"),
             "template": _Lane(self._show_template, what="template"),
             "reply_start": _Lane(self._show_reply_start, what="template"),
             "tokens_b": _Lane(self._show_tokens_b, what="tokens"),

@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core.engine.introspect_types import Candidate, NextTokenView
 from core.engine.types import SamplingSettings
+from ui.empty_state_view import EmptyStateView
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html
 from ui.learn.probability_bars_view import ProbabilityBarsView
@@ -32,6 +34,9 @@ from ui.learn.token_text_view import TokenTextView
 from ui.theme import mark_secondary
 
 PROMPT_DEBOUNCE_MS = 150
+EXAMPLE = "The capital of France is"
+EMPTY_TEXT = ("Type a prompt above: the model's likeliest next tokens appear here, and what "
+              "each sampler stage does to them.")
 _TAIL_CHARS = 40
 
 
@@ -131,6 +136,12 @@ class NextTokenPanel(QWidget):
         stages.layout().addWidget(self.why_label)
         middle.addWidget(stages)
         middle.setSizes([430, 670])
+        # Before the first view: guidance, an example, then what the model is doing or why not.
+        self.empty = EmptyStateView(EMPTY_TEXT)
+        self.empty.action_requested.connect(lambda: self.set_prompt(EXAMPLE))
+        self.results = QStackedWidget()
+        self.results.addWidget(self.empty)
+        self.results.addWidget(middle)
 
         path_box = QGroupBox("Built text (the chosen path; each token with its probability)")
         path_layout = QHBoxLayout(path_box)
@@ -148,7 +159,7 @@ class NextTokenPanel(QWidget):
         layout.addWidget(_titled("Prompt", self.prompt_edit))
         layout.addWidget(self.controls)
         lower = QSplitter(Qt.Orientation.Vertical)
-        lower.addWidget(middle)
+        lower.addWidget(self.results)
         lower.addWidget(path_box)
         lower.setStretchFactor(0, 3)
         lower.setStretchFactor(1, 1)
@@ -178,6 +189,7 @@ class NextTokenPanel(QWidget):
         """Show the distribution after `text_so_far` (the prompt and the path, decoded)."""
         self._view = view
         self._set_waiting(False)
+        self.results.setCurrentIndex(1)
         tail = text_so_far[-_TAIL_CHARS:]
         more = "…" if len(text_so_far) > _TAIL_CHARS else ""
         self.title_label.setText(f"Next token after “{more}{tail.replace(chr(10), '↵')}”")
@@ -237,7 +249,15 @@ class NextTokenPanel(QWidget):
         self.sample_button.setEnabled(not waiting)
 
     # -- intents ----------------------------------------------------------------------------
+    def set_failed(self, message: str) -> None:
+        """The model could not answer: said in place of the chart until one arrives."""
+        if self._view is None:
+            self.empty.set_text(message)
+
     def _on_prompt_edited(self) -> None:
+        if self._view is None:
+            asking = bool(self.prompt().strip())
+            self.empty.set_text("Asking the model…" if asking else EMPTY_TEXT, not asking)
         self._steps, self._selected = [], -1
         self._set_waiting(False)
         self._render_path()

@@ -13,11 +13,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core.engine.introspect_types import SurpriseView, TokenSurprise
+from ui.empty_state_view import EmptyStateView
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html
 from ui.learn.token_text_view import TokenTextView
@@ -31,6 +33,12 @@ _LEGEND = ("Shade: how surprised the model was, −log₂ p; strongest from "
 UNSCORED_START = " The grey start has no prediction: nothing comes before it."
 SCORED_START = (" Every token is scored, the first one too: the model read it after a "
                 "start-of-text token or the conversation before it.")
+
+
+EXAMPLE = ("The Eiffel Tower is in Paris. It was built for the 1889 World's Fair, and at "
+           "first many Parisians found it ugly. Today it is loved by bananas.")
+EMPTY_TEXT = ("Paste a text above and press Measure: each token is shaded by how surprised "
+              "the model was to see it. Inspect reply in the chat brings a reply here.")
 
 
 class SurpriseColumnView(QWidget):
@@ -54,6 +62,10 @@ class SurpriseColumnView(QWidget):
         """`prefix`: the text before the first measured token (it has no prediction)."""
         self._view, self._name, self._prefix = view, model_name, prefix
         self._render()
+
+    @property
+    def view(self) -> SurpriseView | None:
+        return self._view
 
     def _render(self) -> None:
         view = self._view
@@ -125,7 +137,12 @@ class SurprisePanel(QWidget):
         results = QWidget()
         results_layout = QVBoxLayout(results)
         results_layout.setContentsMargins(0, 0, 0, 0)
-        results_layout.addWidget(columns, 1)
+        self.empty = EmptyStateView(EMPTY_TEXT)
+        self.empty.action_requested.connect(self.try_example)
+        self.results = QStackedWidget()
+        self.results.addWidget(self.empty)
+        self.results.addWidget(columns)
+        results_layout.addWidget(self.results, 1)
         results_layout.addWidget(legend)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -155,6 +172,7 @@ class SurprisePanel(QWidget):
         if model_name is not None:
             self._model_name = model_name
         prefix = self._prefix_for(view)
+        self.results.setCurrentIndex(1)
         self.main.show_view(view, self._model_name, prefix)
         self.legend.setText(_LEGEND + (UNSCORED_START if prefix else SCORED_START))
 
@@ -171,9 +189,20 @@ class SurprisePanel(QWidget):
         text, measured = self.text(), "".join(t.piece for t in view.tokens)
         return text[: len(text) - len(measured)] if measured and text.endswith(measured) else ""
 
+    def try_example(self) -> None:
+        """Measure the example (its last word is meant to surprise)."""
+        self.set_text(EXAMPLE)
+        self._on_measure()
+
+    def set_failed(self, message: str) -> None:
+        if self.main.view is None:
+            self.empty.set_text(message)
+
     def _on_measure(self) -> None:
         text = self.text()
         if text.strip():
+            if self.main.view is None:
+                self.empty.set_text("Measuring…", button=False)
             self.measure_requested.emit(text)
 
 

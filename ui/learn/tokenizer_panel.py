@@ -13,11 +13,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core.engine.introspect_types import TokenPiece
+from ui.empty_state_view import EmptyStateView
 from ui.learn import shading
 from ui.learn.pieces import is_partial, label, piece_html, spaced_hex
 from ui.learn.token_text_view import TokenTextView
@@ -26,6 +28,10 @@ from ui.theme import mark_secondary
 DEBOUNCE_MS = 60
 _LEGEND = ("· space   ↵ newline   → tab   ‹e6 97› bytes of a character split across tokens   "
            "<b>bold</b>: special token.  Hover a chip for its id and bytes.")
+# A word split in pieces, a number, accents and an emoji: the cases a learner asks about.
+EXAMPLE = "Tokenizers split unbelievable words, 3.14159, naïve cafés and 🙂 emoji."
+EMPTY_TEXT = ("Type or paste a text above: the model's tokens appear here as chips, one "
+              "colour change per token.")
 
 
 class TokenizerPanel(QWidget):
@@ -65,7 +71,12 @@ class TokenizerPanel(QWidget):
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(options)
-        lower_layout.addWidget(self.chips, 1)
+        self.empty = EmptyStateView(EMPTY_TEXT)
+        self.empty.action_requested.connect(lambda: self.set_text(EXAMPLE))
+        self.chips_stack = QStackedWidget()
+        self.chips_stack.addWidget(self.empty)
+        self.chips_stack.addWidget(self.chips)
+        lower_layout.addWidget(self.chips_stack, 1)
         lower_layout.addWidget(self.comparison_label)
         lower_layout.addWidget(self.comparison_chips, 1)
         lower_layout.addWidget(legend)
@@ -134,6 +145,7 @@ class TokenizerPanel(QWidget):
             f"<b>{n:,}</b> tokens · <b>{chars:,}</b> characters · "
             f"<b>{per}</b> characters per token")
         self.chips.set_tokens(*self._chips_html(self._pieces))
+        self.chips_stack.setCurrentWidget(self.chips if self._pieces else self.empty)
         shown = self._comparison is not None
         self.comparison_label.setVisible(shown)
         self.comparison_chips.setVisible(shown)

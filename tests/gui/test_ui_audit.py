@@ -86,7 +86,7 @@ def _look(qapp: QApplication, qtbot: QtBot, window: MainWindow, shots: Path, fil
         scheme = "dark" if dark else "light"
         for name, show in _states(window):
             target = show()
-            qapp.processEvents()
+            qtbot.wait(20)  # a window that must grow for Sources does so in a later event
             target.grab().save(str(shots / f"{fill}-{name}-{scheme}.png"))
             problems += [f"{fill} {name} {scheme}: {p}" for p in audit(target)]
         window.sources_button.setChecked(False)

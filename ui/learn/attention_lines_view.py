@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 ROW = 20
 _COLUMN = 110  # width of a token column
 _TOP = 24  # room for the column titles
-_LINE = QColor("#3d8bfd")
 _MIN_SHOWN = 0.005  # lighter lines are invisible anyway: skip them
 
 
@@ -92,9 +91,12 @@ class AttentionLinesView(QWidget):
         start = QPointF(8 + _COLUMN + 4, 0)
         end_x = self.width() - 8 - _COLUMN - 4
         for key, weight in lines:
-            color = QColor(_LINE)
-            color.setAlphaF(min(1.0, 0.08 + 0.92 * weight))
-            painter.setPen(QPen(color, 1.0 + 3.0 * weight / strongest))
+            # Relative to the strongest line, on a square-root scale: attention spread over
+            # many tokens (each a few %) drew every line at 10% opacity, nearly invisible.
+            share = (weight / strongest) ** 0.5 if strongest > 0 else 0.0
+            color = QColor(palette.color(QPalette.ColorRole.Highlight))
+            color.setAlphaF(0.3 + 0.7 * share)
+            painter.setPen(QPen(color, 1.5 + 3.5 * share))
             y0 = _TOP + self._selected * ROW + ROW / 2
             painter.drawLine(QPointF(start.x(), y0), QPointF(end_x, _TOP + key * ROW + ROW / 2))
         weights = dict(lines)

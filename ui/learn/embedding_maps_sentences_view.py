@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.color_scale_view import ColorScaleView
 from ui.learn.embedding_maps_plot import (
     HIGHLIGHT,
     LazyPlotView,
@@ -24,11 +25,21 @@ from ui.learn.embedding_maps_plot import (
     category_color,
     text_item,
 )
+from ui.theme import readable
 
 if TYPE_CHECKING:
     from core.rag.embedding_map_types import SentenceMap
 
 _SHORT = 28
+_LEVELS = (-0.2, 1.0)  # the heatmap's colour range (cosine similarity)
+
+
+def similarity_color(_palette: QPalette, t: float) -> QColor:
+    """The heatmap's colour at t of its range (viridis, as pyqtgraph draws it)."""
+    from ui.learn.heatmap_grid import colormap_lut
+
+    r, g, b = (int(v) for v in colormap_lut()[round(max(0.0, min(1.0, t)) * 255)])
+    return QColor(r, g, b)
 
 
 def _short(text: str) -> str:
@@ -53,6 +64,10 @@ class EmbeddingMapsSentencesView(QWidget):
         self.heatmap = LazyPlotView("Press “Compare sentences” to see how similar each pair "
                                     "of sentences is to the embedding model.")
         self.map = LazyPlotView("A 2D map of the sentences appears here.")
+        self.scale = ColorScaleView("Heatmap colour: cosine similarity",
+                                    similarity_color, f"{_LEVELS[0]:g}",
+                                    f"{_LEVELS[1]:g}")
+        self.scale.hide()  # with the first heatmap (its colours are pyqtgraph's)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -74,6 +89,7 @@ class EmbeddingMapsSentencesView(QWidget):
         right_column = QVBoxLayout(right)
         right_column.setContentsMargins(0, 0, 0, 0)
         right_column.addWidget(plots, 1)
+        right_column.addWidget(self.scale)
         right_column.addWidget(self.summary)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -114,9 +130,10 @@ class EmbeddingMapsSentencesView(QWidget):
         plot.clear()
         n = len(result.sentences)
         # ImageItem's first axis is x: transpose so row i of the matrix is drawn at height i.
-        image = pg.ImageItem(result.similarity.T, levels=(-0.2, 1.0))
+        image = pg.ImageItem(result.similarity.T, levels=_LEVELS)
         image.setColorMap(pg.colormap.get("viridis"))
         plot.addItem(image)
+        self.scale.show()
         step = 1 if n <= 30 else 5  # every line number fits up to about 30
         ticks = [(i + 0.5, str(i + 1)) for i in range(n) if i % step == 0 or step == 1]
         for name in ("bottom", "left"):
@@ -149,6 +166,7 @@ class EmbeddingMapsSentencesView(QWidget):
         plot.setLabel("bottom", f"component 1 ({share[0]:.0%} of the spread)")
         plot.setLabel("left", f"component 2 ({share[1]:.0%})")
         xy = result.coords
+        background = self.palette().color(QPalette.ColorRole.Window)  # the plot's
         spots = [{"pos": (float(x), float(y)), "brush": pg.mkBrush(category_color(i)),
                   "size": 12, "data": i} for i, (x, y) in enumerate(xy)]
         scatter = pg.ScatterPlotItem(spots=spots, pen=pg.mkPen("w", width=1), hoverable=True,
@@ -157,7 +175,8 @@ class EmbeddingMapsSentencesView(QWidget):
         # Numbers only: sentences near each other would bury each other's text (hover a point
         # for its sentence).
         for i in range(len(result.sentences)):
-            label = text_item(str(i + 1), category_color(i), (-0.3, 1.1))
+            label = text_item(str(i + 1), readable(category_color(i), background),
+                              (-0.3, 1.1))
             label.setPos(float(xy[i, 0]), float(xy[i, 1]))
             plot.addItem(label)
         pair = _closest_pair(result)

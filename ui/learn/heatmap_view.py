@@ -6,8 +6,10 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ui.color_scale_view import ColorScaleView
 from ui.learn.pieces import label, percent
 from ui.theme import mark_secondary
 
@@ -23,6 +25,14 @@ def short(piece: str) -> str:
     """A piece as an axis label: visible whitespace, long pieces cut."""
     text = label(piece)
     return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+
+
+def attention_color(_palette: QPalette, t: float) -> QColor:
+    """The heatmap's colour at position t of its (square-root) scale."""
+    from ui.learn.heatmap_grid import colormap_lut
+
+    r, g, b = (int(v) for v in colormap_lut()[round(max(0.0, min(1.0, t)) * 255)])
+    return QColor(r, g, b)
 
 
 class HeatmapView(QWidget):
@@ -48,6 +58,11 @@ class HeatmapView(QWidget):
         self._placeholder = QLabel("Capture a text to see its attention here.")
         self._layout.addWidget(self._placeholder, 1)
         self._layout.addWidget(self.readout)
+        # Shown with the first matrix: its colours come from pyqtgraph's viridis.
+        self.scale = ColorScaleView("Colour: share of the row's attention (square-root "
+                                    "scale, 25% mid-way)", attention_color, "0%", "100%")
+        self.scale.hide()
+        self._layout.addWidget(self.scale)
 
     def set_matrix(self, matrix: np.ndarray, rows: list[str], columns: list[str],
                    title: str, row_offset: int = 0) -> None:
@@ -72,6 +87,7 @@ class HeatmapView(QWidget):
             self.plot.hovered.connect(self._on_hovered)
             self._layout.replaceWidget(self._placeholder, self.plot)
             self._placeholder.deleteLater()
+            self.scale.show()
         return self.plot
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)

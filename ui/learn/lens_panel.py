@@ -8,7 +8,9 @@ from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QHeaderView, QLabel, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
 from core.engine.capture_types import LensView
+from ui.color_scale_view import ColorScaleView
 from ui.empty_state_view import EmptyStateView
+from ui.learn import shading
 from ui.learn.heatmap_prompt_view import CapturePromptView
 from ui.learn.lens_table_model import LensTableModel
 from ui.learn.pieces import label, percent
@@ -56,6 +58,9 @@ class LensPanel(QWidget):
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.table)
         layout.addWidget(self.stack, 1)
+        self.scale = ColorScaleView("Shade: probability of the cell's token",
+                                    shading.confidence_color, "0%", "100%")
+        layout.addWidget(self.scale)
         layout.addWidget(legend)
         self._view: LensView | None = None
         self.prompt.capture_requested.connect(self.capture_requested)

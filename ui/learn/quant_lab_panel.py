@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.color_scale_view import ColorScaleView
 from ui.learn.quant_lab_drift_view import QuantLabDriftView
-from ui.learn.quant_lab_strip_view import FULL_KL_NATS, QuantLabStripView
+from ui.learn.quant_lab_strip_view import FULL_KL_NATS, QuantLabStripView, kl_color
 
 if TYPE_CHECKING:
     from core.models.quant_lab_types import QuantComparison, QuantizedCopy
@@ -57,13 +58,14 @@ class QuantLabPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
         self.progress.setMaximumWidth(220)
+        self.progress.hide()  # only while a job runs: idle, it was an empty box
         self.status = QLabel("llama.cpp's own quantizer makes a smaller copy of the model; then "
                              "both read the text below.")
         self.status.setWordWrap(True)
         self.text = QPlainTextEdit()
         self.text.setMaximumHeight(96)
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["", "original", "quantized"])
+        self.table.setHorizontalHeaderLabels(["measure", "original", "quantized"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -82,6 +84,9 @@ class QuantLabPanel(QWidget):
         self.clear_button.setToolTip("Delete the quantized copies the lab made")
         self.drift = QuantLabDriftView()
         self.strip = QuantLabStripView()
+        self.scale = ColorScaleView("Shade: KL(original ‖ quantized) per token "
+                                    "(square-root scale)", kl_color, "0 nats",
+                                    f"{FULL_KL_NATS:g}+ nats")
         legend = QLabel(_LEGEND)
         legend.setWordWrap(True)
         legend.setTextFormat(Qt.TextFormat.RichText)
@@ -124,6 +129,7 @@ class QuantLabPanel(QWidget):
         strip_column = QVBoxLayout(bottom)
         strip_column.setContentsMargins(0, 0, 0, 0)
         strip_column.addWidget(self.strip, 1)
+        strip_column.addWidget(self.scale)
         strip_column.addWidget(legend)
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(top)
@@ -183,6 +189,7 @@ class QuantLabPanel(QWidget):
         self.other_button.setEnabled(not busy)
         self.type_box.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
         if busy:
             self.import_button.setEnabled(False)
             self.progress.setValue(0)

@@ -7,7 +7,7 @@ import html
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
 from ui.learn import shading
@@ -24,6 +24,11 @@ def kl_strength(kl: float) -> float:
     """0 (the same prediction) .. 1 (KL of FULL_KL_NATS or more), on a square-root scale so
     that the many small divergences still show."""
     return max(0.0, min(1.0, math.sqrt(max(kl, 0.0) / FULL_KL_NATS)))
+
+
+def kl_color(palette: QPalette, strength: float) -> QColor:
+    """The shade for a kl_strength() of 0..1, as the strip draws it."""
+    return shading.warm(palette, 0.06 + 0.84 * strength)
 
 
 class QuantLabStripView(TokenTextView):
@@ -44,7 +49,7 @@ class QuantLabStripView(TokenTextView):
         for i, piece in enumerate(result.pieces[1:]):
             kl = float(result.kl[i])
             flipped = bool(result.flips[i])
-            back = shading.warm(palette, 0.06 + 0.84 * kl_strength(kl))
+            back = kl_color(palette, kl_strength(kl))
             self.backgrounds.append(back)
             style = (f"background-color:{shading.css(back)};"
                      f"color:{shading.css(shading.readable_on(back))};")

@@ -31,6 +31,10 @@ _ID_ROLE = Qt.ItemDataRole.UserRole
 # Any first n of them differ (two variants are not the same set-up twice); labels are left to
 # follow each column's preset and temperature.
 _STARTING_SPECS = [(None, 0.7), (None, 1.3), ("Sentiment labels", 0.7), ("Step by step", 0.7)]
+# A review: the few-shot column labels it, the plain ones answer it, hot and less hot.
+EXAMPLE = "The battery lasts two days, but the camera is blurry in the dark."
+EMPTY_TEXT = ("Type a prompt above, or Try an example: each variant answers it in turn, side "
+              "by side, and the run is saved on the left.")
 
 
 class ComparePanel(QWidget):
@@ -65,6 +69,9 @@ class ComparePanel(QWidget):
         self.run_button = QPushButton("Compare")
         self.run_button.setToolTip("Run the prompt through every column (Ctrl+Enter)")
         self.stop_button = QPushButton("Stop")
+        self.example_button = QPushButton("Try an example")
+        self.hint_label = QLabel(EMPTY_TEXT, wordWrap=True)  # until the first run or opened one
+        self.example_button.setToolTip(f"Compare the variants on “{EXAMPLE}”")
         self.state_label = QLabel()
         mark_secondary(self.state_label)  # quieter, still AA
         self.message_label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
@@ -91,6 +98,7 @@ class ComparePanel(QWidget):
         top.addWidget(self.column_count)
         top.addWidget(self.state_label)
         top.addWidget(self.stop_button)
+        top.addWidget(self.example_button)
         top.addWidget(self.run_button)
         row = QHBoxLayout()
         row.setSpacing(6)
@@ -101,6 +109,7 @@ class ComparePanel(QWidget):
         main.setContentsMargins(6, 6, 6, 6)
         main.addWidget(self.prompt)
         main.addLayout(top)
+        main.addWidget(self.hint_label)
         main.addWidget(self.message_label)
         main.addLayout(row, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -120,6 +129,7 @@ class ComparePanel(QWidget):
         self.addAction(self.run_action)
         self.run_action.triggered.connect(self.submit)
         self.run_button.clicked.connect(self.submit)
+        self.example_button.clicked.connect(self.try_example)
         self.stop_button.clicked.connect(self.stop_requested)
         self.column_count.valueChanged.connect(lambda _n: self._update())
         self.saved_list.currentItemChanged.connect(lambda *_: self._update())
@@ -164,6 +174,7 @@ class ComparePanel(QWidget):
         for column in self.visible_columns():
             column.clear_output()
         self.state_label.setText("Running…")
+        self.hint_label.hide()
         self._update()
 
     def end_run(self, comparison_id: int | None, message: str = "Done") -> None:
@@ -185,6 +196,7 @@ class ComparePanel(QWidget):
             column.set_output(result["output"])
             column.show_stats(result.get("stats"), result["status"])
         self.state_label.setText("Saved comparison")
+        self.hint_label.hide()
         self._update()
 
     @property
@@ -204,6 +216,10 @@ class ComparePanel(QWidget):
     def set_prompt(self, text: str) -> None:
         self.prompt.setPlainText(text)
 
+    def try_example(self) -> None:
+        self.set_prompt(EXAMPLE)
+        self.submit()
+
     def _emit_for_selected(self, signal: Any, *extra: str) -> None:
         item = self.saved_list.currentItem()
         if item is not None:
@@ -215,6 +231,7 @@ class ComparePanel(QWidget):
             column.setVisible(index < count)
             column.set_editable(not self._running)
         self.run_button.setEnabled(not self._running)
+        self.example_button.setEnabled(not self._running)
         self.stop_button.setVisible(self._running)
         self.column_count.setEnabled(not self._running)
         selected = self.saved_list.currentItem() is not None

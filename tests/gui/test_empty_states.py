@@ -74,3 +74,16 @@ def test_lens_is_not_blank_before_a_run(qtbot: QtBot) -> None:
     assert "output matrix" in panel.empty.text() and panel.empty.button.isHidden()
     panel.set_failed("No model is loaded.")
     assert "No model" in panel.empty.text() and not panel.empty.button.isHidden()
+
+
+def test_compare_says_what_to_do_and_tries_an_example(qtbot: QtBot) -> None:
+    from ui.compare_panel import EXAMPLE, ComparePanel
+
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    assert not panel.hint_label.isHidden() and "Try an example" in panel.hint_label.text()
+    with qtbot.waitSignal(panel.run_requested) as asked:
+        panel.example_button.click()
+    assert asked.args[0] == EXAMPLE and len(asked.args[1]) == panel.column_count.value()
+    panel.begin_run()
+    assert panel.hint_label.isHidden()

@@ -66,3 +66,21 @@ def test_kv_is_explained_where_it_appears(qtbot: QtBot, learn_engine: EngineClie
     assert explained in panel.head_box.itemData(2, Qt.ItemDataRole.ToolTipRole)
     assert panel.grid.empty_text() == ""
     shoot(panel, "attention-kv")
+
+
+def test_top_p_and_min_p_say_why() -> None:
+    from core.engine.introspect_types import Candidate, SamplerStage
+    from ui.learn.sampler_waterfall_view import removal_reason, why_lines
+
+    a, b, c, d = (Candidate(i, p, prob, 0.0) for i, p, prob in
+                  ((1, " Paris", 0.6), (2, " Lyon", 0.3), (3, " Nice", 0.08), (4, " Metz", 0.02)))
+    stages = [SamplerStage("raw", 4, [a, b, c, d]), SamplerStage("top-k", 4, [a, b, c, d]),
+              SamplerStage("top-p", 3, [a, b, c]), SamplerStage("min-p", 2, [a, b])]
+    settings = SamplingSettings(top_k=40, top_p=0.9, min_p=0.2)
+    top_p = removal_reason(d, stages, 2, settings)
+    assert "cumulative mass" in top_p and "98.0%" in top_p and "p = 0.9" in top_p
+    min_p = removal_reason(c, stages, 3, settings)
+    assert "Below the floor" in min_p and "0.2 × the top token's 60.0% = 12.0%" in min_p
+    lines = why_lines([a, b, c, d], stages, settings)
+    assert any(line.startswith("top-p removed ·Metz") for line in lines), lines
+    assert any(line.startswith("min-p removed ·Nice") for line in lines), lines

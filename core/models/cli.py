@@ -299,6 +299,8 @@ def _info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if entry.sha256:
             lines.append(("sha256", entry.sha256))
     lines.append(("fit", fit.message))
+    if fit.context_warning:
+        lines.append(("context", fit.context_warning))
     lines.append(("gpu layers", "all" if fit.gpu_layers == -1 else str(fit.gpu_layers)))
     width = max(len(k) for k, _ in lines)
     out.writelines(f"{k.ljust(width)}  {v}\n" for k, v in lines)

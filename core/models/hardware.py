@@ -281,5 +281,4 @@ def check_fit(facts: ModelFacts, n_ctx: int = 4096, hw: HardwareInfo | None = No
         warning = (f"{n_ctx:,} tokens is beyond the {trained:,} this model was trained on: "
                    "past that it loses track of the text and repeats itself. Set the context "
                    f"to {trained:,} or less.")
-        message += f". {warning[0].upper()}{warning[1:].rstrip('.')}"
     return FitReport(verdict, fits, layers, estimate, message + ".", warning)

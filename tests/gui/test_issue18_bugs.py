@@ -142,3 +142,14 @@ def test_grouped_query_attention_is_explained_where_kv_appears() -> None:
     text = kv_explanation(9, 3)
     assert "9 query heads share 3 key/value heads" in text and "3 each" in text
     assert kv_explanation(8, 8) == ""  # no sharing, nothing to explain
+
+
+def test_models_info_warns_beyond_the_trained_context(capsys: object) -> None:
+    from core.cli import main
+    from core.models.registry import BUNDLED_CHAT_ID
+
+    assert main(["models", "info", BUNDLED_CHAT_ID, "--ctx", "131072"]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "beyond the 8,192 this model was trained on" in out
+    assert main(["models", "info", BUNDLED_CHAT_ID, "--ctx", "4096"]) == 0
+    assert "trained on" not in capsys.readouterr().out  # type: ignore[attr-defined]

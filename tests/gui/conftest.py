@@ -20,13 +20,15 @@ from pytestqt.qtbot import QtBot
 
 from core.rag.sample import STATE_KEY as SAMPLE_STATE_KEY
 from desktop.main_window import MainWindow
+from ui.theme import apply_theme
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def fusion_style(qapp: QApplication) -> None:
-    qapp.setStyle("Fusion")  # as run_app does
+    qapp.setStyle("Fusion")  # as run_app does: the style, the light palette and
+    apply_theme(qapp, dark=False)  # style sheet, so screenshots look like the app
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 from ui_audit import audit
@@ -31,13 +30,12 @@ def shots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def themed(qapp: QApplication) -> Iterator[Callable[[bool], None]]:
-    """Switch the app between light and dark; the plain palette comes back afterwards."""
+    """Switch the app between light and dark; light (as the other tests run) comes back."""
     def switch(dark: bool) -> None:
         apply_theme(qapp, dark)
 
     yield switch
-    qapp.setStyleSheet("")
-    qapp.setPalette(QPalette())
+    apply_theme(qapp, dark=False)
 
 
 def _states(window: MainWindow) -> list[tuple[str, Callable[[], QWidget]]]:

@@ -13,13 +13,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 import ui  # noqa: F401  (the PySide6 reference-count work-around, before any widget)
 from core.engine.client import EngineClient
 from core.models.bundled import default_chat_model
+from ui.theme import apply_theme
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def fusion_style(qapp: QApplication) -> None:
-    qapp.setStyle("Fusion")  # as run_app does, so screenshots look like the app
+    qapp.setStyle("Fusion")  # as run_app does: the style, the light palette and
+    apply_theme(qapp, dark=False)  # style sheet, so screenshots look like the app
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QWidget
+
+from ui.theme import DARK, palette_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -14,18 +16,5 @@ Shoot = Callable[[QWidget, str], Path]
 
 
 def dark_palette() -> QPalette:
-    palette = QPalette()
-    colors = {
-        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#1e1e1e", QPalette.ColorRole.AlternateBase: "#262626",
-        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#353535",
-        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3d8bfd",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#333333",
-        QPalette.ColorRole.ToolTipText: "#e6e6e6",
-    }
-    for role, color in colors.items():
-        palette.setColor(role, QColor(color))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText,
-                     QColor("#8a8a8a"))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8a8a8a"))
-    return palette
+    """The app's own dark palette (ui/theme.py), as a person with a dark desktop sees it."""
+    return palette_for(DARK)

@@ -200,6 +200,7 @@ class ChatView(QTextBrowser):
 
     # -- rendering --------------------------------------------------------------------------
     def _render_all(self) -> None:
+        self._update_welcome()  # first: hiding it moves the scroll bar, not to be read as a user
         self._render_timer.stop()
         self._rendering = True
         try:
@@ -211,7 +212,6 @@ class ChatView(QTextBrowser):
                 self._insert(self._messages[-1])
         finally:
             self._rendering = False
-        self._update_welcome()
         self._scroll_if_following()
 
     def _append_last(self) -> None:
@@ -297,8 +297,14 @@ class ChatView(QTextBrowser):
 
     # -- the welcome, over an empty chat ---------------------------------------------------
     def _update_welcome(self) -> None:
-        self.welcome.setVisible(not self._messages)
-        self._place_welcome()
+        if self.welcome.isHidden() == bool(self._messages):
+            return
+        self._rendering = True  # the scroll bar moves with it: not the user scrolling
+        try:
+            self.welcome.setVisible(not self._messages)
+            self._place_welcome()
+        finally:
+            self._rendering = False
 
     def _place_welcome(self) -> None:
         area = self.viewport().rect()

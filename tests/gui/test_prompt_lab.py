@@ -132,7 +132,7 @@ def test_compare_a_persona_a_plain_prompt_and_a_temperature_then_reopen(
     qtbot.waitUntil(lambda: [c.text() for c in panel.visible_columns()] == outputs)
     assert panel.prompt.toPlainText() == "The soup was cold and the waiter rude."
     assert panel.columns[0].spec()["preset"] == "Sentiment labels"
-    assert panel.columns[2].spec()["temperature"] == 1.3
+    assert panel.columns[1].spec()["temperature"] == 1.3  # the starting hot variant
 
     target = tmp_path / "comparison.md"
     window.ask_save_path = lambda *_args: str(target)  # type: ignore[method-assign]

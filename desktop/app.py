@@ -49,7 +49,7 @@ def create_app(argv: list[str]) -> QApplication:
         app = QApplication(argv)
     app.setApplicationName("Glassbox")
     app.setOrganizationName("Glassbox")
-    # Fusion draws with our palette and style sheet, light or dark as the system is.
+    # Fusion draws with our palette, light or dark as the system is (ui/theme.py).
     app.setStyle("Fusion")
     apply_theme(app)
     return app

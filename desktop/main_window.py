@@ -34,6 +34,7 @@ from ui.model_picker_view import ModelPickerView
 from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
 from ui.system_prompt_view import SystemPromptView
+from ui.theme import style_widget
 
 if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
     from core.engine.types import ChatMessage
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
         self.compare_panel: ComparePanel
         self._later_tabs_built = False
         self.tabs = QTabWidget()
-        self.tabs.setObjectName("mainTabs")  # the style sheet's tab look
+        self.tabs.setObjectName("mainTabs")
         self._icons_set = False
         self._build_layout()
         # Geometry is read from a small file, not the database: the GUI thread runs no query.
@@ -187,6 +188,12 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.statusBar().addPermanentWidget(self.status, 1)
         self.statusBar().setSizeGripEnabled(True)
+        self._style()
+
+    def _style(self) -> None:
+        """The tab bar's and status bar's style sheet, in the current light or dark colours."""
+        style_widget(self.tabs.tabBar())
+        style_widget(self.statusBar())
 
     def _restore_geometry(self) -> None:
         geometry = self._window_settings.value("geometry")
@@ -232,26 +239,32 @@ class MainWindow(QMainWindow):
         palette = self.palette()
         for index, name in enumerate(("chat", "learn", "documents", "models", "compare")):
             self.tabs.setTabIcon(index, icon(name, palette))
-        # Sources and Inspect reply keep their words; the settings-like three become icons
-        # (their tooltips name them), so the chat fits 1100 px with the chat list beside it.
+        # Sources and Inspect reply keep their words; the settings-like three and Open GGUF
+        # file become icons (their tooltips name them): the chat and the model's whole name
+        # fit 1100 px with the chat list beside it.
         beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
         only = Qt.ToolButtonStyle.ToolButtonIconOnly
         buttons = {self.sources_button: ("sources", beside),
                    self.inspect_button: ("inspect", beside),
                    self.presets_button: ("presets", only),
                    self.system_prompt_button: ("system_prompt", only),
-                   self.settings_button: ("sampling", only)}
+                   self.settings_button: ("sampling", only),
+                   self.model_picker.open_button: ("open_file", only)}
         for button, (name, style) in buttons.items():
             button.setIcon(icon(name, palette))
             button.setToolButtonStyle(style)
-            if style == only and not button.toolTip().startswith(button.text().rstrip("…")):
-                button.setToolTip(f"{button.text().rstrip('…')}: {button.toolTip()}")
+            name_it = button.text().rstrip("…")
+            if style == only and not button.toolTip().startswith(name_it):
+                tip = button.toolTip()
+                button.setToolTip(f"{name_it}: {tip}" if tip else button.text())
         self.composer.send_button.setIcon(icon("send", palette))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and self._icons_set:
-            self._set_icons()
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style()
+            if self._icons_set:
+                self._set_icons()
 
     # -- lifetime ---------------------------------------------------------------------------
     def start(self) -> None:

@@ -3,7 +3,7 @@ back from a damaged database (restore a backup, recover what can still be read).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDateTime, QLocale, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, QLocale, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from core.doctor import DoctorReport
 from ui.inline_confirm_view import InlineConfirmView
+from ui.theme import readable
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
@@ -47,6 +48,7 @@ class DatabaseDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._levels: dict[QLabel, str | None] = {}  # coloured labels, for a palette change
         self.setWindowTitle("Check database")
         self.setObjectName("databaseDialog")
         self.resize(760, 560)
@@ -221,13 +223,23 @@ class DatabaseDialog(QDialog):
             if path is not None and column == 0:
                 item.setData(_PATH_ROLE, path)
             if level is not None and column == 0:
-                item.setForeground(_COLORS[level])
+                item.setForeground(readable(_COLORS[level],
+                                            table.palette().color(QPalette.ColorRole.Base)))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             table.setItem(row, column, item)
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light <-> dark: readable again
+            for label, level in list(self._levels.items()):
+                self._color(label, level)
+
     def _color(self, label: QLabel, level: str | None) -> None:
+        self._levels[label] = level
         palette = label.palette()
-        color = _COLORS[level] if level else self.palette().color(QPalette.ColorRole.WindowText)
+        window = self.palette().color(QPalette.ColorRole.Window)
+        color = (readable(_COLORS[level], window) if level  # WCAG AA on this palette
+                 else self.palette().color(QPalette.ColorRole.WindowText))
         palette.setColor(QPalette.ColorRole.WindowText, color)
         label.setPalette(palette)
 

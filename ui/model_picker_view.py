@@ -35,7 +35,10 @@ class ModelPickerView(QWidget):
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setMinimumContentsLength(24)
-        self.combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        # As wide as the name when there is room; down to 24 characters (the name elided, the
+        # list still whole) when the window is narrow or Sources is open.
+        self.combo.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.combo.setMinimumWidth(self.combo.fontMetrics().averageCharWidth() * 24 + 40)
         self.combo.setToolTip("The model that answers in every chat")
         self.open_button = QToolButton()
         self.open_button.setText("Open GGUF file…")

@@ -1,5 +1,5 @@
-"""One look for light and dark: the palette, the style sheet (resources/style/glassbox.qss),
-secondary text, WCAG contrast, and the icons.
+"""One look for light and dark: the palette, the style sheet (resources/style/glassbox.qss, for
+the main tabs and the status bar), secondary text, WCAG contrast, and the icons.
 
 Every colour a person reads is at least 4.5:1 against its background (WCAG AA), secondary text
 included: secondary text is a widget whose foreground role is PlaceholderText, which both
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -94,16 +94,36 @@ def style_sheet(scheme: Scheme) -> str:
 
 
 def apply_theme(app: QApplication, dark: bool | None = None) -> Scheme:
-    """Palette and style sheet for `dark` (None: follow the system, and keep following it)."""
+    """The palette for `dark` (None: follow the system, and keep following it). The style
+    sheet is not set on the application: an application style sheet puts every widget through
+    the style-sheet renderer, which doubled the time to build the window; style_widget() gives
+    it to the few widgets it is for."""
     scheme = scheme_for(system_is_dark(app) if dark is None else dark)
-    app.setStyleSheet("")  # else widgets polished by the old sheet keep their old palette
-    app.setPalette(palette_for(scheme))
-    app.setStyleSheet(style_sheet(scheme))
     app.setProperty("glassbox_dark", scheme.dark)
+    app.setPalette(palette_for(scheme))
+    # Once any widget has a style sheet (the tab bar's), Qt stops re-resolving the other
+    # widgets' palettes when the application's changes: a switch to dark left the labels'
+    # text dark. Each widget without a palette of its own is asked to resolve again.
+    change = QEvent(QEvent.Type.ApplicationPaletteChange)
+    for widget in app.allWidgets():
+        if not widget.testAttribute(Qt.WidgetAttribute.WA_SetPalette):
+            QApplication.sendEvent(widget, change)
     if dark is None and not app.property("glassbox_follows_system"):
         app.setProperty("glassbox_follows_system", True)
         app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app))
     return scheme
+
+
+def current_scheme() -> Scheme:
+    """The scheme apply_theme() chose last (light before it ran)."""
+    app = QApplication.instance()
+    return scheme_for(bool(app.property("glassbox_dark")) if app is not None else False)
+
+
+def style_widget(widget: QWidget) -> None:
+    """Give `widget` (and its children) the style sheet in the current scheme's colours; call
+    again when the palette changes."""
+    widget.setStyleSheet(style_sheet(current_scheme()))
 
 
 def mark_secondary(widget: QWidget) -> QWidget:
@@ -158,7 +178,8 @@ ICONS = {  # what a thing is -> Material Design Icons 6 name (qtawesome's "mdi6.
     "system_prompt": "mdi6.card-text-outline", "sampling": "mdi6.tune-variant",
     "presets": "mdi6.bookmark-multiple-outline", "new_chat": "mdi6.plus",
     "collections": "mdi6.bookshelf", "add_files": "mdi6.file-plus-outline",
-    "add_folder": "mdi6.folder-plus-outline", "download": "mdi6.download",
+    "add_folder": "mdi6.folder-plus-outline", "open_file": "mdi6.folder-open-outline",
+    "download": "mdi6.download",
     "capture": "mdi6.play", "run": "mdi6.play", "use": "mdi6.check",
 }
 

@@ -24,7 +24,6 @@ class EmptyStateView(QWidget):
         self.label = QLabel(text, wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.button = QPushButton(button or "")
-        self.button.setVisible(bool(button))
         self.button.clicked.connect(self.action_requested)
         # Centred by stretches: an alignment flag would give the label its one-line height.
         row = QHBoxLayout()
@@ -40,6 +39,9 @@ class EmptyStateView(QWidget):
         column.addLayout(row)
         column.addLayout(buttons)
         column.addStretch(2)
+        # Only once it has a parent: shown before, the button would flash up as a window of its
+        # own and take the activation from the main window (its shortcuts stopped working).
+        self.button.setVisible(bool(button))
 
     def set_text(self, text: str, button: bool = True) -> None:
         """Say `text`; `button`: keep offering the example (False while something runs)."""

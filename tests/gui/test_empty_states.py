@@ -87,3 +87,21 @@ def test_compare_says_what_to_do_and_tries_an_example(qtbot: QtBot) -> None:
     assert asked.args[0] == EXAMPLE and len(asked.args[1]) == panel.column_count.value()
     panel.begin_run()
     assert panel.hint_label.isHidden()
+
+
+def test_building_an_empty_state_leaves_the_active_window_alone(qtbot: QtBot) -> None:
+    """Its button was shown before it had a parent: a window of its own for a moment, which
+    took the activation (and with it the main window's Ctrl+1..5) from the window."""
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from ui.empty_state_view import EmptyStateView
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    view = EmptyStateView("Nothing here yet.")
+    qtbot.addWidget(view)
+    QApplication.processEvents()
+    assert QApplication.activeWindow() is window

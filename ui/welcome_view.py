@@ -7,10 +7,12 @@ The cards only emit intents; the window asks the question, opens Learn or picks 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 EXAMPLE_QUESTION = "Explain in two sentences what a token is in a language model."
 GUIDE_QUESTION = "What can I learn with Glassbox?"
+_CARD_PADDING = 28  # a card's margins around its title, and a little air
 
 # (object name, title, what it does): the title says the action, one short line says how.
 CARDS = (
@@ -69,13 +71,14 @@ class WelcomeView(QWidget):
         intro = QLabel("Chat with a model that runs on this computer, and look inside it while "
                        "it works. Start with one of these:", wordWrap=True)
         self.cards: dict[str, _Card] = {}
-        grid = QGridLayout()
+        self._grid = grid = QGridLayout()
         grid.setSpacing(10)
-        for index, (name, title, what) in enumerate(CARDS):
+        self._columns = 0
+        for name, title, what in CARDS:
             card = _Card(title, what)
             card.setObjectName(name)
             self.cards[name] = card
-            grid.addWidget(card, index // 2, index % 2)
+        self._arrange(2)
         self.cards["askCard"].clicked.connect(lambda: self.ask_requested.emit(EXAMPLE_QUESTION))
         self.cards["nextTokenCard"].clicked.connect(self.next_token_requested)
         self.cards["guideCard"].clicked.connect(lambda: self.guide_requested.emit(GUIDE_QUESTION))
@@ -91,6 +94,21 @@ class WelcomeView(QWidget):
         column.addLayout(grid)
         column.addWidget(self.note)
         column.addStretch(2)
+
+    def _arrange(self, columns: int) -> None:
+        """Cards in two columns, or one where two would cut their titles."""
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for index, card in enumerate(self.cards.values()):
+            self._grid.addWidget(card, index // columns, index % columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        widest = max(card.title.sizeHint().width() for card in self.cards.values())
+        margins = self.layout().contentsMargins()
+        room = event.size().width() - margins.left() - margins.right()
+        self._arrange(2 if room >= 2 * (widest + _CARD_PADDING) + self._grid.spacing() else 1)
 
     def show_note(self, text: str) -> None:
         """A line under the cards (a card that cannot do its job yet says why)."""

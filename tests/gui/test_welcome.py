@@ -71,3 +71,19 @@ def test_welcome_cards_each_do_what_they_say(qtbot: QtBot, open_window: OpenWind
     shown = window.chat_view.shown_messages()
     assert shown[0][:2] == ("user", EXAMPLE_QUESTION) and shown[1][0] == "assistant"
     assert not welcome.isVisible()
+
+
+def test_welcome_cards_are_never_cut(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from ui.chat_view import ChatView
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show()
+    for width in (460, 700, 1000):  # one column when two would cut the titles
+        view.resize(width, 520)
+        QApplication.processEvents()
+        for card in view.welcome.cards.values():
+            assert card.title.width() >= card.title.sizeHint().width(), (width, card.title.text())
+            assert card.what.height() >= card.what.heightForWidth(card.what.width())

@@ -48,7 +48,7 @@ class LearnController(QObject):
         self._last_next: NextTokenView | None = None
         self._reply_context: tuple[str, list[ChatMessage]] = ("", [])
         self._lanes = {
-            "tokens": _Lane(self._show_tokens, what="tokens"),
+            "tokens": _Lane(self._show_tokens, panel.tokenizer.set_failed, what="tokens"),
             "next": _Lane(self._show_next, panel.next_token.set_failed, what="next"),
             "surprise": _Lane(self._show_surprise, panel.surprise.set_failed, what="surprise"),
             "template": _Lane(self._show_template, what="template"),

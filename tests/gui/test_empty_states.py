@@ -105,3 +105,11 @@ def test_building_an_empty_state_leaves_the_active_window_alone(qtbot: QtBot) ->
     qtbot.addWidget(view)
     QApplication.processEvents()
     assert QApplication.activeWindow() is window
+
+
+def test_tokenizer_says_why_it_failed(qtbot: QtBot) -> None:
+    panel = TokenizerPanel()
+    qtbot.addWidget(panel)
+    panel.set_failed("No model is loaded: pick one in the chat's Model list.")
+    assert panel.chips_stack.currentWidget() is panel.empty
+    assert "No model is loaded" in panel.empty.text()

@@ -124,6 +124,12 @@ class TokenizerPanel(QWidget):
         self._emit_text()
 
     # -- view -------------------------------------------------------------------------------
+    def set_failed(self, message: str) -> None:
+        """The model could not split the text: said where the chips would be."""
+        self._pieces, self._text = [], ""
+        self._render()
+        self.empty.set_text(message)
+
     def show_tokens(self, pieces: list[TokenPiece], text: str) -> None:
         """Show the model's tokens for `text` (the text they were computed from)."""
         self._pieces, self._text = list(pieces), text
@@ -146,6 +152,8 @@ class TokenizerPanel(QWidget):
             f"<b>{per}</b> characters per token")
         self.chips.set_tokens(*self._chips_html(self._pieces))
         self.chips_stack.setCurrentWidget(self.chips if self._pieces else self.empty)
+        if not self._pieces:
+            self.empty.set_text(EMPTY_TEXT)
         shown = self._comparison is not None
         self.comparison_label.setVisible(shown)
         self.comparison_chips.setVisible(shown)

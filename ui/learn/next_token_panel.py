@@ -38,6 +38,8 @@ EXAMPLE = "The capital of France is"
 EMPTY_TEXT = ("Type a prompt above: the model's likeliest next tokens appear here, and what "
               "each sampler stage does to them.")
 _TAIL_CHARS = 40
+_MARKS = ("✕ out: this stage removed it · ↓: lowered, already in the text · …: still in, "
+          "below the tokens listed")
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,8 @@ class NextTokenPanel(QWidget):
         rows = chart_rows(view)
         self.bars.show_candidates(rows)
         self.waterfall.show_stages([c for c, _ in rows], view.stages, self.settings())
-        why = self.waterfall.why()
-        self.why_label.setText("\n".join(f"• {line}" for line in why) if why else
-                               "No stage removed or lowered a listed token.")
+        why = self.waterfall.why() or ["No stage removed or lowered a listed token."]
+        self.why_label.setText("\n".join([*(f"• {line}" for line in why), _MARKS]))
 
     def add_step(self, token_id: int, piece: str = "", prob: float | None = None) -> None:
         """Append `token_id` to the path (a click, or the window's sample) and ask for the next."""

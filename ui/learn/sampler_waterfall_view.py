@@ -119,8 +119,8 @@ def why_lines(candidates: list[Candidate], stages: list[SamplerStage],
                    if row[column][0] is Cell.REMOVED]
         if lowered:
             names = ", ".join(label(c.piece) for c in lowered[:3])
-            factor = f" (÷{settings.repeat_penalty:g})" if settings else ""
-            lines.append(f"penalties lowered {names}: already in the text (last "
+            factor = f", score ÷ {settings.repeat_penalty:g}" if settings else ""
+            lines.append(f"penalties lowered {names}: already in the text (the last "
                          f"{PENALTY_LAST_N} tokens){factor}")
         if removed:
             names = ", ".join(label(c.piece) for c in removed[:3])

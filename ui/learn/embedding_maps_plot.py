@@ -75,7 +75,10 @@ class LazyPlotView(QWidget):
             import pyqtgraph as pg
 
             palette = self.palette()
-            pg.setConfigOptions(antialias=True)
+            # Titles, axis labels and legend entries take the global foreground, not the
+            # widget's: pyqtgraph's default grey (#969696) is 2.9:1 on white.
+            pg.setConfigOptions(antialias=True,
+                                foreground=palette.color(QPalette.ColorRole.Text))
             self._plot = pg.PlotWidget(
                 background=palette.color(QPalette.ColorRole.Base),
                 foreground=palette.color(QPalette.ColorRole.Text))

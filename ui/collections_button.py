@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QMenu, QStyle, QToolButton, QWidget
 
 _NO_COLLECTIONS = "No collections yet: add documents in the Documents tab (Ctrl+3)."
 
@@ -30,6 +30,13 @@ class CollectionsButton(QToolButton):
         self._available: list[str] = []
         self._chosen: list[str] = []
         self._rebuild()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        # Fusion draws the menu arrow in the bottom-right corner without widening the button
+        # for it: the arrow sat on the last letter ("Documents: off").
+        size = super().sizeHint()
+        arrow = self.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator, None, self)
+        return QSize(size.width() + 2 * arrow, size.height())
 
     def set_available(self, names: Sequence[str]) -> None:
         self._available = list(names)

@@ -19,6 +19,7 @@ from desktop.main_window import MainWindow
 from ui.theme import apply_theme
 
 SIZE = (1100, 760)
+LAPTOP_WIDTH = 1366  # no tab, with Sources open or not, may need a wider window
 
 
 @pytest.fixture
@@ -85,6 +86,9 @@ def _look(qapp: QApplication, qtbot: QtBot, window: MainWindow, shots: Path, fil
         for name, show in _states(window):
             target = show()
             qtbot.wait(20)  # a window that must grow for Sources does so in a later event
+            if target.minimumSizeHint().width() > LAPTOP_WIDTH:
+                problems.append(f"{fill} {name} {scheme}: the window cannot be narrower than "
+                                f"{target.minimumSizeHint().width()} px")
             target.grab().save(str(shots / f"{fill}-{name}-{scheme}.png"))
             problems += [f"{fill} {name} {scheme}: {p}" for p in audit(target)]
         window.sources_button.setChecked(False)
@@ -108,6 +112,11 @@ def test_every_panel_reads_well(qtbot: QtBot, qapp: QApplication, open_window: O
     next_token = window.learn.next_token
     next_token.set_prompt("The capital of France is")
     qtbot.waitUntil(lambda: next_token.bars.bar_count() > 0, timeout=REPLY_TIMEOUT_MS)
+    attention = window.learn.attention  # a heatmap with its colour scale
+    attention.prompt.set_text("The capital of France is Paris.")
+    attention.prompt.capture_button.click()
+    qtbot.waitUntil(lambda: attention.view is not None and attention.heatmap.plot is not None,
+                    timeout=REPLY_TIMEOUT_MS)
     problems += _look(qapp, qtbot, window, shots, "filled", themed)
     print(f"\nUI audit screenshots: {shots}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)

@@ -50,6 +50,9 @@ def target_of(row: dict[str, Any]) -> str:
     if "target_mb" in row:
         met = row["glassbox"] < row["target_mb"]
         return f"< {_number(row['target_mb'], 'MB')}: {'met' if met else 'MISSED'}"
+    if "target_min" in row:  # a rate that must reach a floor (retrieval quality)
+        met = row["glassbox"] >= row["target_min"]
+        return f">= {row['target_min']:g}: {'met' if met else 'MISSED'}"
     if "target_ratio" in row:
         if higher_is_better(row):
             met, sign = row["ratio"] >= row["target_ratio"], ">="

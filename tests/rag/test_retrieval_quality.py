@@ -1,23 +1,28 @@
-"""Retrieval quality on real documents (issue 3): pages of the Python 3.11 documentation from
-Debian's python3.11-doc, some printed to PDF, and questions written for them.
+"""Retrieval quality on real documents (issues 3 and 17): pages of the Python 3.11, Git 2.39
+and PostgreSQL 15 documentation from Debian's doc packages, some printed to PDF, with questions
+written for them before any search ran.
 
-The corpus is indexed once for the module; every mode answers the same questions. Floors sit a
-little under the measured figures (bench/README.md, "Retrieval quality"), so a real regression
-fails while the embedding model's small run-to-run differences do not.
+Floors are asserted on the tuning halves only: the held-back halves are measured by
+bench/rag_quality.py at the end of a change and never looked at question by question. Each
+corpus is indexed once per session. Floors sit a little under the figures measured on this
+machine (bench/README.md, "Retrieval quality"), so a real regression fails while the embedding
+model's small run-to-run differences do not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from retrieval_eval import (
+    CORPORA,
+    HALVES,
+    Corpus,
     ModeScore,
-    corpus_files,
     describe,
     evaluate_all,
     index_corpus,
-    load_questions,
     normalize,
 )
 
@@ -26,71 +31,102 @@ from core.rag.embed import Embedder
 from core.rag.library import DocumentLibrary
 from core.rag.parse import parse_file
 
-# Measured (54 questions): hybrid 1.00 / 0.89 / 0.89, dense 0.96 / 0.76 / 0.84,
-# bm25 0.85 / 0.81 / 0.68 (top-1 document / answer@3 / PDF page).
-HYBRID_TOP1_FLOOR = 0.90
-HYBRID_ANSWER_FLOOR = 0.78
-HYBRID_PDF_PAGE_FLOOR = 0.75
+# Floors on the tuning halves: (top-1 document, answer in the top 3, PDF page).
+FLOORS = {
+    "pydocs": (0.90, 0.78, 0.75),
+    "gitdocs": (0.74, 0.66, 0.25),
+    "pgdocs": (0.80, 0.45, 0.30),
+}
+IDS = [c.name for c in CORPORA]
 
 
-@pytest.fixture(scope="module")
-def scores(embedder: Embedder, chunker: Chunker,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModeScore]]:
+class QualityRuns:
+    """One library holding the corpora, each indexed on first use; each mode's scores on the
+    corpus's tuning half, computed once."""
+
+    def __init__(self, library: DocumentLibrary) -> None:
+        self.library = library
+        self._scores: dict[str, dict[str, ModeScore]] = {}
+
+    def scores(self, corpus: Corpus) -> dict[str, ModeScore]:
+        if corpus.name not in self._scores:
+            index_corpus(self.library, corpus)
+            self._scores[corpus.name] = evaluate_all(self.library, corpus.questions("tuning"),
+                                                     corpus.name)
+        return self._scores[corpus.name]
+
+
+@pytest.fixture(scope="session")
+def quality(embedder: Embedder, chunker: Chunker,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[QualityRuns]:
     db = tmp_path_factory.mktemp("retrieval-quality") / "glassbox.sqlite3"
     with DocumentLibrary(db, embedder=embedder, chunker=chunker, parse_time_limit_s=60) as lib:
-        index_corpus(lib)
-        yield evaluate_all(lib, load_questions())
+        yield QualityRuns(lib)
 
 
 def _report(scores: dict[str, ModeScore]) -> str:
     return "\n".join(describe(s) for s in scores.values())
 
 
-def test_questions_point_at_documents_of_the_corpus() -> None:
-    names = {p.name for p in corpus_files()}
-    questions = load_questions()
-    assert len(questions) >= 40
-    assert {q.file for q in questions} == names  # every document is asked about
+@pytest.mark.parametrize("corpus", CORPORA, ids=IDS)
+def test_questions_are_well_formed(corpus: Corpus) -> None:
+    names = {p.name for p in corpus.files()}
+    questions = corpus.questions()
+    assert len(questions) >= 30
+    assert {q.file for q in questions} <= names
     for q in questions:
         assert (q.page is not None) == q.file.endswith(".pdf"), q.id
+        assert q.half in HALVES, q.id
     assert len({q.id for q in questions}) == len(questions)
     assert {q.style for q in questions} == {"keyword", "paraphrase"}
+    assert sum(q.page is not None for q in questions) >= 10
+    if corpus.name != "pydocs":  # the new corpora: half paraphrases, two halves of a size
+        assert sum(q.style == "paraphrase" for q in questions) >= len(questions) / 2
+        tuning, held = corpus.questions("tuning"), corpus.questions("held")
+        assert len(held) >= 20 and abs(len(tuning) - len(held)) <= 2
 
 
-def test_every_answer_occurs_in_its_document_and_page() -> None:
-    sections = {p.name: parse_file(p) for p in corpus_files()}
-    for q in load_questions():
+@pytest.mark.parametrize("corpus", CORPORA, ids=IDS)
+def test_every_answer_occurs_in_its_document_and_page(corpus: Corpus) -> None:
+    questions = corpus.questions()
+    sections = {name: parse_file(corpus.folder / name) for name in {q.file for q in questions}}
+    for q in questions:
         texts = [normalize(s.text) for s in sections[q.file] if q.page in (None, s.page)]
         for answer in q.answers:
             assert any(normalize(answer) in t for t in texts), (q.id, answer)
 
 
+@pytest.mark.parametrize("corpus", CORPORA, ids=IDS)
 def test_hybrid_is_at_least_as_good_as_either_single_mode(
-        scores: dict[str, ModeScore]) -> None:
+        corpus: Corpus, quality: QualityRuns) -> None:
+    scores = quality.scores(corpus)
     hybrid, dense, bm25 = scores["hybrid"], scores["dense"], scores["bm25"]
     report = _report(scores)
+    # Hybrid must beat both on the combined score; it may trail one mode on one measure by a
+    # question at most.
+    slack = 1.01 / hybrid.questions
     for single in (dense, bm25):
-        assert hybrid.top1_document >= single.top1_document, report
-        assert hybrid.answer_at_3 >= single.answer_at_3, report
-    # The issue asks hybrid to beat both: strictly better than each on the combined score.
+        assert hybrid.top1_document >= single.top1_document - slack, report
+        assert hybrid.answer_at_3 >= single.answer_at_3 - slack, report
     assert hybrid.combined > max(dense.combined, bm25.combined), report
 
 
-def test_hybrid_meets_its_floors(scores: dict[str, ModeScore]) -> None:
+@pytest.mark.parametrize("corpus", CORPORA, ids=IDS)
+def test_hybrid_meets_its_floors_on_the_tuning_half(
+        corpus: Corpus, quality: QualityRuns) -> None:
+    scores = quality.scores(corpus)
     hybrid = scores["hybrid"]
-    assert hybrid.top1_document >= HYBRID_TOP1_FLOOR, _report(scores)
-    assert hybrid.answer_at_3 >= HYBRID_ANSWER_FLOOR, _report(scores)
-
-
-def test_pdf_citations_name_the_page_that_answers(scores: dict[str, ModeScore]) -> None:
-    hybrid = scores["hybrid"]
-    assert hybrid.pdf_questions >= 15
-    assert hybrid.pdf_page >= HYBRID_PDF_PAGE_FLOOR, _report(scores)
+    top1, answer, page = FLOORS[corpus.name]
+    assert hybrid.top1_document >= top1, _report(scores)
+    assert hybrid.answer_at_3 >= answer, _report(scores)
+    assert hybrid.pdf_page >= page, _report(scores)
     for outcome in hybrid.outcomes:
         if outcome.top_file is not None and outcome.top_file.endswith(".pdf"):
             assert outcome.top_page is not None, outcome  # every PDF hit cites its page
 
 
-def test_corpus_is_small_enough_to_index_quickly() -> None:
-    total = sum(p.stat().st_size for p in corpus_files())
+@pytest.mark.parametrize("corpus", CORPORA, ids=IDS)
+def test_corpus_is_small_enough_to_index_quickly(corpus: Corpus) -> None:
+    total = sum(p.stat().st_size for p in corpus.files())
     assert total < 4 * 2**20  # a few MB: indexing it is part of this module's run time
+    assert all(isinstance(p, Path) and p.stat().st_size > 0 for p in corpus.files())

@@ -38,6 +38,7 @@ def test_welcome_cards_each_do_what_they_say(qtbot: QtBot, open_window: OpenWind
     assert window.learn.currentWidget() is panel and panel.prompt() == NEXT_TOKEN_EXAMPLE
     qtbot.waitUntil(lambda: panel.waterfall.rowCount() > 0, timeout=REPLY_TIMEOUT_MS)
     assert not window.status.chat_numbers_shown()  # the chat's numbers stay on the Chat tab
+    window.grab().save(str(SHOTS / "welcome-next-token.png"))
 
     # Look at attention: Learn › Attention, with a capture of its example.
     window.tabs.setCurrentIndex(0)
@@ -48,6 +49,7 @@ def test_welcome_cards_each_do_what_they_say(qtbot: QtBot, open_window: OpenWind
     qtbot.waitUntil(lambda: attention.view is not None, timeout=REPLY_TIMEOUT_MS)
     assert attention.prompt.text() == ATTENTION_EXAMPLE
     assert "".join(t.text for t in attention.view.tokens).strip().endswith("Germany is")
+    window.grab().save(str(SHOTS / "welcome-attention.png"))
 
     # Chat with the guide: not indexed yet says so; indexed, the chat answers from it.
     window.tabs.setCurrentIndex(0)
@@ -71,6 +73,7 @@ def test_welcome_cards_each_do_what_they_say(qtbot: QtBot, open_window: OpenWind
     shown = window.chat_view.shown_messages()
     assert shown[0][:2] == ("user", EXAMPLE_QUESTION) and shown[1][0] == "assistant"
     assert not welcome.isVisible()
+    window.grab().save(str(SHOTS / "welcome-asked.png"))
 
 
 def test_welcome_cards_are_never_cut(qtbot: QtBot) -> None:

@@ -58,6 +58,7 @@ def test_kv_is_explained_where_it_appears(qtbot: QtBot, learn_engine: EngineClie
     shoot(panel, "attention-empty")
     view = learn_engine.attention("The capital of France is Paris.")
     panel.show_view(view)
+    assert "Drawing" in panel.grid.empty_text()  # not "No capture yet" while it is drawn
     panel.show_grid(head_grid_image(view.attention, CELL, GAP, (240, 240, 240)))
     n_head = view.attention.shape[1]
     assert "(KV " in panel.head_box.itemText(2)

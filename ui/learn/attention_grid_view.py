@@ -13,6 +13,7 @@ _MARGIN_TOP = 18  # head numbers
 # In place of the grid before a capture (it used to be a bare "…").
 EMPTY_TEXT = ("No capture yet. Press Capture or Try an example above: every head of every "
               "layer then appears here as a small heatmap; click one to enlarge it.")
+DRAWING_TEXT = "Drawing every head of every layer…"  # after a capture, until the picture is made
 
 
 class AttentionGridView(QWidget):
@@ -28,12 +29,15 @@ class AttentionGridView(QWidget):
         self._n_head = 0
         self._selected: tuple[int, int] | None = None
         self._head_names: list[str] = []
+        self._drawing = False
         self.setMouseTracking(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
-    def clear(self) -> None:
+    def clear(self, drawing: bool = False) -> None:
+        """No thumbnails; `drawing`: a capture arrived and its picture is being made."""
         self._image, self._layers, self._n_head, self._selected = None, [], 0, None
+        self._drawing = drawing
         self.resize(self.sizeHint())
         self.update()
 
@@ -46,7 +50,9 @@ class AttentionGridView(QWidget):
 
     def empty_text(self) -> str:
         """What the grid says instead of thumbnails ("" once it has them)."""
-        return "" if self._image is not None else EMPTY_TEXT
+        if self._image is not None:
+            return ""
+        return DRAWING_TEXT if self._drawing else EMPTY_TEXT
 
     def has_grid(self) -> bool:
         return self._image is not None
@@ -89,7 +95,7 @@ class AttentionGridView(QWidget):
         if self._image is None:
             painter.drawText(self.rect().adjusted(12, 8, -12, -8),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             EMPTY_TEXT)
+                             self.empty_text())
             return
         painter.drawImage(QPoint(_MARGIN_LEFT, _MARGIN_TOP), self._image)
         font = painter.font()

@@ -146,7 +146,7 @@ class AttentionPanel(QWidget):
         self.head_box.setCurrentIndex(self.head_box.findData(head))
         for box in (self.layer_box, self.head_box):
             box.blockSignals(False)
-        self.grid.clear()
+        self.grid.clear(drawing=True)
         self.passages.set_rows([])
         self.views.setTabEnabled(2, False)
         n = len(view.tokens)

@@ -85,7 +85,7 @@ class WelcomeView(QWidget):
         self.cards["attentionCard"].clicked.connect(self.attention_requested)
         self.note = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.note.hide()
-        column = QVBoxLayout(self)
+        self._column = column = QVBoxLayout(self)
         column.setContentsMargins(24, 16, 24, 16)
         column.addStretch(1)
         column.addWidget(heading)
@@ -106,7 +106,7 @@ class WelcomeView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         widest = max(card.title.sizeHint().width() for card in self.cards.values())
-        margins = self.layout().contentsMargins()
+        margins = self._column.contentsMargins()
         room = event.size().width() - margins.left() - margins.right()
         self._arrange(2 if room >= 2 * (widest + _CARD_PADDING) + self._grid.spacing() else 1)
 

@@ -134,8 +134,7 @@ class NextTokenPanel(QWidget):
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart)
         stages = _titled("Sampler stages, in llama.cpp's order (hover a cell for why)",
-                         self.waterfall)
-        stages.layout().addWidget(self.why_label)
+                         self.waterfall, self.why_label)
         middle.addWidget(stages)
         middle.setSizes([430, 670])
         # Before the first view: guidance, an example, then what the model is doing or why not.
@@ -323,10 +322,12 @@ class NextTokenPanel(QWidget):
             self._render_path()
 
 
-def _titled(title: str, widget: QWidget) -> QWidget:
+def _titled(title: str, widget: QWidget, *below: QWidget) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(QLabel(title))
     layout.addWidget(widget, 1)
+    for extra in below:
+        layout.addWidget(extra)
     return box

@@ -19,7 +19,7 @@ import apsw
 import numpy as np
 
 from core.errors import StoreError
-from core.rag.chunk import Chunk
+from core.rag.chunk import CHUNKER_VERSION, Chunk
 from core.rag.embed import DIMENSION
 from core.store import open_database
 from core.store.db import explain, write_transaction
@@ -78,7 +78,13 @@ def _schema_1(conn: apsw.Connection) -> None:
     )
 
 
-SCHEMA: list[Callable[[apsw.Connection], None]] = [_schema_1]
+def _schema_2(conn: apsw.Connection) -> None:
+    # Which chunking rules made each document's chunks (core.rag.chunk.CHUNKER_VERSION);
+    # documents indexed before this column existed were made by rules version 1.
+    conn.execute("ALTER TABLE rag_documents ADD COLUMN chunker INTEGER NOT NULL DEFAULT 1")
+
+
+SCHEMA: list[Callable[[apsw.Connection], None]] = [_schema_1, _schema_2]
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,16 @@ class DocumentInfo:
     mtime: float | None
     size: int | None
     indexed_at: float | None
+    chunker: int = CHUNKER_VERSION  # the chunking rules its chunks were made by
+
+    @property
+    def outdated(self) -> bool:
+        """Indexed by older chunking rules: the next indexing run re-makes its chunks."""
+        return self.status == "indexed" and self.chunker != CHUNKER_VERSION
 
 
 _DOC_COLUMNS = ("id, collection_id, path, status, error, chunk_count, content_hash, mtime, size, "
-                "indexed_at")
+                "indexed_at, chunker")
 
 
 def connect(path: Path) -> apsw.Connection:
@@ -293,11 +305,12 @@ class IndexStore:
                 self.conn.execute("INSERT INTO rag_vectors(chunk_id, collection_id, embedding) "
                                   "VALUES (?, ?, ?)", (chunk_id, collection_id, vector.tobytes()))
                 self.conn.execute("INSERT INTO rag_fts(rowid, text, heading) VALUES (?, ?, ?)",
-                                  (chunk_id, chunk.text, chunk.heading or ""))
+                                  (chunk_id, chunk.text, chunk.context or chunk.heading or ""))
             self.conn.execute(
                 "UPDATE rag_documents SET status = 'indexed', error = NULL, content_hash = ?, "
-                "mtime = ?, size = ?, chunk_count = ?, indexed_at = ? WHERE id = ?",
-                (content_hash, mtime, size, len(chunks), time.time(), document_id))
+                "mtime = ?, size = ?, chunk_count = ?, indexed_at = ?, chunker = ? WHERE id = ?",
+                (content_hash, mtime, size, len(chunks), time.time(), CHUNKER_VERSION,
+                 document_id))
             self._bump(collection_id)
 
     def _delete_chunks(self, id_query: str, param: int) -> None:
@@ -462,6 +475,13 @@ class IndexStore:
             f"JOIN rag_collections k ON k.id = d.collection_id WHERE c.id IN ({marks})",
             tuple(chunk_ids))
         return {int(r[0]): tuple(r[1:]) for r in rows}
+
+    def chunk_ordinals(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> its position in its document (from 0)."""
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.conn.execute(f"SELECT id, ordinal FROM rag_chunks WHERE id IN ({marks})",
+                                 tuple(chunk_ids))
+        return {int(r[0]): int(r[1]) for r in rows}
 
 
 def _valid(validity: bytes, size: int) -> np.ndarray:

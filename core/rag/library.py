@@ -260,7 +260,8 @@ class _IndexRun:
         unchanged: list[str] = []
         for doc in documents:
             st = _stat(doc.path)
-            retry = doc.status == "pending" or (doc.status == "failed" and self.retry_failed)
+            retry = (doc.status == "pending" or (doc.status == "failed" and self.retry_failed)
+                     or doc.outdated)  # chunked by older rules: re-made, with progress
             if st and not retry and (doc.mtime, doc.size) == (st.st_mtime, st.st_size):
                 unchanged.append(doc.path)  # same time and size as last time: not even hashed
             else:
@@ -332,7 +333,8 @@ class _IndexRun:
                 job = _Job(doc, st.st_mtime, st.st_size, _hash_file(doc.path))
             except OSError as exc:
                 return job, f"the file cannot be read: {exc.strerror or exc}"
-            retry = doc.status == "pending" or (doc.status == "failed" and self.retry_failed)
+            retry = (doc.status == "pending" or (doc.status == "failed" and self.retry_failed)
+                     or doc.outdated)
             if not retry and job.digest == doc.content_hash:
                 self.store.touch_document(doc.id, job.mtime, job.size)
                 self.files_done += 1
@@ -344,6 +346,12 @@ class _IndexRun:
         return None
 
     def _fail(self, job: _Job, reason: str) -> IndexProgress:
+        if job.document.outdated and job.digest in ("", job.document.content_hash):
+            # Only the chunking rules changed, and re-making failed: keep the chunks it has.
+            self.files_done += 1
+            self.bytes_done += job.size
+            return self._event("skipped", job.document.path,
+                               f"kept its earlier index, which could not be re-made: {reason}")
         self.store.fail_document(job.document.id, reason, job.digest or None,
                                  job.mtime or None, job.size or None)
         self.files_done += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,12 @@ from core.rag.vector_index import EXACT_BELOW, VectorIndex, VectorIndexBuilder
 
 RRF_K = 60  # the constant from Cormack et al. (2009); ranks matter, raw scores do not
 MODES = ("hybrid", "dense", "bm25")
+# Neighbouring chunks of one page among the results are one passage (at most this many), so
+# the top results are not fragments of a single spot and a passage holds what surrounds it.
+PASSAGE_CHUNKS = 3
+_MIN_OVERLAP_CHARS, _MAX_OVERLAP_CHARS = 20, 1200  # the chunker's overlap, in characters
+# Words of a question BM25 looks at: a pasted page of text need not cost a probe per word.
+MAX_QUERY_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Hit:
     bm25_rank: int | None
     score: float  # the fused score (in 'dense' or 'bm25' mode, that list's own score)
     rank: int  # 1-based final rank
+    chunk_ids: tuple[int, ...] = ()  # every chunk the passage joins (chunk_id and neighbours)
 
 
 class Retriever:
@@ -60,8 +68,8 @@ class Retriever:
         `vector`: the query's embedding when the caller already has it."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if not query.strip() or not collection_ids or top_k < 1:
-            return []
+        if not collection_ids or top_k < 1 or not any(c.isalnum() for c in query):
+            return []  # no word to look for (symbols, emoji, blanks): nothing relevant
         depth = max(self.candidates, top_k)
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
@@ -118,22 +126,56 @@ class Retriever:
             fused = {cid: s for cid, (_, s) in vector.items()}
         elif mode == "bm25":
             fused = {cid: s for cid, (_, s) in bm25.items()}
-        order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k]
+        # Each passage takes one candidate, or up to PASSAGE_CHUNKS when neighbours join it.
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k * PASSAGE_CHUNKS]
         rows = self.store.chunk_rows(order) if order else {}
-        hits: list[Hit] = []
+        ordinals = self.store.chunk_ordinals(order) if order else {}
+        passages: list[list[int]] = []
         for cid in order:
-            if cid not in rows:  # deleted between the two reads
+            if cid not in rows:  # deleted between the reads
                 continue
-            collection, path, page, heading, text, document_id = rows[cid]
-            v, b = vector.get(cid), bm25.get(cid)
+            joined = next((p for p in passages if len(p) < PASSAGE_CHUNKS
+                           and _neighbours(rows, ordinals, p, cid)), None)
+            if joined is not None:
+                joined.append(cid)
+            elif len(passages) < top_k:
+                passages.append([cid])
+            else:
+                break
+        hits: list[Hit] = []
+        for passage in passages:
+            best = passage[0]
+            collection, path, page, heading, _, document_id = rows[best]
+            v, b = vector.get(best), bm25.get(best)
             hits.append(Hit(
-                chunk_id=cid, document_id=document_id, collection=collection, path=path,
-                page=page, heading=heading, text=text,
+                chunk_id=best, document_id=document_id, collection=collection, path=path,
+                page=page, heading=heading,
+                text=_join([rows[c][4] for c in sorted(passage, key=ordinals.__getitem__)]),
                 vector_score=v[1] if v else None, bm25_score=b[1] if b else None,
                 vector_rank=v[0] if v else None, bm25_rank=b[0] if b else None,
-                score=fused[cid], rank=len(hits) + 1,
+                score=fused[best], rank=len(hits) + 1, chunk_ids=tuple(sorted(passage)),
             ))
         return hits
+
+
+def _neighbours(rows: dict[int, tuple[Any, ...]], ordinals: dict[int, int],
+                passage: list[int], cid: int) -> bool:
+    """Whether chunk `cid` continues `passage`: the same document and page, next to one of
+    its chunks."""
+    _, _, page, _, _, document = rows[cid]
+    return any(rows[c][5] == document and rows[c][2] == page
+               and abs(ordinals[c] - ordinals[cid]) == 1 for c in passage)
+
+
+def _join(texts: list[str]) -> str:
+    """Consecutive chunks as one passage, the text they overlap on written once."""
+    out = texts[0]
+    for text in texts[1:]:
+        shared = next((k for k in range(min(len(out), len(text), _MAX_OVERLAP_CHARS),
+                                        _MIN_OVERLAP_CHARS - 1, -1)
+                       if out.endswith(text[:k])), 0)
+        out = f"{out} {text[shared:].lstrip()}" if shared else f"{out}\n\n{text}"
+    return out
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -181,9 +223,10 @@ class _TermStats:
 
     def match(self, query: str) -> str:
         """The FTS5 MATCH expression for `query`, affordable words only, or '' for none."""
-        words = [w for w in dict.fromkeys(w.lower() for w in _WORD.findall(query))
+        distinct = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+        words = [w for w in distinct[:MAX_QUERY_WORDS * 4]
                  if self.store.fts_tokens(w)]  # the tokenizer may drop a \w+ run (e.g. '_')
-        content = [w for w in words if w not in STOP_WORDS] or words
+        content = ([w for w in words if w not in STOP_WORDS] or words)[:MAX_QUERY_WORDS]
         self._refresh()
         cost = {w: self._count(w) for w in content}
         kept: list[str] = []

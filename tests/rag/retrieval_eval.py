@@ -43,6 +43,12 @@ class Corpus:
         """The documents only: README, licence and questions are not part of the corpus."""
         return sorted(p for p in self.folder.iterdir() if p.suffix in DOCUMENT_SUFFIXES)
 
+    def tuning_files(self) -> list[Path]:
+        """The documents the tuning half asks about: the tests index only these, so that a
+        50-page corpus indexes in under a minute (the benchmark indexes every file)."""
+        wanted = {q.file for q in self.questions("tuning")}
+        return [p for p in self.files() if p.name in wanted]
+
     def questions(self, half: str | None = None) -> list[Question]:
         """Every question, or one half's."""
         rows = json.loads((self.folder / "questions.json").read_text(encoding="utf-8"))

@@ -1,0 +1,77 @@
+"""Search results are passages (issue 17): neighbouring chunks of one page that both rank are one
+passage, written once, so the top results are not fragments of a single spot; chunks carry
+their document's title and heading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.rag.chunk import Chunker, document_title
+from core.rag.embed import Embedder
+from core.rag.library import DocumentLibrary
+from core.rag.parse import Section
+from core.rag.retrieve import PASSAGE_CHUNKS, _join
+
+SENTENCES = [f"Lighthouse keeper number {n} trimmed the wick of the great lamp on island {n}."
+             for n in range(120)]
+
+
+def test_small_sections_are_packed_and_chunks_carry_their_context(chunker: Chunker) -> None:
+    sections = [Section("Navigation: Prev Up Next", None, "DISCARD"),
+                Section("Synopsis\nDISCARD { ALL | PLANS }", None, "Synopsis"),
+                Section("Description\n" + " ".join(SENTENCES[:40]), None, "Description")]
+    chunks = chunker.chunk(sections, document_title("/docs/sql-discard.html"))
+    assert chunks[0].text.startswith("Navigation") and "Synopsis" in chunks[0].text
+    assert all(c.context.startswith("sql-discard") for c in chunks)
+    assert chunks[0].heading == "Description" and chunks[0].context == "sql-discard: Description"
+    assert chunks[0].embedding_text == f"{chunks[0].context}\n{chunks[0].text}"
+    for chunk in chunks:
+        assert chunk.tokens <= chunker.max_tokens
+        assert chunker.count_tokens(chunk.embedding_text) <= chunker.max_tokens
+    # Long sections end at sentence ends where one is near, and overlap the next chunk.
+    body = [c for c in chunks if "Lighthouse" in c.text]
+    assert len(body) >= 3
+    for before, after in zip(body, body[1:], strict=False):
+        assert before.text.endswith(".")
+        assert before.text.split()[-1] in after.text
+
+
+def test_pages_are_never_crossed(chunker: Chunker) -> None:
+    sections = [Section("tiny", 1), Section("also tiny", 2), Section(" ".join(SENTENCES), 3)]
+    chunks = chunker.chunk(sections, "atlas")
+    assert [c.page for c in chunks[:2]] == [1, 2]
+    assert {c.page for c in chunks[2:]} == {3}
+
+
+def test_join_writes_the_overlap_once() -> None:
+    text = " ".join(SENTENCES[:10])
+    end, start = text.rindex(" ", 0, 400), text.rindex(" ", 0, 330) + 1  # at word starts
+    stop = text.rindex(" ", 0, 800)
+    first, second = text[:end], text[start:stop]  # as the chunker cuts them: overlapping
+    assert _join([first, second]) == text[:stop]
+    assert _join(["alpha beta", "gamma delta"]) == "alpha beta\n\ngamma delta"
+
+
+def test_neighbouring_hits_become_one_passage(embedder: Embedder, chunker: Chunker,
+                                              tmp_path: Path) -> None:
+    (tmp_path / "lighthouses.txt").write_text(" ".join(SENTENCES), encoding="utf-8")
+    (tmp_path / "bakery.txt").write_text(
+        "The bakery sells rye bread and lighthouse-shaped biscuits every morning.",
+        encoding="utf-8")
+    with DocumentLibrary(tmp_path / "g.sqlite3", embedder=embedder, chunker=chunker,
+                         parse_time_limit_s=30) as lib:
+        lib.add_paths("c", [tmp_path])
+        lib.index("c")
+        hits = lib.search("lighthouse keeper trimmed the wick of the lamp", "c", top_k=3)
+        assert len(hits) == 3
+        for hit in hits:
+            assert 1 <= len(hit.chunk_ids) <= PASSAGE_CHUNKS
+            assert hit.chunk_id in hit.chunk_ids
+            words = hit.text.split()
+            # Written once: no sentence of the passage appears twice in it.
+            for n in range(120):
+                assert hit.text.count(f"number {n} trimmed") <= 1, (n, hit.text)
+            assert len(words) > 20
+        # No two passages share a chunk.
+        chunk_ids = [c for hit in hits for c in hit.chunk_ids]
+        assert len(chunk_ids) == len(set(chunk_ids))

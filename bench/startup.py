@@ -85,6 +85,8 @@ if {workers!r}:
     QTimer.singleShot(1000, app.quit)  # a second of the event loop with the workers running
     app.aboutToQuit.connect(window.shutdown)
     app.exec()
+    for thread in window.threads():  # a worker still busy (the first-run guide importing
+        thread.wait(120_000)         # torch) would abort the process if left running at exit
     _report(workers_started_ms=started.get("ms"),
             heavy_in_gui_after_1s=[m for m in HEAVY if m in sys.modules])
 """

@@ -78,7 +78,7 @@ def test_packaged_self_test_passes_with_python_out_of_the_way(app: Path,
                                    for p in env["sys_path"])
     # The models came out of the bundle, not out of site-packages.
     assert Path(checks["chat_model"]["details"]["path"]).is_relative_to(bundle)
-    assert checks["grounded_answer"]["details"]["cited"]
+    assert checks["grounded_answer"]["details"]["sources"] >= 1
     assert checks["attention"]["details"]["layers"] == 30
 
 

@@ -27,7 +27,8 @@ def test_self_test_passes_on_the_bundled_models(tmp_path: Path, glassbox_home: P
     index = checks["index_sample"]["details"]
     assert index["indexed"] == len(index["files"]) >= 5 and index["chunks"] > 0
     grounded = checks["grounded_answer"]["details"]
-    assert grounded["cited"] and all(c["file"] in index["files"] for c in grounded["cited"])
+    assert grounded["sources"] >= 1 and grounded["answer"].strip()
+    assert all(c["file"] in index["files"] for c in grounded["cited"])
     attention = checks["attention"]["details"]
     assert (attention["layers"], attention["heads"]) == (30, 9)  # SmolLM2-135M's shape
     assert attention["max_row_sum_error"] < 0.02

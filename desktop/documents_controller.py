@@ -91,6 +91,10 @@ class DocumentsController(QObject):
 
     # -- news from the worker ---------------------------------------------------------------
     def _on_collections(self, collections: list[CollectionInfo]) -> None:
+        if not self.ready:  # at start: collections chunked by older rules are re-made
+            for info in collections:
+                if info.outdated:
+                    self.handle.index(info.name)
         self.collections = collections
         self.ready = True
         names = [c.name for c in collections]

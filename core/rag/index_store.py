@@ -97,6 +97,7 @@ class CollectionInfo:
     failed: int
     pending: int
     chunks: int
+    outdated: int = 0  # documents chunked by older rules: the next indexing run re-makes them
 
 
 @dataclass(frozen=True)
@@ -208,9 +209,10 @@ class IndexStore:
         rows = self.conn.execute(
             "SELECT c.id, c.name, c.created_at, count(d.id), "
             "coalesce(sum(d.status = 'indexed'), 0), coalesce(sum(d.status = 'failed'), 0), "
-            "coalesce(sum(d.status = 'pending'), 0), coalesce(sum(d.chunk_count), 0) "
+            "coalesce(sum(d.status = 'pending'), 0), coalesce(sum(d.chunk_count), 0), "
+            "coalesce(sum(d.status = 'indexed' AND d.chunker != ?), 0) "
             "FROM rag_collections c LEFT JOIN rag_documents d ON d.collection_id = c.id "
-            "GROUP BY c.id ORDER BY c.name")
+            "GROUP BY c.id ORDER BY c.name", (CHUNKER_VERSION,))
         return [CollectionInfo(*row) for row in rows]
 
     def remove_collection(self, collection_id: int) -> None:

@@ -28,6 +28,7 @@ def test_documents_chunked_by_older_rules_are_remade_with_progress(
         assert lib.index("c").skipped == 4  # nothing changed: nothing re-made
         _age(lib)
         assert all(d.outdated for d in lib.documents("c"))
+        assert lib.collection("c").outdated == 4  # what the Documents tab re-makes at start
         events: list[IndexProgress] = []
         summary = lib.index("c", progress=events.append)
         assert (summary.indexed, summary.failed, summary.skipped) == (4, 0, 0)
@@ -38,6 +39,7 @@ def test_documents_chunked_by_older_rules_are_remade_with_progress(
         hits = lib.search("capital of Freedonia", "c", top_k=1)
         assert hits and "Zubrowka" in hits[0].text
         assert lib.index("c").skipped == 4  # and once re-made, left alone
+        assert lib.collection("c").outdated == 0
 
 
 def test_remaking_that_fails_keeps_the_earlier_chunks(

@@ -11,10 +11,12 @@ a build that only works because a Python installation happens to be on the machi
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,6 +217,22 @@ def _run_check(name: str, check: Callable[[_Run], dict[str, Any]], run: _Run) ->
     return result
 
 
+@contextmanager
+def _home_in(folder: Path) -> Iterator[Path]:
+    """GLASSBOX_HOME is `folder` while the checks run: what the engine child and the indexer
+    write beside the database (the generating lock, crash markers) stays out of the user's
+    data folder too."""
+    saved = os.environ.get("GLASSBOX_HOME")
+    os.environ["GLASSBOX_HOME"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if saved is None:
+            os.environ.pop("GLASSBOX_HOME", None)
+        else:
+            os.environ["GLASSBOX_HOME"] = saved
+
+
 def run_self_test(progress: Progress | None = None, work_dir: Path | None = None,
                   chat_model: Path | None = None) -> dict[str, Any]:
     """Run every check and return the report: {"ok", "failed", "checks", "total_s", ...}.
@@ -225,8 +243,9 @@ def run_self_test(progress: Progress | None = None, work_dir: Path | None = None
     `chat_model` replaces the bundled chat model.
     """
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="glassbox-self-test-") as scratch:
-        run = _Run(work_dir or Path(scratch), chat_model)
+    with tempfile.TemporaryDirectory(prefix="glassbox-self-test-") as scratch, \
+            _home_in(work_dir or Path(scratch)) as home:
+        run = _Run(home, chat_model)
         try:
             results = _run_all(run, progress)
         finally:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,12 +34,29 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="per-thread priorities and flock are Linux features here")
 
 
-@pytest.fixture
-def engine(model_path: Path, glassbox_home: Path) -> Iterator[EngineClient]:
-    """An engine started under this test's data folder (its flag lives there)."""
-    assert os.environ["GLASSBOX_HOME"] == str(glassbox_home)
-    client = EngineClient()
-    client.load(model_path, n_ctx=1024)
+@pytest.fixture(scope="module")
+def engine_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("engine-home")
+
+
+def _start_engine(model_path: Path, home: Path) -> EngineClient:
+    """An engine child whose data folder (where its flag lives) is `home`."""
+    previous = os.environ.get("GLASSBOX_HOME")
+    os.environ["GLASSBOX_HOME"] = str(home)  # the child takes the environment at spawn
+    try:
+        client = EngineClient()
+        client.load(model_path, n_ctx=1024)
+    finally:
+        if previous is None:
+            os.environ.pop("GLASSBOX_HOME", None)
+        else:
+            os.environ["GLASSBOX_HOME"] = previous
+    return client
+
+
+@pytest.fixture(scope="module")
+def engine(model_path: Path, engine_home: Path) -> Iterator[EngineClient]:
+    client = _start_engine(model_path, engine_home)
     yield client
     client.close()
 
@@ -49,12 +68,13 @@ def embedder() -> Embedder:
     return model
 
 
-def _flag_while_streaming(client: EngineClient, stop_after: int | None = None) -> list[bool]:
-    """The flag as seen at each token event of a long reply (cancelled after `stop_after`)."""
+def _flag_while_streaming(client: EngineClient, home: Path, stop_after: int | None = None,
+                          tokens: int = 300) -> list[bool]:
+    """The flag as seen at each token event of a reply (cancelled after `stop_after`)."""
     seen = []
-    for event in client.generate(LONG, SamplingSettings(seed=3, max_tokens=300)):
+    for event in client.generate(LONG, SamplingSettings(seed=3, max_tokens=tokens)):
         if isinstance(event, TokenEvent):
-            seen.append(generation_active())
+            seen.append(generation_active(home))
             if stop_after is not None and len(seen) == stop_after:
                 client.cancel()
     return seen
@@ -62,47 +82,54 @@ def _flag_while_streaming(client: EngineClient, stop_after: int | None = None) -
 
 @linux_only
 def test_flag_is_raised_while_a_reply_streams_and_cleared_when_it_ends(
-        engine: EngineClient) -> None:
-    assert not generation_active()
-    seen = _flag_while_streaming(engine)
+        engine: EngineClient, engine_home: Path) -> None:
+    assert not generation_active(engine_home)
+    seen = _flag_while_streaming(engine, engine_home, tokens=40)
     # Every token is sent while the flag is held; the child may finish before we look at the
     # last few, so the first ones are the proof.
     assert len(seen) > 10 and all(seen[:5])
-    assert not generation_active()  # lowered before the DoneEvent was sent
+    assert not generation_active(engine_home)  # lowered before the DoneEvent was sent
+    assert not generation_active()  # this test's own data folder was never involved
 
 
 @linux_only
-def test_flag_is_cleared_after_a_cancel(engine: EngineClient) -> None:
-    seen = _flag_while_streaming(engine, stop_after=3)
+def test_flag_is_cleared_after_a_cancel(engine: EngineClient, engine_home: Path) -> None:
+    seen = _flag_while_streaming(engine, engine_home, stop_after=3)
     assert seen[:3] == [True, True, True]
-    assert not generation_active()
+    assert not generation_active(engine_home)
     # and raised again by the next reply
-    assert _flag_while_streaming(engine, stop_after=2)[:2] == [True, True]
-    assert not generation_active()
+    assert _flag_while_streaming(engine, engine_home, stop_after=2)[:2] == [True, True]
+    assert not generation_active(engine_home)
 
 
 @linux_only
-def test_flag_is_cleared_when_the_engine_child_is_killed(engine: EngineClient) -> None:
-    stream = engine.generate(LONG, SamplingSettings(seed=3, max_tokens=300))
-    assert isinstance(next(stream), TokenEvent)
-    assert generation_active()
-    assert engine.pid is not None
-    os.kill(engine.pid, signal.SIGKILL)
-    with pytest.raises(EngineCrashed):
-        for _ in stream:
-            pass
-    assert not engine.alive
-    assert not generation_active()  # the kernel dropped the dead child's lock
+def test_flag_is_cleared_when_the_engine_child_is_killed(model_path: Path,
+                                                         tmp_path: Path) -> None:
+    client = _start_engine(model_path, tmp_path)
+    try:
+        stream = client.generate(LONG, SamplingSettings(seed=3, max_tokens=300))
+        assert isinstance(next(stream), TokenEvent)
+        assert generation_active(tmp_path)
+        assert client.pid is not None
+        os.kill(client.pid, signal.SIGKILL)
+        with pytest.raises(EngineCrashed):
+            for _ in stream:
+                pass
+        assert not client.alive
+        assert not generation_active(tmp_path)  # the kernel dropped the dead child's lock
+    finally:
+        client.close()
 
 
 @linux_only
-def test_flag_is_raised_while_a_capture_runs(engine: EngineClient) -> None:
+def test_flag_is_raised_while_a_capture_runs(engine: EngineClient, engine_home: Path) -> None:
     seen: list[bool] = []
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
-            seen.append(generation_active())
+            seen.append(generation_active(engine_home))
+            time.sleep(0.001)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -112,7 +139,7 @@ def test_flag_is_raised_while_a_capture_runs(engine: EngineClient) -> None:
         done.set()
         watcher.join()
     assert any(seen)
-    assert not generation_active()
+    assert not generation_active(engine_home)
 
 
 @linux_only
@@ -242,3 +269,40 @@ def _sleep() -> None:
 def test_no_flag_file_means_nobody_generates(tmp_path: Path) -> None:
     assert not generation_active(tmp_path)
     assert not (tmp_path / background.LOCK_FILE).exists()
+
+
+PROBE = """
+import os, sys, subprocess
+seen = {}
+
+class Watch:
+    # Records the wait policy at the moment torch's extension (and its libgomp) loads.
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch._C":
+            seen["policy"] = os.environ.get("OMP_WAIT_POLICY")
+        return None
+
+sys.meta_path.insert(0, Watch())
+from core.rag.embed import Embedder
+Embedder().load()
+child = subprocess.run([sys.executable, "-c",
+                        "import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                       capture_output=True, text=True).stdout.strip()
+print(seen.get("policy"), os.environ.get("OMP_WAIT_POLICY"), child)
+"""
+
+
+@pytest.mark.parametrize("users", [None, "ACTIVE"])
+def test_torch_threads_sleep_between_batches_and_children_keep_the_default(
+        users: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if users:
+        env["OMP_WAIT_POLICY"] = users
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).parent.parent, timeout=240)
+    assert out.returncode == 0, out.stderr
+    at_import, after, child = out.stdout.split()
+    if users:  # the user's own choice is left alone
+        assert (at_import, after, child) == (users, users, users)
+    else:
+        assert (at_import, after, child) == ("PASSIVE", "None", "None")

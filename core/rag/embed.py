@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,8 @@ DEFAULT_BATCH_SIZE = 32
 # Background batches (see `Embedder.encode`) ask whether a model is generating at most this
 # often, between the model's layers: a batch of 32 chunks takes about 1.2 s on two cores.
 _CHECK_INTERVAL_S = 0.02
-# Policy for a background batch while a model generates (measured; see `_yield_cpu`).
+# torch threads for the rest of a batch lowered while a model generates (see `_yield_cpu`).
 BACKGROUND_THREADS = 1
-PAUSE_WHILE_GENERATING = False
 
 _batch = threading.local()  # the background batch running on this thread, if any
 
@@ -72,7 +73,8 @@ class Embedder:
             if self._model is not None:
                 return
             path = self._model_path or embedding_model_path()
-            from sentence_transformers import SentenceTransformer  # slow: imports torch
+            with _passive_omp_threads():
+                from sentence_transformers import SentenceTransformer  # slow: imports torch
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # progress is ours to report, not stderr's
@@ -158,16 +160,50 @@ class Embedder:
             _yield_cpu()
 
 
+@contextmanager
+def _passive_omp_threads() -> Iterator[None]:
+    """Have torch's OpenMP workers sleep between batches instead of spinning.
+
+    libgomp reads OMP_WAIT_POLICY once, when torch loads it. Spinning workers hold both cores
+    for a while after every encode, which slowed the next search's numpy matrix product 2x and
+    a single query's embedding 1.6x, and took CPU from a generating model; batches of 256
+    chunks were about 10% slower passive (measured on two cores). Set only around the import,
+    so child processes started later (the engine's llama.cpp uses OpenMP too) keep the default.
+    A policy the user set is kept.
+    """
+    if "OMP_WAIT_POLICY" in os.environ:
+        yield
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+
+
 def _yield_cpu() -> None:
-    """Make the rest of this thread's batch yield the CPU to the generating model."""
+    """Make the rest of this thread's batch yield the CPU to the generating model.
+
+    Measured on two cores (bench/mixed_load.py; a 128-token reply, SmolLM2-135M, llama.cpp on
+    two threads, a folder indexing in another process; tokens/s while indexing vs alone, same
+    run): as before, 20 vs 106 (0.19); one torch thread at normal priority, 3.3 vs 7.9 (0.42,
+    on a loaded machine); this thread lowered to SCHED_IDLE with one torch thread, 114 vs 110
+    (1.03); nice 19 instead, 121 vs 118 (1.03); pausing until the reply ends, 116 vs 122
+    (0.95); llama.cpp on one thread instead of two, with the same lowered indexing, 68 vs 79:
+    indexing then keeps half its speed (11 chunks/s), but every reply is 40% slower, so the
+    engine keeps its two threads. Lowered indexing gets almost no CPU while a reply streams
+    (llama.cpp's threads spin between layers); it takes every cycle the reply leaves, and
+    pausing does not need to poll. One torch thread, because the OpenMP workers torch started
+    for this batch before it was lowered keep normal priority: with one thread they sit idle.
+    """
     import torch
 
-    if PAUSE_WHILE_GENERATING:
-        while generation_active():
-            time.sleep(_CHECK_INTERVAL_S)
+    if lower_thread():
+        torch.set_num_threads(BACKGROUND_THREADS)
         return
-    lower_thread()
-    torch.set_num_threads(BACKGROUND_THREADS)
+    # No per-thread priority here (macOS, Windows): wait for the reply to end instead.
+    while generation_active():
+        time.sleep(_CHECK_INTERVAL_S)
 
 
 _default: Embedder | None = None

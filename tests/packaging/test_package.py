@@ -26,7 +26,9 @@ sys.path.insert(0, str(REPO / "packaging"))
 from dedupe import duplicate_groups  # noqa: E402
 from trim import keep_entry  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# pytest-timeout's default (300 s) would cut the first build short: the build runs in the
+# module fixture, inside the first test's time.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT_S + RUN_TIMEOUT_S)]
 
 
 def _newest_source_mtime() -> float:

@@ -170,6 +170,8 @@ def size_text(n: int) -> str:
 
 def age_text(timestamp: float, now: float | None = None) -> str:
     seconds = max(0.0, (now if now is not None else time.time()) - timestamp)
+    if seconds < 60:
+        return "less than a minute"
     if seconds < 90:
         return "a minute"
     if seconds < 90 * 60:

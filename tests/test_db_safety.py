@@ -541,3 +541,15 @@ def test_two_processes_opening_an_old_database_at_once_both_succeed(
     assert all(check_database(Path(b.path)).state == "ok" for b in backups)
     shutil.rmtree(glassbox_home / "backups")
     assert counts(db) == (CHATS, CHATS * MESSAGES)
+
+
+def test_backup_ages_read_as_a_person_says_them() -> None:
+    from core.doctor import age_text
+
+    now = 1_000_000.0
+    assert age_text(now - 5, now) == "less than a minute"
+    assert age_text(now - 70, now) == "a minute"
+    assert age_text(now - 600, now) == "10 minutes"
+    assert age_text(now - 3 * 3600, now) == "3 hours"
+    assert age_text(now - 5 * 86400, now) == "5 days"
+    assert age_text(now + 30, now) == "less than a minute"  # a clock set back is not an error

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.types import ChatMessage
 from core.rag.attribution import Attribution, attribute, content_words, is_backed, prose
+from core.rag.collection_questions import collection_instructions, collection_question
 
 if TYPE_CHECKING:  # both pull in numpy; the window reads Groundings without them
     from core.rag.library import DocumentLibrary
@@ -70,12 +71,13 @@ class Source:
     vector_rank: int | None
     bm25_rank: int | None
     rank: int  # rank in the fused list
+    kind: str = "passage"  # or "document": a whole document's entry (a collection question)
 
     @classmethod
     def from_hit(cls, number: int, hit: Hit) -> Source:
         return cls(number, hit.path, hit.page, hit.heading, hit.text, hit.collection,
                    hit.chunk_id, hit.score, hit.vector_score, hit.bm25_score, hit.vector_rank,
-                   hit.bm25_rank, hit.rank)
+                   hit.bm25_rank, hit.rank, hit.kind)
 
     @property
     def label(self) -> str:
@@ -143,7 +145,23 @@ class Grounding:
         return replace(
             self, attributions=tuple(attribute(answer, passages, self.query)),
             invalid_citations=tuple(n for n in cited_numbers(answer) if n not in given),
-            backed=is_backed(answer, passages, self.query) if content_words(answer) else None)
+            backed=self._backed(answer, passages))
+
+    def _backed(self, answer: str, passages: list[tuple[int, str]]) -> bool | None:
+        if not content_words(answer) and not re.search(r"\d", answer):
+            return None
+        if self.sources and self.sources[0].kind == "document":
+            # An answer about the collection is backed when it names a listed document, cites
+            # one, or gives the count the index made.
+            text = answer.casefold()
+            named = any(Path(s.path).name.casefold() in text or
+                        Path(s.path).stem.casefold() in text for s in self.sources)
+            counted = re.search(r"Counted in the index: (\d+) of", self.messages[-1].content) \
+                if self.messages else None
+            given = {s.number for s in self.sources}
+            return named or any(n in given for n in cited_numbers(answer)) or bool(
+                counted and re.search(rf"\b{counted.group(1)}\b", answer))
+        return is_backed(answer, passages, self.query) if content_words(answer) else None
 
     def passage_range(self) -> str:
         """"1–6", "1" or "none": the numbers the model was given, for messages."""
@@ -176,7 +194,12 @@ def searcher(library: DocumentLibrary) -> SearchFn:
     def search(query: str, names: Sequence[str], top_k: int) -> list[Hit]:
         known = {c.name for c in library.list_collections()}
         present = [n for n in names if n in known]
-        return library.search(query, present, top_k=top_k) if present else []
+        if not present:
+            return []
+        whole = collection_question(query)
+        if whole is not None:  # about the collection: one entry per document
+            return library.collection_overview(whole, present)
+        return library.search(query, present, top_k=top_k)
 
     return search
 
@@ -185,12 +208,26 @@ def passage_block(source: Source) -> str:
     return f"[{source.number}] {source.label}\n{source.text.strip()}"
 
 
-def grounded_question(question: str, sources: Sequence[Source]) -> str:
-    """The last user turn as the model sees it: instructions, sources, then the question."""
+def grounded_question(question: str, sources: Sequence[Source],
+                      header: str | None = None) -> str:
+    """The last user turn as the model sees it: instructions, sources, then the question.
+    `header`: other instructions than the passages' (a whole-collection question's)."""
     if not sources:
         return question
     blocks = "\n\n".join(passage_block(s) for s in sources)
-    return f"{instructions(len(sources))}\n\nPassages:\n\n{blocks}\n\nQuestion: {question}"
+    title = "Documents" if sources[0].kind == "document" else "Passages"
+    return (f"{header or instructions(len(sources))}\n\n{title}:\n\n{blocks}\n\n"
+            f"Question: {question}")
+
+
+def _header(question: str, hits: Sequence[Hit], count: int) -> str | None:
+    """The instructions for `count` document entries answering a question about the whole
+    collection; None for passages."""
+    whole = collection_question(question)
+    if not hits or hits[0].kind != "document" or whole is None:
+        return None
+    total, mentioning = hits[0].collection_counts or (len(hits), None)
+    return collection_instructions(whole, count, total, mentioning)
 
 
 def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], search: SearchFn,
@@ -213,10 +250,12 @@ def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], sear
     system = [m for m in conversation if m.role == "system"]
     bare = count([*system, ChatMessage("user", grounded_question(question, []))])
     room = min(int(n_ctx * PASSAGE_SHARE), n_ctx - reserve - bare)
-    kept = _fit_sources(sources, room, meter)
+    kept = _fit_sources(sources, room, meter, _header(question, hits, len(sources)))
     # Renumber so the model sees [1]..[n] with no gaps when a passage was left out.
     kept = [Source(**{**asdict(s), "number": i}) for i, s in enumerate(kept, start=1)]
-    messages = [*conversation[:-1], ChatMessage("user", grounded_question(question, kept))]
+    header = _header(question, hits, len(kept))
+    messages = [*conversation[:-1],
+                ChatMessage("user", grounded_question(question, kept, header))]
     fitted, dropped = fit_messages(messages, count, n_ctx, reserve)
     rendered = meter.render_prompt(fitted)
     budget = _budget(fitted, kept, question, rendered, meter, n_ctx, reserve)
@@ -224,11 +263,12 @@ def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], sear
                      tuple(fitted), rendered, n_ctx, budget, dropped)
 
 
-def _fit_sources(sources: Sequence[Source], room: int, meter: PromptMeter) -> list[Source]:
+def _fit_sources(sources: Sequence[Source], room: int, meter: PromptMeter,
+                 header: str | None = None) -> list[Source]:
     kept: list[Source] = []
     # The instructions and the "Passages:" header cost tokens only once there is a passage.
     # Counted as if all were kept: the count's digits never cost less with fewer passages.
-    used = meter.count_tokens(grounded_question("", sources).replace(
+    used = meter.count_tokens(grounded_question("", sources, header).replace(
         "\n\n".join(passage_block(s) for s in sources), "")) if sources else 0
     for source in sources:
         cost = meter.count_tokens(passage_block(source)) + 2  # the blank line between blocks

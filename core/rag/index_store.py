@@ -461,6 +461,45 @@ class IndexStore:
                                 "WHERE rag_fts MATCH ? LIMIT ?)", (match, cap)).fetchone()
         return int(row[0]) if row else 0
 
+    def documents_matching(self, match: str,
+                           collection_ids: Sequence[int]) -> dict[int, int]:
+        """document id -> how many of its chunks match the FTS5 query, for indexed documents
+        of the collections (every match is counted: this is for exact answers)."""
+        marks = ",".join("?" * len(collection_ids))
+        rows = self.conn.execute(
+            "SELECT d.id, count(*) FROM (SELECT rowid FROM rag_fts WHERE rag_fts MATCH ?) f "
+            "JOIN rag_chunks c ON c.id = f.rowid JOIN rag_documents d ON d.id = c.document_id "
+            f"WHERE d.collection_id IN ({marks}) AND d.status = 'indexed' GROUP BY d.id",
+            (match, *collection_ids))
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def indexed_document_ids(self, collection_ids: Sequence[int]) -> list[int]:
+        """Indexed documents of the collections, by path."""
+        marks = ",".join("?" * len(collection_ids))
+        return [int(r[0]) for r in self.conn.execute(
+            f"SELECT id FROM rag_documents WHERE collection_id IN ({marks}) "
+            "AND status = 'indexed' AND chunk_count > 0 ORDER BY path, id",
+            tuple(collection_ids))]
+
+    def document_outline(self, document_id: int, headings: int
+                         ) -> tuple[str, str, int, int | None, list[str], str, int] | None:
+        """(collection, path, chunks, last page, first `headings` distinct headings, first
+        chunk's text, first chunk's id) of an indexed document, or None."""
+        row = self.conn.execute(
+            "SELECT k.name, d.path, d.chunk_count, (SELECT max(page) FROM rag_chunks "
+            "WHERE document_id = d.id) FROM rag_documents d JOIN rag_collections k "
+            "ON k.id = d.collection_id WHERE d.id = ?", (document_id,)).fetchone()
+        first = self.conn.execute("SELECT id, text FROM rag_chunks WHERE document_id = ? "
+                                  "ORDER BY ordinal LIMIT 1", (document_id,)).fetchone()
+        if row is None or first is None:
+            return None
+        names = [str(r[0]) for r in self.conn.execute(
+            "SELECT heading FROM rag_chunks WHERE document_id = ? AND heading IS NOT NULL "
+            "AND heading != '' GROUP BY heading ORDER BY min(ordinal) LIMIT ?",
+            (document_id, headings))]
+        return (str(row[0]), str(row[1]), int(row[2]), None if row[3] is None else int(row[3]),
+                names, str(first[1]), int(first[0]))
+
     def fts_tokens(self, text: str) -> list[str]:
         """`text` split and stemmed as the FTS5 table splits a query."""
         if self._tokenizer is None:

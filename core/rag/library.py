@@ -23,12 +23,29 @@ import numpy as np
 from core.background import background_work
 from core.config import database_path
 from core.rag.chunk import Chunk, Chunker, document_title
+from core.rag.collection_questions import (
+    CollectionQuestion,
+    DocumentCard,
+    fts_phrase,
+    lead_text,
+    rank_documents,
+)
 from core.rag.embed import Embedder, default_embedder
 from core.rag.errors import IndexingError, UnknownCollection
 from core.rag.index_store import CollectionInfo, DocumentInfo, IndexStore
 from core.rag.parse import is_supported
 from core.rag.parse_worker import DEFAULT_TIME_LIMIT_S, ParserProcess
-from core.rag.retrieve import Hit, Retriever
+from core.rag.retrieve import RRF_K, Hit, Retriever
+
+# A whole-collection answer lists at most this many documents (the window fits fewer), ranks
+# them by their best this-many passages, and shows this many section headings of each.
+OVERVIEW_LIMIT = 60
+OVERVIEW_PASSAGES = 40
+OVERVIEW_HEADINGS = 6
+# "Which files..." lists documents within this share of the best one's relevance; "how many"
+# with no document mentioning the topic shows this many nearest by meaning.
+OVERVIEW_CLOSE = 0.5
+OVERVIEW_NEAREST = 3
 
 STAGES = ("started", "embedding", "indexed", "skipped", "failed", "finished", "cancelled")
 
@@ -214,11 +231,68 @@ class DocumentLibrary:
         ids = [self.collection(n).id for n in names]
         return self._retriever.search(query, ids, top_k=top_k, mode=mode)
 
+    def collection_overview(self, question: CollectionQuestion,
+                            collections: str | Sequence[str],
+                            limit: int = OVERVIEW_LIMIT) -> list[Hit]:
+        """One entry per document for a question about the collections as a whole (see
+        core/rag/collection_questions.py), best first, at most `limit`. Every hit carries the
+        counts: documents in the collections, and those that mention the topic."""
+        names = [collections] if isinstance(collections, str) else list(collections)
+        ids = [self.collection(n).id for n in names]
+        documents = self.store.indexed_document_ids(ids)
+        topic = question.topic
+        matches: dict[int, int] = {}
+        relevance: dict[int, float] = {}
+        if topic is not None:
+            phrase = fts_phrase(topic)
+            matches = self.store.documents_matching(phrase, ids) if phrase else {}
+            # Relevance by meaning as well as by words: documents holding the best passages.
+            for hit in self._retriever.search(topic, ids, top_k=OVERVIEW_PASSAGES):
+                relevance[hit.document_id] = relevance.get(hit.document_id, 0.0) + \
+                    1.0 / (RRF_K + hit.rank)
+            for document_id, count in matches.items():
+                relevance[document_id] = relevance.get(document_id, 0.0) + \
+                    1.0 / (RRF_K + 1) * min(count, 3)
+            documents = [d for d in documents if d in relevance]
+        cards = []
+        for document_id in documents:
+            outline = self.store.document_outline(document_id, OVERVIEW_HEADINGS)
+            if outline is None:
+                continue
+            collection, path, chunks, pages, headings, first, first_id = outline
+            cards.append(DocumentCard(
+                document_id, collection, path, document_title(path),
+                tuple(h[:80] for h in headings), lead_text(first), chunks, pages, first_id,
+                matches.get(document_id, 0) if topic is not None else None,
+                relevance.get(document_id, 0.0)))
+        ranked = rank_documents(_worth_listing(question, cards))[:limit]
+        counts = (len(self.store.indexed_document_ids(ids)),
+                  len(matches) if topic is not None else None)
+        return [Hit(card.first_chunk_id, card.document_id, card.collection, card.path,
+                    None, None, card.text(topic), None, None, None, None, card.relevance,
+                    rank, (card.first_chunk_id,), "document", counts)
+                for rank, card in enumerate(ranked, start=1)]
+
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
             self._chunker = Chunker()
         return self._chunker
+
+
+def _worth_listing(question: CollectionQuestion,
+                   cards: list[DocumentCard]) -> list[DocumentCard]:
+    """The documents a topic question lists: for "how many", those that mention the topic
+    (when none does, the few nearest by meaning, so the model can say so); for "which", those
+    that mention it or come close by meaning to the best (dense search ranks every document,
+    relevant or not). Without a topic, all."""
+    if question.topic is None or not cards:
+        return cards
+    mentioning = [c for c in cards if c.matches]
+    if question.kind == "count":
+        return mentioning or rank_documents(cards)[:OVERVIEW_NEAREST]
+    best = max(c.relevance for c in cards)
+    return [c for c in cards if c.matches or c.relevance >= best * OVERVIEW_CLOSE]
 
 
 class _IndexRun:

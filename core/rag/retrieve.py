@@ -48,6 +48,11 @@ class Hit:
     score: float  # the fused score (in 'dense' or 'bm25' mode, that list's own score)
     rank: int  # 1-based final rank
     chunk_ids: tuple[int, ...] = ()  # every chunk the passage joins (chunk_id and neighbours)
+    # "document": a whole document's entry, for a question about the collection (see
+    # core/rag/collection_questions.py); then `collection_counts` is (documents in the
+    # collections, documents mentioning the question's topic or None).
+    kind: str = "passage"
+    collection_counts: tuple[int, int | None] | None = None
 
 
 class Retriever:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -132,7 +133,8 @@ def _tasks(walk: Walk, window: object) -> None:  # noqa: PLR0915 (one story, tol
     click(w.chat_list.new_button)
     walk.wait("a new, empty chat", lambda: idle() and w.chat_view.welcome.isVisible())
     walk.wait("the guide to be indexed",
-              lambda: SAMPLE_COLLECTION in w.collections_button.available(), 300)
+              lambda: SAMPLE_COLLECTION in w.collections_button.available()
+              and w.documents_controller is not None and not w.documents_controller.busy, 300)
     click(w.chat_view.welcome.cards["guideCard"])
     walk.settle()
     walk.shot("guide-question-ready")
@@ -214,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     print(f"walk-through ({args.theme}) in {home}", flush=True)
-    walk(Walk(app, args.out), args.theme == "dark")
+    try:
+        walk(Walk(app, args.out), args.theme == "dark")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class EmbeddingMapsController(QObject):
-    """`model_path_source()` gives the chat model's file (None before one is loaded).
+    """`model_path_source()` gives the chat model's file (None before one is loaded);
+    `model_name(path)` the name the rest of the window gives it, else the file's stem.
 
     Collections are read from the database when the controller starts and whenever the map
     is asked for; the window may also pass fresh lists to `on_collections`.
@@ -34,11 +36,13 @@ class EmbeddingMapsController(QObject):
 
     def __init__(self, panel: EmbeddingMapsPanel, show_error: Callable[[str], None],
                  model_path_source: Callable[[], str | None], parent: QObject | None = None,
-                 db_path: Path | None = None) -> None:
+                 db_path: Path | None = None,
+                 model_name: Callable[[str], str] | None = None) -> None:
         super().__init__(parent)
         self._panel = panel
         self._show_error = show_error
         self._model_path = model_path_source
+        self._model_name = model_name or (lambda path: Path(path).stem)
         self._db_path = db_path
         self.handle = LabHandle("glassbox-embedding-maps", show_error, self)
         self.worker_thread = self.handle.worker_thread
@@ -123,7 +127,8 @@ class EmbeddingMapsController(QObject):
         if not path:
             self._show_error("Load a chat model first: token embeddings come from its file.")
             return
-        view.set_busy(True, f"Reading the token embeddings of {Path(path).name}…")
+        name = self._model_name(path)  # the core names the file; the window, the model
+        view.set_busy(True, f"Reading the token embeddings of {name}…")
         tables = self._tables
 
         def job(_cancel: threading.Event, _progress: LabProgress) -> Any:
@@ -135,7 +140,8 @@ class EmbeddingMapsController(QObject):
                 table = tables[path] = TokenEmbeddings(path)
             return table.neighbours(word, k, leading_space)
 
-        self.handle.call(job, view.show_neighbours, self._failed(view))
+        self.handle.call(job, lambda result: view.show_neighbours(replace(result, model=name)),
+                         self._failed(view))
 
     def _failed(self, view: Any) -> Callable[[str], None]:
         def on_error(message: str) -> None:

@@ -38,13 +38,17 @@ class LearnController(QObject):
     def __init__(self, engine: EngineHandle, panel: LearnPanel,
                  show_error: Callable[[str], None],
                  conversation: Callable[[], list[ChatMessage]],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *,
+                 model_name: Callable[[str], str] | None = None) -> None:
+        """`model_name(path)`: the name the rest of the window gives a model (the library's);
+        without it, the engine's (the file's stem)."""
         super().__init__(parent)
         self._engine = engine
         self._conversation = conversation
         self._panel = panel
         self._show_error = show_error
-        self._model_name = ""
+        self._names = model_name
+        self._model: tuple[str, str] = ("", "")  # the loaded model's path and engine name
         self._last_next: NextTokenView | None = None
         self._reply_context: tuple[str, list[ChatMessage]] = ("", [])
         self._lanes = {
@@ -208,11 +212,17 @@ class LearnController(QObject):
         self._panel.tokenizer.show_template(rendered)
 
     def _show_surprise(self, view: SurpriseView) -> None:
-        self._panel.surprise.show_view(view, self._model_name or None)
+        self._panel.surprise.show_view(view, self._model_name() or None)
+
+    def _model_name(self) -> str:
+        # Asked when shown, not at load: the library (and so the name) may arrive later.
+        path, name = self._model
+        return self._names(path) if self._names is not None and path else name
 
     def _on_model_loaded(self, info: object) -> None:
-        self._model_name = str(getattr(info, "name", ""))
-        self._panel.surprise.set_model_name(self._model_name)
+        # One name per model: Surprise's header says what the picker and status bar say.
+        self._model = (str(getattr(info, "path", "")), str(getattr(info, "name", "")))
+        self._panel.surprise.set_model_name(self._model_name())
         # What the panels show belongs to the old model: compute it again on the new one.
         tokenizer = self._panel.tokenizer
         if tokenizer.text():

@@ -297,8 +297,10 @@ class MainWindow(QMainWindow):
             SourcesViews(self.collections_button, self.sources, self.sources, self.chat_view,
                          self.status), self.show_error, self)
         self.chats.chat_opened.connect(self.sources_controller.on_chat_opened)
+        # The Learn tab names the model as the picker and the status bar do.
         self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
-                                                self._conversation, self)
+                                                self._conversation, self,
+                                                model_name=self.models.name_of_path)
         self.documents_controller = DocumentsController(self.documents, self.show_error, self)
         self.documents_controller.collections_changed.connect(
             self.sources_controller.on_collections)
@@ -307,11 +309,13 @@ class MainWindow(QMainWindow):
         self.library.use_requested.connect(self._use_model)
         self.sources_controller.download_requested.connect(self.library.download_starter)
         self.maps_controller = EmbeddingMapsController(self.learn.maps, self.show_error,
-                                                       self._current_model_path, self)
+                                                       self._current_model_path, self,
+                                                       model_name=self.models.name_of_path)
         self.documents_controller.collections_changed.connect(
             self.maps_controller.on_collections)
         self.quant_lab_controller = QuantLabController(self.learn.quant_lab, self.show_error,
-                                                       self._current_model_path, self)
+                                                       self._current_model_path, self,
+                                                       model_name=self.models.name_of_path)
         self.engine.worker.model_loaded.connect(self.quant_lab_controller.on_model_loaded)
         self.quant_lab_controller.import_requested.connect(self._import_quantized_copy)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)

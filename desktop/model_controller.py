@@ -128,6 +128,11 @@ class ModelController(QObject):
         """A model's library name when it has one (one name everywhere), else its file's."""
         return self._names.get(info.path, info.name)
 
+    def name_of_path(self, path: str) -> str:
+        """The name the status bar gives the model at `path`: its library name, else its file's
+        stem (as the engine names a file it loads). The Learn panels name models by this too."""
+        return self._names.get(path, Path(path).stem)
+
     def load(self, path: str) -> None:
         self.loading = path
         self._picker.set_loading(path)

@@ -27,17 +27,21 @@ _QUANTIZE_SHARE = 30
 
 
 class QuantLabController(QObject):
-    """`model_path_source()` gives the chat model's file, the default model to quantize."""
+    """`model_path_source()` gives the chat model's file, the default model to quantize;
+    `model_name(path)` the name the rest of the window gives it (the library's), else the
+    file's stem."""
 
     import_requested = Signal(str)  # path of a quantized copy to add to the model library
 
     def __init__(self, panel: QuantLabPanel, show_error: Callable[[str], None],
                  model_path_source: Callable[[], str | None],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *,
+                 model_name: Callable[[str], str] | None = None) -> None:
         super().__init__(parent)
         self._panel = panel
         self._show_error = show_error
         self._model_path = model_path_source
+        self._model_name = model_name or (lambda path: Path(path).stem)
         self.handle = LabHandle("glassbox-quant-lab", show_error, self)
         self.worker_thread = self.handle.worker_thread
         self._job: int | None = None
@@ -58,7 +62,8 @@ class QuantLabController(QObject):
         """Name the chat model in the panel (connect the engine's model_loaded here)."""
         if not self._panel.source():
             path = self._model_path()
-            self._panel.set_source("", f"{Path(path).name} (the chat model)" if path
+            # The model's one name, as the picker and status bar give it, not its file's.
+            self._panel.set_source("", f"{self._model_name(path)} (the chat model)" if path
                                    else "the chat model (none loaded)")
 
     def stop(self) -> None:

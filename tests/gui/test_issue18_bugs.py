@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
 from pytestqt.qtbot import QtBot
+from ui_audit import clipped
 
 from core.engine.introspect_types import Candidate, SurpriseView, TokenSurprise
+from core.rag.sample import SAMPLE_COLLECTION
+from ui.chat_view import ChatView
+from ui.collections_button import CollectionsButton
 from ui.compare_panel import ComparePanel
 from ui.documents_panel import _EMPTY, DocumentsPanel
 from ui.learn.learn_panel import LearnPanel
@@ -153,3 +157,50 @@ def test_models_info_warns_beyond_the_trained_context(capsys: object) -> None:
     assert "beyond the 8,192 this model was trained on" in out
     assert main(["models", "info", BUNDLED_CHAT_ID, "--ctx", "4096"]) == 0
     assert "trained on" not in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+HINT = ("This chat answers from your documents with bundled:smollm2-135m-instruct, a tiny demo "
+        "model (135M parameters): it often cites passages that do not exist or answers from "
+        "memory. The best starter model that fits this computer is Phi-3.5 mini Instruct (3.8B "
+        "parameters, strong at reasoning for its size; long context).")
+
+
+def test_the_demo_model_hint_shows_every_line(qtbot: QtBot) -> None:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(860, 500)  # the chat column of the audit's 1100 px window: four lines
+    view.show()
+    hint = view.model_hint
+    hint.show_hint("You are chatting with a tiny demo model.", "Download Phi-3.5 mini (2.4 GB)",
+                   ("repo", "file.gguf"))
+    QApplication.processEvents()
+    hint.show_hint(HINT, "Download Phi-3.5 mini (2.4 GB)", ("repo", "file.gguf"))  # longer
+    for width in (860, 640, 1000):  # narrower and wider: Sources opened and closed
+        view.resize(width, 500)
+        QApplication.processEvents()
+        assert clipped(hint.label) is None, width
+        assert view.viewport().geometry().top() >= hint.geometry().bottom()  # not under it
+
+
+def test_documents_button_keeps_its_words_in_a_crowded_header(qtbot: QtBot) -> None:
+    header = QWidget()
+    row = QHBoxLayout(header)
+    button = CollectionsButton()
+    button.set_available([SAMPLE_COLLECTION])
+    button.set_chosen([SAMPLE_COLLECTION])
+    row.addWidget(button)
+    qtbot.addWidget(header)
+    header.show()
+    # The header may give it less than its whole text (Sources open on a small screen):
+    # Qt's own elision showed "Docume… guide", neither what the button is nor the collection.
+    whole = button.sizeHint().width()
+    button.setFixedWidth(whole - button.fontMetrics().horizontalAdvance(" guide"))
+    QApplication.processEvents()
+    assert clipped(button) is None
+    assert button.shown_text().startswith(f"Documents: {SAMPLE_COLLECTION[:5]}")
+    assert button.shown_text().endswith("…")
+    assert SAMPLE_COLLECTION in button.toolTip()  # the whole name, whatever the width
+    # And it can give width, so the header fits a smaller window before anything is cut.
+    assert button.minimumSizeHint().width() < whole
+    button.setFixedWidth(whole)
+    assert button.shown_text() == f"Documents: {SAMPLE_COLLECTION}"

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.models.bundled import default_chat_model
+from core.models.bundled import CHAT_MODEL_ID, default_chat_model
 from core.models.quantize import lab_folder
 from core.rag.embed import default_embedder
 from core.rag.library import DocumentLibrary
@@ -166,7 +166,9 @@ def lab(qtbot: QtBot) -> Iterator[tuple[QuantLabPanel, QuantLabController, Error
     panel = QuantLabPanel()
     qtbot.addWidget(panel)
     errors = Errors()
-    controller = QuantLabController(panel, errors, lambda: str(default_chat_model()))
+    # Named as the window names the bundled model (ModelController.name_of_path).
+    controller = QuantLabController(panel, errors, lambda: str(default_chat_model()),
+                                    model_name=lambda _path: CHAT_MODEL_ID)
     controller.start()
     yield panel, controller, errors
     controller.stop()

@@ -9,7 +9,7 @@ from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.models.bundled import default_chat_model
+from core.models.bundled import CHAT_MODEL_ID, default_chat_model
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -51,6 +51,9 @@ def test_inspect_reply_opens_surprise(qtbot: QtBot, open_window: OpenWindow) -> 
     qtbot.waitUntil(lambda: "erplexity" in surprise.perplexity_label.text(),
                     timeout=REPLY_TIMEOUT_MS)
     assert surprise.text().strip()
+    # One name per model: the one the picker and status bar give it, not its file's.
+    assert surprise.perplexity_label.text().startswith(f"<b>{CHAT_MODEL_ID}</b>")
+    assert default_chat_model().stem not in surprise.perplexity_label.text()
     nxt = window.learn.next_token  # where the model began this reply, ready to step through
     qtbot.waitUntil(lambda: nxt.prompt().endswith("<|im_start|>assistant\n")
                     and nxt.bars.bar_count() > 0, timeout=REPLY_TIMEOUT_MS)
@@ -106,7 +109,9 @@ def test_embedding_maps_and_quant_lab_are_in_the_window(qtbot: QtBot, open_windo
     window = open_window()
     assert window.maps_controller is not None and window.quant_lab_controller is not None
     window.tabs.setCurrentWidget(window.learn)
-    assert "SmolLM2" in window.learn.show_quant_lab().source_label.text()
+    # The chat model by its one name (the picker's and the status bar's), not its file name.
+    source = window.learn.show_quant_lab().source_label.text()
+    assert source == f"{CHAT_MODEL_ID} (the chat model)"
     tokens = window.learn.show_maps().tokens
     window.learn.maps.setCurrentWidget(tokens)
     tokens.word.setText("seven")
@@ -114,7 +119,8 @@ def test_embedding_maps_and_quant_lab_are_in_the_window(qtbot: QtBot, open_windo
     qtbot.waitUntil(lambda: tokens.result is not None
                     and not window.maps_controller.busy,  # type: ignore[union-attr]
                     timeout=REPLY_TIMEOUT_MS)
-    assert tokens.table.rowCount() == 20 and "SmolLM2" in tokens.status.text()
+    assert tokens.table.rowCount() == 20 and CHAT_MODEL_ID in tokens.status.text()
+    assert default_chat_model().name not in tokens.status.text()
     SCREENSHOTS.mkdir(exist_ok=True)
     window.grab().save(str(SCREENSHOTS / "window-learn-embedding-maps.png"))
     lab_copy = tmp_path / "lab-copy-Q3_K.gguf"

@@ -7,12 +7,11 @@ import json
 import sys
 from typing import Any, TextIO
 
+from core.defaults import DEFAULT_N_CTX
 from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID as BUNDLED_CHAT_ID
 from core.models.bundled import DEMO_NOTE
 from core.models.metadata import format_bytes, format_parameters
-
-_DEFAULT_CTX = 4096
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,8 +44,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     imp.add_argument("--name", help="name in the library (default: from the file name)")
     info = sub.add_parser("info", help="a model's details and whether it fits this machine")
     info.add_argument("model", metavar="MODEL", help="a name from `models list`, or a path")
-    info.add_argument("--ctx", type=int, default=_DEFAULT_CTX,
-                      help=f"context size to estimate memory for (default {_DEFAULT_CTX})")
+    info.add_argument("--ctx", type=int, default=DEFAULT_N_CTX,
+                      help=f"context size to estimate memory for (default {DEFAULT_N_CTX})")
     remove = sub.add_parser("remove", help="take a model out of the library")
     remove.add_argument("model", metavar="MODEL")
     remove.add_argument("--delete-file", action="store_true",

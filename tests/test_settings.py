@@ -201,3 +201,19 @@ def test_glassbox_process_uses_the_saved_context() -> None:
     assert result.returncode == 1
     assert "A context of 100,000,000 tokens" in result.stderr  # refused before allocating
     assert "Traceback" not in result.stderr
+
+
+def test_models_info_estimates_at_the_saved_context_and_kv_type(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli import main
+    from core.models.registry import BUNDLED_CHAT_ID
+
+    def kv_cache(*args: str) -> int:
+        assert main(["models", "info", BUNDLED_CHAT_ID, "--json", *args]) == 0
+        return int(json.loads(capsys.readouterr().out)["fit"]["estimate"]["kv_cache"])
+
+    plain = kv_cache()  # nothing saved: DEFAULT_N_CTX in f16
+    with ChatStore(database_path()) as s:
+        save(s.settings, LoadSettings(n_ctx=2 * DEFAULT_N_CTX, kv_type="q8_0"))
+    assert kv_cache() == int(plain * 2 * (34 / 32) / 2)
+    assert kv_cache("--ctx", str(DEFAULT_N_CTX)) == int(plain * (34 / 32) / 2)

@@ -22,6 +22,7 @@ from core.engine.types import (
     TokenEvent,
 )
 from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
+from core.models.load_settings import LoadSettings, load_model
 from core.prompts.presets import Preset
 from core.settings import sampling_from
 
@@ -141,13 +142,13 @@ def run_comparison(
     """Stream `prompt` through each variant in turn. A failing variant (a prompt too long
     for the context, a model that does not load) is reported and the next one runs; a crash
     of the engine ends the run. `load(path)` loads a variant's model (default: same context
-    size as now)."""
+    size as now, on the CPU; the app and the CLI pass their load settings)."""
     check_variants(prompt, variants)
     original = engine.model
     if original is None and any(v.model_path is None for v in variants):
         raise NoModelLoaded("No model is loaded: choose one before comparing.")
-    loader = load or (lambda path: engine.load(
-        path, n_ctx=original.n_ctx if original else DEFAULT_N_CTX))
+    fallback = LoadSettings(gpu_layers=0, n_ctx=original.n_ctx if original else DEFAULT_N_CTX)
+    loader = load or (lambda path: load_model(engine, path, fallback))
     try:
         for index, variant in enumerate(variants):
             if should_stop():

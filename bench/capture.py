@@ -20,6 +20,7 @@ from bench._stats import figure, time_ms
 from core.engine.client import EngineClient
 from core.engine.runner import default_threads
 from core.models.bundled import default_chat_model
+from core.models.load_settings import LoadSettings, load_model
 
 PROMPT_TOKENS = 128
 TARGET_RATIO = 3.0  # issue 5: capturing all layers costs at most 3x a plain decode
@@ -70,7 +71,7 @@ def run() -> dict[str, Any]:
             f"{len(ids)}-token prompt, SmolLM2-135M Q4_1", mine, theirs,
             "bare llama-cpp-python reset() + eval() of the same ids, same threads"))
         with EngineClient() as engine:
-            engine.load(path, n_ctx=2048)
+            load_model(engine, path, LoadSettings(gpu_layers=0, n_ctx=2048))
             mine, theirs = _alternate(lambda: engine.attention(text), plain, ROUNDS)
             rows.append(figure(
                 f"attention view through the engine, all layers and heads, {len(ids)} tokens",

@@ -12,16 +12,18 @@ import time
 from typing import Any
 
 from bench._stats import figure
+from core.defaults import DEFAULT_N_CTX
 from core.engine.client import EngineClient
 from core.engine.runner import default_threads
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
 from core.models.bundled import default_chat_model
+from core.models.load_settings import LoadSettings, load_model
 
 PROMPT = "Explain in detail how a bicycle works."
 TOKENS = 128
 ROUNDS = 5
 LONG_PROMPT_TOKENS = 500
-N_CTX = 4096
+N_CTX = DEFAULT_N_CTX  # what the app loads with unless the user picks another
 # A varied paragraph, repeated until the prompt holds about LONG_PROMPT_TOKENS tokens.
 _LONG_UNIT = (
     "The lighthouse keeper logged the weather every four hours: wind from the north-west at "
@@ -113,7 +115,8 @@ def run() -> dict[str, Any]:
     bare_eval: list[float] = []
     try:
         with EngineClient() as engine:
-            engine.load(default_chat_model(), n_ctx=N_CTX)
+            # On the CPU with one thread a core, as the bare Llama above.
+            load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0, n_ctx=N_CTX))
             _ours(engine, PROMPT, 8)  # warm both sides once, untimed
             bare.prompt_eval_ms(PROMPT)
             for _ in range(ROUNDS):

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from bench._stats import figure, time_ms
+from core.defaults import DEFAULT_N_CTX
 from core.engine.client import EngineClient
 from core.engine.runner import default_threads
 from core.engine.types import SamplingSettings
 from core.models.bundled import default_chat_model
+from core.models.load_settings import LoadSettings, load_model
 
 PROMPT_TOKENS = 200
 TOKENIZER_CHARS = 2000
@@ -106,14 +108,14 @@ def _alternate(pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]],
 
 
 def _measure(prompt: list[int], text: str) -> dict[str, tuple[list[float], list[float]]]:
-    llm = _bare_llama(n_ctx=4096)
+    llm = _bare_llama(n_ctx=DEFAULT_N_CTX)
     vocab = _bare_llama(vocab_only=True)
     all_logits = _bare_llama(n_ctx=512, logits_all=True)
     add_bos = bool(all_logits._model.add_bos_token())
     surprise_ids = all_logits.tokenize(text.encode(), add_bos=add_bos, special=False)
     tokenizer_bytes = TOKENIZER_TEXT.encode()
     with EngineClient() as engine:
-        engine.load(default_chat_model(), n_ctx=4096)
+        load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0, n_ctx=DEFAULT_N_CTX))
         first = engine.next_token(prompt)  # evaluates the prompt once, fills the KV cache
         chosen = first.raw[0].id
         ids = prompt + [chosen]

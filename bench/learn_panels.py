@@ -56,9 +56,10 @@ def run() -> dict[str, Any]:
 def _capture() -> Any:
     from core.engine.client import EngineClient
     from core.models.bundled import default_chat_model
+    from core.models.load_settings import LoadSettings, load_model
 
     with EngineClient() as engine:
-        engine.load(default_chat_model(), n_ctx=1024)
+        load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0, n_ctx=1024))
         ids = [t.id for t in engine.tokenize(_SENTENCE * 12)][:PROMPT_TOKENS]
         text = "".join(t.text for t in engine.tokenize(_SENTENCE * 12)[:len(ids)])
         return engine.attention(text)

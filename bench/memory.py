@@ -19,10 +19,11 @@ from typing import Any
 
 from bench._probe_run import REPO, probe
 from bench._stats import figure
+from core.defaults import DEFAULT_N_CTX
 from core.models.bundled import default_chat_model
 
 ROUNDS = 3
-N_CTX = 4096  # what the app loads the bundled model with by default
+N_CTX = DEFAULT_N_CTX  # what the app loads the bundled model with by default
 
 _BARE_WINDOW = """
 import json, time, psutil, sys

@@ -27,6 +27,7 @@ from core.engine.client import EngineClient
 from core.engine.runner import default_threads
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
 from core.models.bundled import default_chat_model
+from core.models.load_settings import LoadSettings, load_model
 
 PROMPT = "Explain in detail how a bicycle works."
 TOKENS = 128
@@ -163,7 +164,7 @@ def run() -> dict[str, Any]:
         write_folder(home / "docs")
         try:
             with EngineClient() as engine:
-                engine.load(default_chat_model())
+                load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0))
                 _reply(engine)  # warm, untimed
                 for where, label in (("process", "in another process, as the CLI indexes"),
                                      ("thread", "on a thread of this process, as the app "

@@ -7,19 +7,23 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 import apsw
 
 from core import cli_doctor, cli_inspect
 from core.config import database_path
+from core.defaults import DEFAULT_N_CTX
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import GlassboxError
 from core.models import cli as models_cli
+from core.models.load_settings import LoadSettings, load_model
 from core.models.registry import ModelRegistry
 from core.prompts import cli as prompts_cli
 from core.rag import cli as rag_cli
+from core.settings import read_saved
 
 if TYPE_CHECKING:
     from core.rag.grounding import Grounding
@@ -34,7 +38,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
     p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="-1 for a random seed")
-    p.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
+    p.add_argument("--ctx", type=int, default=None, help="context window in tokens (default: "
+                   f"the app's load settings, else {DEFAULT_N_CTX})")
     p.add_argument("--system", default="", help="system prompt")
 
 
@@ -78,10 +83,22 @@ def _sampling(args: argparse.Namespace) -> SamplingSettings:
     )
 
 
+def _load_settings(args: argparse.Namespace) -> LoadSettings:
+    """The load settings chosen in the app's Models tab; --ctx, when given, wins."""
+    settings = read_saved().load
+    if args.ctx is not None:
+        if args.ctx < 1:
+            raise GlassboxError("--ctx must be at least 1.")
+        settings = replace(settings, n_ctx=args.ctx)
+    return settings
+
+
 def _start_engine(args: argparse.Namespace) -> EngineClient:
+    path = ModelRegistry().resolve(args.model)
+    settings = _load_settings(args)
     engine = EngineClient()
     try:
-        engine.load(ModelRegistry().resolve(args.model), n_ctx=args.ctx)
+        load_model(engine, path, settings)
     except BaseException:
         engine.close()
         raise
@@ -228,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _start_engine(args) as engine:
                 return cli_inspect.run(args, engine)
         if args.command == "compare":
-            return prompts_cli.run_compare(args, _sampling(args), _start_engine)
+            return prompts_cli.run_compare(args, _sampling(args), _start_engine,
+                                           _load_settings(args))
         if args.command == "presets":
             return prompts_cli.run_presets()
         if args.command == "chat" and args.chat_command:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.engine.types import GenerationStats
 from core.errors import GlassboxError
+from core.settings import UIState, read, update
 from core.store import ChatStore, ChatSummary, StoredMessage
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
@@ -50,7 +51,7 @@ class _Reply:
 def _open_chat_job(chat_id: int) -> Callable[[ChatStore], tuple[ChatSummary, list[Any]]]:
     def job(store: ChatStore) -> tuple[ChatSummary, list[Any]]:
         chat = store.get_chat(chat_id)
-        store.settings.set("selected_chat", chat_id)
+        update(store.settings, UIState, selected_chat=chat_id)
         return chat, store.messages(chat_id)
 
     return job
@@ -99,7 +100,7 @@ class ChatController(QObject):
     # -- chats ------------------------------------------------------------------------------
     def start(self) -> None:
         self.views.composer.setEnabled(False)
-        self._store.call(lambda s: (s.list_chats(), s.settings.get("selected_chat")),
+        self._store.call(lambda s: (s.list_chats(), read(s.settings, UIState).selected_chat),
                          self._on_startup)
 
     def _on_startup(self, result: tuple[list[ChatSummary], Any]) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.errors import EngineCrashed, GlassboxError
-from desktop.engine_worker import DEFAULT_N_CTX, sampling_from
+from core.settings import LoadSettings, SamplingSettings, read
 from desktop.store_worker import StoreClient
 from ui.compare_panel import ComparePanel
 
@@ -131,15 +131,13 @@ class CompareWorker(QObject):
         return outputs
 
     def _loader(self, engine: EngineClient) -> Callable[[str], ModelInfo]:
-        from core.models.load_settings import SETTING_KEY, LoadSettings, engine_options
+        from core.models.load_settings import load_model
 
         assert self._store is not None
-        settings = self._store.settings
-        n_ctx = int(settings.get("n_ctx", DEFAULT_N_CTX))
-        load_settings = LoadSettings.from_value(settings.get(SETTING_KEY))
+        settings = read(self._store.settings, LoadSettings)
 
         def load(path: str) -> ModelInfo:
-            return engine.load(path, n_ctx=n_ctx, **engine_options(load_settings, path, n_ctx))
+            return load_model(engine, path, settings)
 
         return load
 
@@ -166,7 +164,7 @@ def _variants(store: ChatStore, specs: list[dict[str, Any]],
               values: dict[str, str]) -> list[Variant]:
     from core.prompts.compare import Variant
 
-    base = sampling_from(store.settings.get("sampling"))
+    base = read(store.settings, SamplingSettings)
     variants = []
     for spec in specs:
         sampling = replace(base, temperature=float(spec["temperature"]))

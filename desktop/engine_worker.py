@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from core.engine.load_guard import LoadGuard
 from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
 from core.errors import EngineCrashed, GlassboxError, ModelLoadError
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
+from core.settings import LoadSettings, read
 
 if TYPE_CHECKING:
     from core.chat import ChatSession
@@ -30,22 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_N_CTX = 4096
 _STOP_WAIT_MS = 20_000
-
-
-def sampling_from(value: Any) -> SamplingSettings:
-    """SamplingSettings from the 'sampling' setting, ignoring unknown or mistyped keys."""
-    defaults = SamplingSettings()
-    if not isinstance(value, dict):
-        return defaults
-    known = {f.name: type(getattr(defaults, f.name)) for f in fields(SamplingSettings)}
-    clean = {}
-    for key, kind in known.items():
-        raw = value.get(key)
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            clean[key] = kind(raw)
-    return SamplingSettings(**clean)
 
 
 class EngineWorker(QObject):
@@ -134,15 +119,13 @@ class EngineWorker(QObject):
 
     def _load(self, path: str) -> ModelInfo:
         assert self._engine is not None and self._store is not None
-        from core.models.load_settings import SETTING_KEY, LoadSettings, engine_options
+        from core.models.load_settings import load_options
 
         prepare(path)  # a bundled model listed before its first use is assembled now
-        n_ctx = int(self._store.settings.get("n_ctx", DEFAULT_N_CTX))
-        options = engine_options(LoadSettings.from_value(self._store.settings.get(SETTING_KEY)),
-                                 path, n_ctx)
+        options = load_options(read(self._store.settings, LoadSettings), path)
         self._guard.begin(path)
         try:
-            return self._engine.load(path, n_ctx=n_ctx, **options)
+            return self._engine.load(path, **options)
         finally:
             self._guard.end()
 
@@ -210,7 +193,7 @@ class EngineWorker(QObject):
         if self._session is None or self._store is None or self._closing.is_set():
             self.reply_failed.emit(chat_id, "Glassbox is closing: the message was not sent.")
             return
-        sampling = sampling_from(self._store.settings.get("sampling"))
+        sampling = read(self._store.settings, SamplingSettings)
         try:
             for event in start(self._session, sampling):
                 if self._stop.is_set() and self._engine is not None:

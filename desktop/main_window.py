@@ -448,11 +448,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
 
     def _open_sampling_dialog(self) -> None:
-        from desktop.engine_worker import sampling_from
+        from core.settings import SamplingSettings, read
 
         assert self.store is not None
-        self.store.call(lambda s: sampling_from(s.settings.get("sampling")),
-                        self._show_sampling_dialog)
+        self.store.call(lambda s: read(s.settings, SamplingSettings), self._show_sampling_dialog)
 
     def _show_sampling_dialog(self, settings: object) -> None:
         self.sampling_dialog.set_settings(settings)  # type: ignore[arg-type]
@@ -460,8 +459,10 @@ class MainWindow(QMainWindow):
         self.sampling_dialog.raise_()
 
     def _save_sampling(self, values: dict) -> None:
+        from core.settings import sampling_from, save
+
         assert self.store is not None
-        self.store.call(lambda s: s.settings.set("sampling", values))
+        self.store.call(lambda s: save(s.settings, sampling_from(values)))
 
     def show_error(self, message: str) -> None:
         """The one way a failure reaches the user: an inline banner, never a modal box."""

@@ -21,6 +21,7 @@ from core.engine.load_guard import LoadGuard
 from core.engine.types import ModelInfo
 from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID, NOTES, bundled_chat_models
+from core.settings import RecentModels, read, save, update
 from core.store import ChatStore
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
@@ -31,8 +32,6 @@ from ui.status_view import StatusView
 if TYPE_CHECKING:
     from core.models.registry import ModelEntry
 
-MAX_RECENT_MODELS = 8
-CRASHED_MODEL_KEY = "crashed_model"
 RESTART = "Restart"
 LOAD_ANYWAY = "Load it"
 
@@ -40,15 +39,9 @@ LOAD_ANYWAY = "Load it"
 def remember_model(store: ChatStore, path: str, library: list[str]) -> list[str]:
     """Record `path` as the last model and at the front of the recent list (a store job);
     models in the library are listed from there, so they do not crowd the recent list."""
-    store.settings.set("last_model", path)
-    if store.settings.get(CRASHED_MODEL_KEY) == path:  # it loaded again: the user chose it
-        store.settings.set(CRASHED_MODEL_KEY, None)
-    recent = [p for p in store.settings.get("recent_models", []) if isinstance(p, str)]
-    if path not in library:
-        recent = [path] + [p for p in recent if p != path]
-    recent = recent[:MAX_RECENT_MODELS]
-    store.settings.set("recent_models", recent)
-    return recent
+    models = read(store.settings, RecentModels).remembered(path, library)
+    save(store.settings, models)
+    return list(models.recent)
 
 
 def chosen_default() -> str | None:
@@ -108,8 +101,7 @@ class ModelController(QObject):
     def start(self) -> None:
         self._picker.set_models(self._library, [])
         self._store.call(
-            lambda s: (s.settings.get("last_model"), s.settings.get("recent_models", []),
-                       chosen_default(), s.settings.get(CRASHED_MODEL_KEY)),
+            lambda s: (read(s.settings, RecentModels), chosen_default()),
             self._on_settings,
         )
 
@@ -139,10 +131,10 @@ class ModelController(QObject):
         self._status.set_state("Loading model…")
         self._engine.load(path)
 
-    def _on_settings(self, result: tuple[Any, Any, str | None, Any]) -> None:
-        last, recent, default, engine_crash = result
-        recent = [p for p in recent if isinstance(p, str)] if isinstance(recent, list) else []
-        self._set_recent(recent)
+    def _on_settings(self, result: tuple[RecentModels, str | None]) -> None:
+        models, default = result
+        last, engine_crash = models.last, models.crashed
+        self._set_recent(list(models.recent))
         # A default the user chose in the library wins over the model used last.
         auto = default if default is not None else self._auto_model(last)
         crashed = self._guard.crashed_while_loading()
@@ -213,7 +205,7 @@ class ModelController(QObject):
         if not path:
             self._show_error(message)
             return
-        self._store.call(lambda s: s.settings.set(CRASHED_MODEL_KEY, path))
+        self._store.call(lambda s: update(s.settings, RecentModels, crashed=path))
         self._offer(path, message, RESTART)
 
     def _offer(self, path: str, message: str, action: str) -> None:

@@ -44,8 +44,7 @@ class ModelsLibraryController(QObject):
         self.handle = ModelsHandle(self)
         self.entries: list[ModelEntry] = []
         self.hardware: HardwareInfo | None = None
-        self.settings: LoadSettings | None = None
-        self.n_ctx = 4096
+        self.settings: LoadSettings | None = None  # with the context length
         self.selected: str | None = None
         self.ready = False  # the first library list has arrived
         self.errors: list[str] = []  # every message shown, for tests and logs
@@ -145,9 +144,9 @@ class ModelsLibraryController(QObject):
         self._wanted_repo = repo_id
         self.handle.list_repo(repo_id)
 
-    def _on_settings_changed(self, settings: LoadSettings, n_ctx: int) -> None:
-        self.settings, self.n_ctx = settings, n_ctx
-        self.handle.save_settings(settings, n_ctx)
+    def _on_settings_changed(self, settings: LoadSettings) -> None:
+        self.settings = settings
+        self.handle.save_settings(settings)
         self._update_fit()
 
     def _on_selected(self, name: str | None) -> None:
@@ -188,9 +187,9 @@ class ModelsLibraryController(QObject):
         self._panel.fit.set_hardware(hw)
         self._update_fit()
 
-    def _on_settings_loaded(self, settings: LoadSettings, n_ctx: int) -> None:
-        self.settings, self.n_ctx = settings, n_ctx
-        self._panel.load_settings.set_settings(settings, n_ctx)
+    def _on_settings_loaded(self, settings: LoadSettings) -> None:
+        self.settings = settings
+        self._panel.load_settings.set_settings(settings)
         self._update_fit()
 
     def _on_search_done(self, query: str, models: list[HubModel]) -> None:
@@ -288,7 +287,7 @@ class ModelsLibraryController(QObject):
             self._panel.fit.set_fit(entry.name, None, None)
             return
         # Arithmetic on facts already read (no file access), so it may run on this thread.
-        report = check_fit(entry.facts, self.n_ctx, self.hardware,
+        report = check_fit(entry.facts, self.settings.n_ctx, self.hardware,
                            self.settings.kv_bytes_per_element)
         self._panel.fit.set_fit(entry.name, report, ram_budget(self.hardware))
 

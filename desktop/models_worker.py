@@ -60,7 +60,7 @@ class LibraryWorker(QObject):
     library_changed = Signal(list)  # list[ModelEntry]
     partials_found = Signal(list)  # list[PartialDownload]: paused downloads to resume
     hardware_detected = Signal(object)  # HardwareInfo
-    settings_loaded = Signal(object, int)  # LoadSettings, n_ctx
+    settings_loaded = Signal(object)  # LoadSettings
     search_done = Signal(str, list)  # query, list[HubModel]
     repo_listed = Signal(object)  # HubRepo
     errored = Signal(str)
@@ -88,12 +88,10 @@ class LibraryWorker(QObject):
     @Slot()
     def start(self) -> None:
         from core.models.hardware import detect_hardware
-        from core.models.load_settings import SETTING_KEY, LoadSettings
+        from core.settings import LoadSettings, read
 
         def settings() -> None:
-            store = self._settings_store()
-            self.settings_loaded.emit(LoadSettings.from_value(store.settings.get(SETTING_KEY)),
-                                      int(store.settings.get("n_ctx", 4096)))
+            self.settings_loaded.emit(read(self._settings_store().settings, LoadSettings))
 
         self._run("read the load settings", settings)
         self.refresh()
@@ -143,14 +141,12 @@ class LibraryWorker(QObject):
         _guarded(self.hub_failed, "list the repository",
                  lambda: self.repo_listed.emit(repo_files(repo_id)))
 
-    @Slot(object, int)
-    def save_settings(self, settings: LoadSettings, n_ctx: int) -> None:
-        from core.models.load_settings import SETTING_KEY
+    @Slot(object)
+    def save_settings(self, settings: LoadSettings) -> None:
+        from core.settings import save as save_setting
 
         def save() -> None:
-            store = self._settings_store()
-            store.settings.set(SETTING_KEY, settings.to_dict())
-            store.settings.set("n_ctx", n_ctx)
+            save_setting(self._settings_store().settings, settings)
 
         # Not skipped when closing: a change made just before the window closed must stick.
         _guarded(self.errored, "save the load settings", save)
@@ -251,7 +247,7 @@ class ModelsHandle(QObject):
     _remove = Signal(str, bool)
     _search = Signal(str)
     _list_repo = Signal(str)
-    _save_settings = Signal(object, int)
+    _save_settings = Signal(object)
     _download = Signal(str, str, object)
     _discard = Signal(str, str)
     _import = Signal(str, bool, object)
@@ -309,8 +305,8 @@ class ModelsHandle(QObject):
     def list_repo(self, repo_id: str) -> None:
         self._post(self._list_repo, repo_id)
 
-    def save_settings(self, settings: LoadSettings, n_ctx: int) -> None:
-        self._post(self._save_settings, settings, n_ctx)
+    def save_settings(self, settings: LoadSettings) -> None:
+        self._post(self._save_settings, settings)
 
     def download(self, repo_id: str, filename: str) -> None:
         """Start (or resume) a download; a paused one continues where it stopped."""

@@ -22,9 +22,9 @@ _KV_LABELS = {"f16": "f16 (full quality)", "q8_0": "q8_0 (half the memory)",
 
 
 class LoadSettingsView(QGroupBox):
-    """Emits `settings_changed(LoadSettings, n_ctx)` on every edit; it saves nothing itself."""
+    """Emits `settings_changed(LoadSettings)` on every edit; it saves nothing itself."""
 
-    settings_changed = Signal(object, int)
+    settings_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Load settings", parent)
@@ -63,14 +63,14 @@ class LoadSettingsView(QGroupBox):
         self.kv_type.currentIndexChanged.connect(self._emit)
         self._quiet = False
 
-    def set_settings(self, settings: LoadSettings, n_ctx: int) -> None:
+    def set_settings(self, settings: LoadSettings) -> None:
         """Show stored settings without echoing them back as a change."""
         self._quiet = True
         try:
             layers = settings.gpu_layers
             self.gpu_layers.setValue(_AUTO_LAYERS if layers is None else layers)
             self.threads.setValue(settings.threads)
-            self.context.setValue(n_ctx)
+            self.context.setValue(settings.n_ctx)
             self.flash_attn.setChecked(settings.flash_attn)
             self.kv_type.setCurrentIndex(max(0, self.kv_type.findData(settings.kv_type)))
         finally:
@@ -80,11 +80,11 @@ class LoadSettingsView(QGroupBox):
         layers = self.gpu_layers.value()
         return LoadSettings(gpu_layers=None if layers == _AUTO_LAYERS else layers,
                             threads=self.threads.value(), flash_attn=self.flash_attn.isChecked(),
-                            kv_type=str(self.kv_type.currentData()))
+                            kv_type=str(self.kv_type.currentData()), n_ctx=self.n_ctx())
 
     def n_ctx(self) -> int:
         return self.context.value()
 
     def _emit(self) -> None:
         if not self._quiet:
-            self.settings_changed.emit(self.settings(), self.n_ctx())
+            self.settings_changed.emit(self.settings())

@@ -14,6 +14,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from core.defaults import DEFAULT_N_CTX
 from core.engine.capture_types import AnatomyView, AttentionView, LensView, WeightHistogram
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
@@ -174,7 +175,7 @@ class EngineClient:
         self._model = payload
         return payload
 
-    def load(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0, *,
+    def load(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
              n_threads: int | None = None, flash_attn: bool = False,
              kv_type: str = "f16") -> ModelInfo:
         """Load a GGUF model, replacing the current one. Raises ModelLoadError, EngineCrashed."""

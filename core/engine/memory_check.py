@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.defaults import KV_BYTES_PER_ELEMENT
 from core.engine.gguf_file import GGUFHeader
 from core.errors import ModelLoadError
 
@@ -27,7 +28,7 @@ def kv_bytes(header: GGUFHeader, path: Path, n_ctx: int, bytes_per_element: floa
 
 
 def check_context_fits(header: GGUFHeader, path: Path, n_ctx: int, n_gpu_layers: int,
-                       bytes_per_element: float = 2.0) -> None:
+                       bytes_per_element: float = KV_BYTES_PER_ELEMENT["f16"]) -> None:
     """Raise ModelLoadError when the weights and KV cache at `n_ctx` exceed this machine's RAM.
 
     Only CPU loads are checked: with GPU offload the cache lives partly in VRAM.

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core import errors
+from core.defaults import DEFAULT_N_CTX
 
 
 @dataclass(frozen=True)
 class LoadRequest:
     path: str
-    n_ctx: int = 4096
+    n_ctx: int = DEFAULT_N_CTX
     n_gpu_layers: int = 0
     n_threads: int | None = None  # None: one a core (runner.default_threads)
     flash_attn: bool = False

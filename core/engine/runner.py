@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from core.defaults import DEFAULT_N_CTX, kv_bytes_per_element
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
 from core.engine.gguf_file import read_header
@@ -38,7 +39,7 @@ def default_threads() -> int:
 class ModelRunner:
     """One loaded GGUF model with its chat template. Owned by one thread."""
 
-    def __init__(self, path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = 0, *,
+    def __init__(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
                  n_threads: int | None = None, flash_attn: bool = False,
                  kv_type: str = "f16") -> None:
         header = read_header(path)
@@ -49,9 +50,7 @@ class ModelRunner:
         if cache_type is None:
             raise ModelLoadError(f"Unknown KV-cache type {kv_type!r}: use f16, q8_0 or q4_0.")
 
-        kv_element = 1.0 if kv_type.lower() == "q8_0" else 0.5 if kv_type.lower() == "q4_0" \
-            else 2.0
-        check_context_fits(header, Path(path), n_ctx, n_gpu_layers, kv_element)
+        check_context_fits(header, Path(path), n_ctx, n_gpu_layers, kv_bytes_per_element(kv_type))
         started = time.perf_counter()
         try:
             self._llm = llama_cpp.Llama(

@@ -7,12 +7,11 @@ import json
 import sys
 from typing import Any, TextIO
 
+from core.defaults import DEFAULT_N_CTX
 from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID as BUNDLED_CHAT_ID
 from core.models.bundled import DEMO_NOTE
 from core.models.metadata import format_bytes, format_parameters
-
-_DEFAULT_CTX = 4096
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,8 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     imp.add_argument("--name", help="name in the library (default: from the file name)")
     info = sub.add_parser("info", help="a model's details and whether it fits this machine")
     info.add_argument("model", metavar="MODEL", help="a name from `models list`, or a path")
-    info.add_argument("--ctx", type=int, default=_DEFAULT_CTX,
-                      help=f"context size to estimate memory for (default {_DEFAULT_CTX})")
+    info.add_argument("--ctx", type=int, default=None,
+                      help="context size to estimate memory for (default: the app's load "
+                      f"settings, else {DEFAULT_N_CTX})")
     remove = sub.add_parser("remove", help="take a model out of the library")
     remove.add_argument("model", metavar="MODEL")
     remove.add_argument("--delete-file", action="store_true",
@@ -269,15 +269,18 @@ def _info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.models.hardware import check_fit, detect_hardware
     from core.models.metadata import read_facts
     from core.models.registry import ModelRegistry
+    from core.settings import read_saved
 
-    if args.ctx < 1:
+    saved = read_saved().load  # the Models tab's context and KV type, as its fit box uses
+    n_ctx = saved.n_ctx if args.ctx is None else args.ctx
+    if n_ctx < 1:
         raise GlassboxError("--ctx must be at least 1.")
     registry = ModelRegistry()
     path = registry.resolve(args.model)
     entry = next((e for e in registry.models() if e.path == str(path)), None)
     facts = entry.facts if entry is not None and not entry.missing else read_facts(path)
     hw = detect_hardware()
-    fit = check_fit(facts, args.ctx, hw)
+    fit = check_fit(facts, n_ctx, hw, saved.kv_bytes_per_element)
     if args.json:
         _json(out, {"model": entry.to_dict() if entry else None, "path": str(path),
                     "facts": facts.to_dict(), "fit": fit.to_dict(), "hardware": hw.to_dict()})

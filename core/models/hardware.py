@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.defaults import DEFAULT_N_CTX, KV_BYTES_PER_ELEMENT
 from core.models.metadata import ModelFacts, format_bytes
+
+_F16 = KV_BYTES_PER_ELEMENT["f16"]  # K and V in f16, llama.cpp's default
 
 # Share of available RAM a model may take and still leave room for the OS, the app and the
 # embedding model; share of free VRAM that layers may take (the driver and buffers want some).
@@ -197,7 +200,7 @@ def detect_hardware() -> HardwareInfo:
 
 
 # -- estimates -------------------------------------------------------------------------------
-def kv_cache_bytes(facts: ModelFacts, n_ctx: int, bytes_per_element: float = 2.0) -> int | None:
+def kv_cache_bytes(facts: ModelFacts, n_ctx: int, bytes_per_element: float = _F16) -> int | None:
     """n_layer x n_ctx x n_head_kv x (key + value head size) x bytes: f16 K and V by default."""
     if not (facts.n_layer and facts.n_head_kv and facts.key_length and facts.value_length):
         return None
@@ -206,7 +209,7 @@ def kv_cache_bytes(facts: ModelFacts, n_ctx: int, bytes_per_element: float = 2.0
 
 
 def estimate_memory(facts: ModelFacts, n_ctx: int,
-                    kv_bytes_per_element: float = 2.0) -> MemoryEstimate:
+                    kv_bytes_per_element: float = _F16) -> MemoryEstimate:
     """Memory a model needs at context `n_ctx` (weights + KV cache + buffers)."""
     overhead = _BASE_OVERHEAD + int(facts.file_size * _OVERHEAD_SHARE)
     return MemoryEstimate(n_ctx, facts.file_size, kv_cache_bytes(facts, n_ctx,
@@ -244,8 +247,8 @@ def recommend_gpu_layers(facts: ModelFacts, estimate: MemoryEstimate,
     return max(0, min(facts.n_layer, int(room // per_layer))) if per_layer > 0 else 0
 
 
-def check_fit(facts: ModelFacts, n_ctx: int = 4096, hw: HardwareInfo | None = None,
-              kv_bytes_per_element: float = 2.0) -> FitReport:
+def check_fit(facts: ModelFacts, n_ctx: int = DEFAULT_N_CTX, hw: HardwareInfo | None = None,
+              kv_bytes_per_element: float = _F16) -> FitReport:
     """Does the model fit in this machine's memory at `n_ctx`, and with how many GPU layers?
     `kv_bytes_per_element` follows the KV-cache type: 2 for f16, about 1.06 for q8_0."""
     hw = hw or detect_hardware()

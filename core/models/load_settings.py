@@ -1,21 +1,34 @@
-"""How a model is loaded: GPU layers (or an automatic fit), threads, flash attention, KV type.
+"""How a model is loaded: context length, GPU layers (or an automatic fit), threads, flash
+attention, KV type; and the one builder that turns these into `EngineClient.load` arguments.
 
-Stored as one plain dict under the "load" setting; the context length keeps its own "n_ctx"
-setting, which the engine read before this existed. Unknown or mistyped values fall back to the
-defaults, so a hand-edited database never stops a model from loading.
+The chat, Compare, the CLI and the benchmarks all load through `load_options`, so a choice made
+in the Models tab holds wherever a model runs. Stored by `core.settings` under the "load" key.
+Unknown or mistyped values fall back to the defaults, so a hand-edited database never stops a
+model from loading.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SETTING_KEY = "load"
-KV_TYPES = ("f16", "q8_0", "q4_0")
-# Bytes per cached element: q8_0 and q4_0 store blocks of 32 values with one f16 scale.
-KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+from core.defaults import DEFAULT_N_CTX, KV_BYTES_PER_ELEMENT, KV_TYPES, kv_bytes_per_element
+
+if TYPE_CHECKING:
+    from core.engine.client import EngineClient
+    from core.engine.types import ModelInfo
+
+__all__ = ["AUTO", "KV_BYTES", "KV_TYPES", "LoadSettings", "load_model", "load_options"]
+
+KV_BYTES = KV_BYTES_PER_ELEMENT  # the one table lives in core.defaults
 AUTO = None
+
+
+def _int_at_least(value: Any, low: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= low:
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -24,10 +37,11 @@ class LoadSettings:
     threads: int = 0  # 0: one a core
     flash_attn: bool = False
     kv_type: str = "f16"
+    n_ctx: int = DEFAULT_N_CTX  # the context window, in tokens
 
     @property
     def kv_bytes_per_element(self) -> float:
-        return KV_BYTES.get(self.kv_type, 2.0)
+        return kv_bytes_per_element(self.kv_type)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,28 +51,35 @@ class LoadSettings:
         """Settings from what the store holds, keeping only values of the right type."""
         if not isinstance(value, dict):
             return cls()
-        layers = value.get("gpu_layers")
-        threads = value.get("threads")
+        layers = _int_at_least(value.get("gpu_layers"), -1)
+        threads = _int_at_least(value.get("threads"), 0)
+        n_ctx = _int_at_least(value.get("n_ctx"), 1)
         kv = value.get("kv_type")
         return cls(
-            gpu_layers=layers if isinstance(layers, int) and not isinstance(layers, bool)
-            and layers >= -1 else AUTO,
-            threads=threads if isinstance(threads, int) and not isinstance(threads, bool)
-            and threads >= 0 else 0,
+            gpu_layers=AUTO if layers is None else layers,
+            threads=0 if threads is None else threads,
             flash_attn=value.get("flash_attn") is True,
             kv_type=kv if kv in KV_TYPES else "f16",
+            n_ctx=DEFAULT_N_CTX if n_ctx is None else n_ctx,
         )
 
 
-def engine_options(settings: LoadSettings, path: str | Path, n_ctx: int) -> dict[str, Any]:
-    """Keyword arguments for `EngineClient.load`, with "Auto" GPU layers worked out for this
-    model at this context. Runs where a model is loaded (a worker), never on a GUI thread:
-    the automatic fit reads the file's header and asks llama.cpp about the GPU."""
+def load_options(settings: LoadSettings, path: str | Path) -> dict[str, Any]:
+    """Keyword arguments for `EngineClient.load(path, **options)`, with "Auto" GPU layers
+    worked out for this model at this context. Runs where a model is loaded (a worker, the
+    CLI), never on a GUI thread: the automatic fit reads the file's header and asks llama.cpp
+    about the GPU."""
     layers = settings.gpu_layers
     if layers is AUTO:
-        layers = _auto_gpu_layers(Path(path), n_ctx, settings.kv_bytes_per_element)
-    return {"n_gpu_layers": layers, "n_threads": settings.threads or None,
-            "flash_attn": settings.flash_attn, "kv_type": settings.kv_type}
+        layers = _auto_gpu_layers(Path(path), settings.n_ctx, settings.kv_bytes_per_element)
+    return {"n_ctx": settings.n_ctx, "n_gpu_layers": layers,
+            "n_threads": settings.threads or None, "flash_attn": settings.flash_attn,
+            "kv_type": settings.kv_type}
+
+
+def load_model(engine: EngineClient, path: str | Path, settings: LoadSettings) -> ModelInfo:
+    """Load `path` on `engine` as `settings` say."""
+    return engine.load(path, **load_options(settings, path))
 
 
 def _auto_gpu_layers(path: Path, n_ctx: int, kv_bytes: float) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from core.config import database_path
 from core.engine.types import SamplingSettings
 from core.errors import GlassboxError
+from core.models.load_settings import LoadSettings, load_model
 from core.prompts.compare import (
     MAX_VARIANTS,
     Variant,
@@ -26,6 +27,7 @@ from core.store.comparisons import VariantResult
 
 if TYPE_CHECKING:
     from core.engine.client import EngineClient
+    from core.engine.types import ModelInfo
     from core.store import ChatStore
 
 AddOptions = Callable[[argparse.ArgumentParser], None]
@@ -156,13 +158,16 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def run_compare(args: argparse.Namespace, sampling: SamplingSettings,
-                start_engine: Callable[[argparse.Namespace], EngineClient]) -> int:
+                start_engine: Callable[[argparse.Namespace], EngineClient],
+                load_settings: LoadSettings) -> int:
+    """`glassbox compare`; a variant's own model loads with `load_settings`, as the first."""
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     store = _open_store()
     try:
         variants = build_variants(args, store, sampling)
         with start_engine(args) as engine:
-            results = _stream(engine, prompt, variants, echo=not args.json)
+            results = _stream(engine, prompt, variants, echo=not args.json,
+                              load=lambda path: load_model(engine, path, load_settings))
         saved = None if args.no_save else store.comparisons.save(prompt, [
             VariantResult(v, r["text"], r["status"], r.get("stats"))
             for v, r in zip(variants, results, strict=True)])
@@ -177,12 +182,12 @@ def run_compare(args: argparse.Namespace, sampling: SamplingSettings,
     return 0 if all(r["status"] != "failed" for r in results) else 1
 
 
-def _stream(engine: EngineClient, prompt: str, variants: list[Variant],
-            echo: bool) -> list[dict[str, Any]]:
+def _stream(engine: EngineClient, prompt: str, variants: list[Variant], echo: bool,
+            load: Callable[[str], ModelInfo]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{"text": "", "status": "interrupted"} for _ in variants]
     out = sys.stdout
     try:
-        for event in run_comparison(engine, prompt, variants):
+        for event in run_comparison(engine, prompt, variants, load=load):
             if isinstance(event, VariantStarted) and echo:
                 out.write(f"\n== {variants[event.index].label} ({event.model_name}) ==\n")
             elif isinstance(event, VariantToken) and echo:

@@ -8,10 +8,11 @@ model loads it, and the model that was loaded before is put back at the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.defaults import DEFAULT_N_CTX
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -21,7 +22,9 @@ from core.engine.types import (
     TokenEvent,
 )
 from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
+from core.models.load_settings import LoadSettings, load_model
 from core.prompts.presets import Preset
+from core.settings import sampling_from
 
 if TYPE_CHECKING:  # the store reads variants without starting any engine
     from core.engine.client import EngineClient
@@ -71,9 +74,7 @@ class Variant:
             if any(m.role not in ("system", "user", "assistant") or not isinstance(m.content, str)
                    for m in preamble):
                 raise ValueError("a preamble message has an unknown role or no text")
-            known = {f.name for f in fields(SamplingSettings)}
-            sampling = SamplingSettings(**{k: v for k, v in value.get("sampling", {}).items()
-                                           if k in known})
+            sampling = sampling_from(value.get("sampling"))
             label, model, preset = value["label"], value.get("model_path"), value.get("preset")
             if not isinstance(label, str) or not all(v is None or isinstance(v, str)
                                                      for v in (model, preset)):
@@ -141,12 +142,13 @@ def run_comparison(
     """Stream `prompt` through each variant in turn. A failing variant (a prompt too long
     for the context, a model that does not load) is reported and the next one runs; a crash
     of the engine ends the run. `load(path)` loads a variant's model (default: same context
-    size as now)."""
+    size as now, on the CPU; the app and the CLI pass their load settings)."""
     check_variants(prompt, variants)
     original = engine.model
     if original is None and any(v.model_path is None for v in variants):
         raise NoModelLoaded("No model is loaded: choose one before comparing.")
-    loader = load or (lambda path: engine.load(path, n_ctx=original.n_ctx if original else 4096))
+    fallback = LoadSettings(gpu_layers=0, n_ctx=original.n_ctx if original else DEFAULT_N_CTX)
+    loader = load or (lambda path: load_model(engine, path, fallback))
     try:
         for index, variant in enumerate(variants):
             if should_stop():

@@ -284,9 +284,9 @@ def test_the_fit_box_gives_a_verdict_and_settings_are_saved(
     models.controller.stop()  # the saves are queued ahead of the shutdown
     store = ChatStore(database_path())
     try:
-        assert store.settings.get("n_ctx") == 16384
         assert store.settings.get("load") == {"gpu_layers": 0, "threads": 0, "flash_attn": True,
-                                              "kv_type": "q8_0"}
+                                              "kv_type": "q8_0", "n_ctx": 16384}
+        assert store.settings.get("n_ctx") is None  # the older row is replaced
     finally:
         store.close()
 

@@ -39,15 +39,16 @@ from guitools import (  # noqa: E402
 
 from core.config import database_path  # noqa: E402
 from core.models.bundled import default_chat_model  # noqa: E402
+from core.settings import RecentModels, read  # noqa: E402
 from core.store import ChatStore  # noqa: E402
-from desktop.model_controller import CRASHED_MODEL_KEY, LOAD_ANYWAY, RESTART  # noqa: E402
+from desktop.model_controller import LOAD_ANYWAY, RESTART  # noqa: E402
 
 SHOTS = ROOT / "screenshots"
 
 
-def setting(key: str) -> object:
+def crashed_model() -> str | None:
     with ChatStore(database_path()) as store:
-        return store.settings.get(key)
+        return read(store.settings, RecentModels).crashed
 
 
 def test_engine_killed_mid_reply_keeps_the_chat_and_offers_a_restart(
@@ -81,7 +82,7 @@ def test_engine_killed_mid_reply_keeps_the_chat_and_offers_a_restart(
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[0].content.startswith("Tell me a long story")
     assert messages[1].status == "interrupted" and messages[1].content  # kept, marked so
-    assert setting(CRASHED_MODEL_KEY) == str(default_chat_model())
+    assert crashed_model() == str(default_chat_model())
     # Restart loads the model again; the chat goes on where it was.
     with waiting_for(qtbot, worker.model_loaded, timeout=STARTUP_TIMEOUT_MS):
         qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
@@ -92,13 +93,14 @@ def test_engine_killed_mid_reply_keeps_the_chat_and_offers_a_restart(
     assert [m.id for m in after[:2]] == [m.id for m in messages]
     assert after[1].content == messages[1].content
     assert [m.status for m in after[2:]] == ["complete", "complete"]
-    qtbot.waitUntil(lambda: setting(CRASHED_MODEL_KEY) is None, timeout=STARTUP_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: crashed_model() is None, timeout=STARTUP_TIMEOUT_MS)
 
 
 def test_the_next_launch_does_not_load_the_model_that_crashed(
         qtbot: QtBot, open_window: OpenWindow) -> None:
+    # The keys an older Glassbox wrote: read through core.settings' migration.
     write_settings(last_model=str(default_chat_model()),
-                   **{CRASHED_MODEL_KEY: str(default_chat_model())})
+                   crashed_model=str(default_chat_model()))
     window = open_window(wait_ready=False)
     banner = window.error_banner
     qtbot.waitUntil(lambda: banner.action() == LOAD_ANYWAY, timeout=STARTUP_TIMEOUT_MS)

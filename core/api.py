@@ -1,0 +1,162 @@
+"""Glassbox's front door: what a program needs to use local models the way the app does.
+
+    from core import api
+
+    with api.open_chats() as chats, api.start_engine() as engine:
+        api.load_model(engine, "bundled:smollm2-135m-instruct")   # the user's load settings
+        session = api.ChatSession(chats, engine)
+        chat = chats.create_chat("hello")
+        for event in session.send(chat.id, "Hi!", api.saved_settings().sampling):
+            ...
+
+The desktop, the CLI, the benchmarks and the tests go through these names; the modules behind
+them are free to move. Names load on first use (PEP 562), so importing this module costs
+nothing: the window imports it on its start path, and torch, numpy or llama.cpp come along
+only with the first name that needs them.
+
+What is here, by task:
+- data folder: `data_home`, `database_path`
+- settings: `AppSettings`, `saved_settings`, `SamplingSettings`, `LoadSettings`,
+  `RecentModels`, `UIState`, `DEFAULT_N_CTX`
+- models: `ModelRegistry`, `ModelEntry`, `resolve_model`, `EngineClient`, `start_engine`,
+  `load_model`, `ModelInfo`
+- chats: `ChatStore`, `open_chats`, `ChatSession`, `ChatMessage`, `ChatSummary`,
+  `StoredMessage` and the reply events (`TokenEvent`, `DoneEvent`, `ReplyStarted`,
+  `SearchingDocuments`, `Grounded`)
+- documents: `DocumentLibrary`, `open_library`, `CollectionInfo`, `DocumentInfo`,
+  `IndexProgress`, `Hit`, `Grounding`, `Source`
+- inspection: `EngineClient`'s capture and probability methods, `TokenPiece`
+- comparisons: `Variant`, `run_comparison`, `Comparison`
+- errors: `GlassboxError` and its kinds
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.chat import ChatSession, Grounded, ReplyStarted, SearchingDocuments
+    from core.config import data_home, database_path
+    from core.defaults import DEFAULT_N_CTX
+    from core.engine.client import EngineClient
+    from core.engine.introspect_types import TokenPiece
+    from core.engine.types import ChatMessage, DoneEvent, ModelInfo, SamplingSettings, TokenEvent
+    from core.errors import (
+        Cancelled,
+        EngineCrashed,
+        GlassboxError,
+        ModelLoadError,
+        NoModelLoaded,
+        PromptError,
+        StoreError,
+        UnknownModel,
+    )
+    from core.models.load_settings import LoadSettings
+    from core.models.registry import ModelEntry, ModelRegistry
+    from core.prompts.compare import Variant, run_comparison
+    from core.rag.grounding import Grounding, Source
+    from core.rag.index_store import CollectionInfo, DocumentInfo
+    from core.rag.library import DocumentLibrary, IndexProgress
+    from core.rag.retrieve import Hit
+    from core.settings import AppSettings, RecentModels, UIState
+    from core.store import ChatStore, ChatSummary, StoredMessage
+    from core.store.comparisons import Comparison
+
+# name -> the module that holds it (the one place to change when code moves)
+_HOMES = {
+    "ChatSession": "core.chat", "Grounded": "core.chat", "ReplyStarted": "core.chat",
+    "SearchingDocuments": "core.chat",
+    "data_home": "core.config", "database_path": "core.config",
+    "DEFAULT_N_CTX": "core.defaults",
+    "EngineClient": "core.engine.client",
+    "TokenPiece": "core.engine.introspect_types",
+    "ChatMessage": "core.engine.types", "DoneEvent": "core.engine.types",
+    "ModelInfo": "core.engine.types", "SamplingSettings": "core.engine.types",
+    "TokenEvent": "core.engine.types",
+    "Cancelled": "core.errors", "EngineCrashed": "core.errors", "GlassboxError": "core.errors",
+    "ModelLoadError": "core.errors", "NoModelLoaded": "core.errors",
+    "PromptError": "core.errors", "StoreError": "core.errors", "UnknownModel": "core.errors",
+    "LoadSettings": "core.models.load_settings",
+    "ModelEntry": "core.models.registry", "ModelRegistry": "core.models.registry",
+    "Variant": "core.prompts.compare", "run_comparison": "core.prompts.compare",
+    "Grounding": "core.rag.grounding", "Source": "core.rag.grounding",
+    "CollectionInfo": "core.rag.index_store", "DocumentInfo": "core.rag.index_store",
+    "DocumentLibrary": "core.rag.library", "IndexProgress": "core.rag.library",
+    "Hit": "core.rag.retrieve",
+    "AppSettings": "core.settings", "RecentModels": "core.settings", "UIState": "core.settings",
+    "ChatStore": "core.store", "ChatSummary": "core.store", "StoredMessage": "core.store",
+    "Comparison": "core.store.comparisons",
+}
+
+__all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore", "ChatSummary",
+           "CollectionInfo", "Comparison", "DEFAULT_N_CTX", "DocumentInfo", "DocumentLibrary",
+           "DoneEvent", "EngineClient", "EngineCrashed", "GlassboxError", "Grounded", "Grounding",
+           "Hit", "IndexProgress", "LoadSettings", "ModelEntry", "ModelInfo", "ModelLoadError",
+           "ModelRegistry", "NoModelLoaded", "PromptError", "RecentModels", "ReplyStarted",
+           "SamplingSettings", "SearchingDocuments", "Source", "StoreError", "StoredMessage",
+           "TokenEvent", "TokenPiece", "UIState", "UnknownModel", "Variant", "data_home",
+           "database_path", "load_model", "open_chats", "open_library", "resolve_model",
+           "run_comparison", "saved_settings", "start_engine"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _HOMES[name]
+    except KeyError:
+        raise AttributeError(f"module 'core.api' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def saved_settings(path: Path | None = None) -> AppSettings:
+    """The settings the user chose in the app (defaults where none were saved), read without
+    creating or migrating the database: safe while the app runs."""
+    from core.settings import read_saved
+
+    return read_saved(path)
+
+
+def open_chats(path: Path | None = None) -> ChatStore:
+    """The chat store of the data folder (or of `path`); close it, or use it in `with`."""
+    from core.config import database_path
+    from core.store import ChatStore
+
+    return ChatStore(path or database_path())
+
+
+def open_library(path: Path | None = None) -> DocumentLibrary:
+    """The document collections of the data folder (or of `path`); close it, or use `with`."""
+    from core.rag.library import DocumentLibrary
+
+    return DocumentLibrary(path)
+
+
+def start_engine() -> EngineClient:
+    """A model process (llama.cpp runs in a child, so a crash never takes the caller down).
+    Close it, or use it in `with`."""
+    from core.engine.client import EngineClient
+
+    engine = EngineClient()
+    engine.start()
+    return engine
+
+
+def resolve_model(name_or_path: str | Path | None = None) -> Path:
+    """A model's GGUF file from its library name ("bundled:smollm2-135m-instruct") or a path;
+    None: the library's default. Raises UnknownModel for a name the library does not have."""
+    from core.models.registry import ModelRegistry
+
+    return ModelRegistry().resolve(name_or_path)
+
+
+def load_model(engine: EngineClient, model: str | Path | None = None,
+               settings: LoadSettings | None = None) -> ModelInfo:
+    """Load a model into `engine` with `settings`, or with the load settings the user saved
+    in the app (context length, threads, GPU layers, KV cache) when none are given."""
+    from core.models.load_settings import load_model as load
+
+    chosen = settings if settings is not None else saved_settings().load
+    return load(engine, resolve_model(model), chosen)

@@ -26,6 +26,7 @@ from core.engine.types import (
     TokenEvent,
 )
 from core.errors import ModelLoadError, PromptError
+from core.llama_log import open_llama
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class ModelRunner:
         check_context_fits(header, Path(path), n_ctx, n_gpu_layers, kv_element)
         started = time.perf_counter()
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
+            self._llm = open_llama(
+                str(path),
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=n_threads or default_threads(),
@@ -63,7 +64,6 @@ class ModelRunner:
                 type_k=cache_type,
                 # llama.cpp refuses a quantized V cache without flash attention; K alone works.
                 type_v=cache_type if flash_attn else None,
-                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             if "llama_context" in str(exc):

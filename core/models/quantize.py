@@ -117,6 +117,9 @@ def _quantize_in_child(source: str, target: str, quant_type: str, threads: int,
     """In the child process: the llama.cpp call itself."""
     import llama_cpp
 
+    from core.llama_log import route_llama_log
+
+    route_llama_log()  # its per-tensor lines go to logging, not to the terminal
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant_type}")
     params.allow_requantize = True

@@ -177,7 +177,7 @@ class ChatController(QObject):
     def export_chat(self, chat_id: int, fmt: str, path: str) -> None:
         """Write the chat as Markdown ("md": the branch on screen) or JSON (every branch)."""
         def job(store: ChatStore) -> None:
-            from core.prompts.export import (
+            from core.store.export import (
                 chat_to_json,
                 chat_to_markdown,
                 write_json,
@@ -196,7 +196,7 @@ class ChatController(QObject):
     def import_chat(self, path: str) -> None:
         """Add a chat from a JSON export and open it."""
         def job(store: ChatStore) -> ChatSummary:
-            from core.prompts.export import import_chat, read_export
+            from core.store.export import import_chat, read_export
 
             return import_chat(store, read_export(Path(path), "glassbox-chat"))
 

@@ -301,7 +301,7 @@ class CompareController(QObject):
     def export(self, comparison_id: int, fmt: str, path: str) -> None:
         """Write a saved comparison as Markdown ("md") or JSON to `path`."""
         def job(s: ChatStore) -> None:
-            from core.prompts.export import (
+            from core.store.export import (
                 comparison_to_json,
                 comparison_to_markdown,
                 write_json,

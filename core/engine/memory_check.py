@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.engine.gguf_file import GGUFHeader
 from core.errors import ModelLoadError
+from core.gguf.reader import GGUFHeader
 
 
 def _gb(n: int) -> str:

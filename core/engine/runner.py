@@ -12,7 +12,6 @@ from pathlib import Path
 
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
-from core.engine.gguf_file import read_header
 from core.engine.introspect import Inspector
 from core.engine.memory_check import check_context_fits, context_failure
 from core.engine.types import (
@@ -26,6 +25,7 @@ from core.engine.types import (
     TokenEvent,
 )
 from core.errors import ModelLoadError, PromptError
+from core.gguf.reader import read_header
 from core.llama_log import open_llama
 
 log = logging.getLogger(__name__)

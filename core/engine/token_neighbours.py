@@ -52,7 +52,7 @@ class TokenEmbeddings:
     def __init__(self, path: str | Path) -> None:
         import numpy as np
 
-        from core.engine.gguf_tensors import dequantize_tensor, read_tensor_table
+        from core.gguf.tensors import dequantize_tensor, read_tensor_table
         from core.llama_log import open_llama
 
         self.path = str(path)
@@ -105,7 +105,7 @@ class TokenEmbeddings:
         """The `k` tokens whose embeddings are most cosine-similar to the word's."""
         import numpy as np
 
-        from core.rag.embedding_map import pca_2d
+        from core.pca import pca_2d
 
         if not 1 <= k <= MAX_NEIGHBOURS:
             raise GlassboxError(f"Ask for 1 to {MAX_NEIGHBOURS} neighbours, not {k}.")

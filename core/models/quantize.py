@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from core.config import data_home
-from core.engine.gguf_file import read_header
 from core.errors import GlassboxError
+from core.gguf.reader import read_header
 from core.models.lab_child import CancelToken, Progress, run_in_child
 from core.models.quant_lab_types import DEFAULT_TYPE, QUANT_TYPES, QuantizedCopy
 
@@ -56,7 +56,7 @@ def clear_lab() -> int:
 
 def tensor_types(path: str | Path) -> dict[str, int]:
     """How many tensors of each ggml type the file holds, most common first."""
-    from core.engine.gguf_tensors import read_tensor_table
+    from core.gguf.tensors import read_tensor_table
     from core.models.anatomy import _type_name
 
     counts = Counter(_type_name(e.ggml_type) for e in read_tensor_table(path).tensors.values())

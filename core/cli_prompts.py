@@ -82,7 +82,7 @@ def run_presets() -> int:
 
 
 def run_chat_command(args: argparse.Namespace) -> int:
-    from core.prompts.export import (
+    from core.store.export import (
         chat_to_json,
         chat_to_markdown,
         import_chat,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.engine.gguf_file import read_header
 from core.errors import PromptError
+from core.gguf.reader import read_header
 from core.models.lab_child import CancelToken, LabJobError, Progress, run_in_child
 from core.models.quant_lab_types import DEFAULT_TEXT, MAX_TOKENS, QuantComparison, summary_rows
 
@@ -41,7 +41,7 @@ def compare_models(original: str | Path, quantized: str | Path, text: str = DEFA
         raise PromptError("The comparison needs a text: type or paste a paragraph.")
     sizes = [read_header(p).actual_size for p in (original, quantized)]
     result: QuantComparison = run_in_child(
-        "core.models.quant_compare:_compare_in_child", (str(original), str(quantized), text),
+        "core.engine.quant_compare:_compare_in_child", (str(original), str(quantized), text),
         "comparing the two models", progress=progress, cancel=cancel)
     return QuantComparison(**{**result.__dict__, "original_size": sizes[0],
                               "quantized_size": sizes[1]})

@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine.types import GenerationStats
-from core.errors import GlassboxError
 from core.store import ChatStore, ChatSummary, StoredMessage
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
@@ -266,10 +265,9 @@ class ChatController(QObject):
             return
 
         def fork(store: ChatStore) -> tuple[int, list[StoredMessage]]:
-            original = store.get_message(message_id)
-            if original.chat_id != chat_id or original.role != "user":
-                raise GlassboxError("Only your own messages of this chat can be edited.")
-            new = store.add_message(chat_id, "user", text, parent_id=original.parent_id)
+            from core.chat import fork_user
+
+            new = fork_user(store, chat_id, message_id, text)
             return new.id, store.messages(chat_id)
 
         self.views.composer.clear()

@@ -18,9 +18,10 @@ from typing import Any
 
 from bench._stats import figure, time_ms
 from core.engine.client import EngineClient
+from core.engine.loading import load_model
 from core.engine.runner import default_threads
 from core.models.bundled import default_chat_model
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 
 PROMPT_TOKENS = 128
 TARGET_RATIO = 3.0  # issue 5: capturing all layers costs at most 3x a plain decode

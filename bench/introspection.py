@@ -20,10 +20,11 @@ import numpy as np
 from bench._stats import figure, time_ms
 from core.defaults import DEFAULT_N_CTX
 from core.engine.client import EngineClient
+from core.engine.loading import load_model
 from core.engine.runner import default_threads
 from core.engine.types import SamplingSettings
 from core.models.bundled import default_chat_model
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 
 PROMPT_TOKENS = 200
 TOKENIZER_CHARS = 2000

@@ -55,8 +55,9 @@ def run() -> dict[str, Any]:
 # -- the child: a real capture, a real panel --------------------------------------------------
 def _capture() -> Any:
     from core.engine.client import EngineClient
+    from core.engine.loading import load_model
     from core.models.bundled import default_chat_model
-    from core.models.load_settings import LoadSettings, load_model
+    from core.models.load_settings import LoadSettings
 
     with EngineClient() as engine:
         load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0, n_ctx=1024))

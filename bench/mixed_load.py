@@ -24,10 +24,11 @@ from typing import Any
 from bench._stats import figure
 from bench.rag_indexing import write_folder
 from core.engine.client import EngineClient
+from core.engine.loading import load_model
 from core.engine.runner import default_threads
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
 from core.models.bundled import default_chat_model
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 
 PROMPT = "Explain in detail how a bicycle works."
 TOKENS = 128

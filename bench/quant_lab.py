@@ -68,7 +68,7 @@ def _quantize_rows(source: Path, folder: Path) -> tuple[list[dict[str, Any]], st
 def _compare_row(source: Path, copy: str) -> dict[str, Any]:
     import llama_cpp
 
-    from core.models.quant_compare import DEFAULT_TEXT, compare_models
+    from core.engine.quant_compare import DEFAULT_TEXT, compare_models
 
     results = []
 

@@ -156,7 +156,7 @@ def load_model(engine: EngineClient, model: str | Path | None = None,
                settings: LoadSettings | None = None) -> ModelInfo:
     """Load a model into `engine` with `settings`, or with the load settings the user saved
     in the app (context length, threads, GPU layers, KV cache) when none are given."""
-    from core.models.load_settings import load_model as load
+    from core.engine.loading import load_model as load
 
     chosen = settings if settings is not None else saved_settings().load
     return load(engine, resolve_model(model), chosen)

@@ -6,7 +6,7 @@ asked for it: the user message is committed when sent, the reply as it grows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -61,13 +61,25 @@ def title_from(text: str) -> str:
     return cut + "…"
 
 
-def _as_prompt(system_prompt: str, history: list[StoredMessage]) -> list[ChatMessage]:
+def as_prompt(system_prompt: str, turns: Iterable[tuple[str, str, str]]) -> list[ChatMessage]:
+    """What the model sees of a chat: the system prompt (if any), then the user and assistant
+    turns, given as (role, content, status). The chat and the window's "inspect the last
+    reply" both build it here."""
     messages = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
-    for m in history:
+    for role, content, status in turns:
         # Failed replies and empty interrupted ones carry nothing the model should see.
-        if m.role in ("user", "assistant") and m.status != "failed" and m.content:
-            messages.append(ChatMessage(m.role, m.content))  # type: ignore[arg-type]
+        if role in ("user", "assistant") and status != "failed" and content:
+            messages.append(ChatMessage(role, content))  # type: ignore[arg-type]
     return messages
+
+
+def fork_user(store: ChatStore, chat_id: int, message_id: int, text: str) -> StoredMessage:
+    """Store `text` as an alternative to the user message `message_id` and show it (the branch
+    then ends at it, unanswered). No engine needed: the window forks on its store thread."""
+    original = store.get_message(message_id)
+    if original.chat_id != chat_id or original.role != "user":
+        raise PromptError("Only your own messages of this chat can be edited.")
+    return store.add_message(chat_id, "user", text, parent_id=original.parent_id)
 
 
 class ChatSession:
@@ -130,10 +142,7 @@ class ChatSession:
     def fork_user(self, chat_id: int, message_id: int, text: str) -> StoredMessage:
         """Store `text` as an alternative to the user message `message_id` and show it (the
         branch then ends at it, unanswered: regenerate answers it)."""
-        original = self.store.get_message(message_id)
-        if original.chat_id != chat_id or original.role != "user":
-            raise PromptError("Only your own messages of this chat can be edited.")
-        return self.store.add_message(chat_id, "user", text, parent_id=original.parent_id)
+        return fork_user(self.store, chat_id, message_id, text)
 
     def _ground(self, prompt: list[ChatMessage], collections: Sequence[str],
                 sampling: SamplingSettings) -> Grounding:
@@ -158,7 +167,7 @@ class ChatSession:
         chat = self.store.get_chat(chat_id)
         # The branch on screen, up to the message answered (a child always has a higher id).
         history = [m for m in self.store.messages(chat_id) if m.id <= user.id]
-        prompt = _as_prompt(chat.system_prompt, history)
+        prompt = as_prompt(chat.system_prompt, ((m.role, m.content, m.status) for m in history))
         grounding = None
         if chat.collections and self.search is not None:
             yield SearchingDocuments(chat_id, chat.collections)

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, TextIO
 import apsw
 
 from core import cli_doctor, cli_inspect
+from core import cli_models as models_cli
+from core import cli_prompts as prompts_cli
 from core.config import database_path
 from core.defaults import DEFAULT_N_CTX
 from core.engine.client import EngineClient
+from core.engine.loading import load_model
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import GlassboxError
-from core.models import cli as models_cli
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 from core.models.registry import ModelRegistry
-from core.prompts import cli as prompts_cli
 from core.rag import cli as rag_cli
 from core.settings import read_saved
 

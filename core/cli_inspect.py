@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from core.engine.attention_plan import CELL_BUDGET, plan_for_text
 from core.engine.client import EngineClient
 from core.engine.types import SamplingSettings
 
@@ -94,14 +95,22 @@ def _surprise(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]
 
 
 def _attention(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
-    view = engine.attention(args.text, layers=args.layer)
+    # The Attention panel's memory budget: a long text averages heads, then thins layers.
+    summary = engine.anatomy().summary
+    sized = plan_for_text(engine.tokenize(args.text, special=False), summary.n_layer,
+                          summary.n_head, layers=args.layer)
+    view = engine.attention(args.text, **sized.plan.kwargs())
     pieces = [t.text for t in view.tokens]
     # Five decimals: a 30-layer, 9-head, 128-token capture is already about 40 MB of JSON.
-    data = {"tokens": pieces, "layers": view.layers,
+    data = {"tokens": pieces, "layers": view.layers, "heads_averaged": view.heads_averaged,
             "attention": view.attention.astype("float64").round(5).tolist()}
     last = len(pieces) - 1
-    lines = [f"{len(pieces)} tokens, {len(view.layers)} layers x {view.attention.shape[1]} "
-             f"heads; what the last token {pieces[last]!r} attends to (mean over heads):"]
+    heads = "heads averaged" if view.heads_averaged else f"{view.attention.shape[1]} heads"
+    lines = [f"{len(pieces)} tokens, {len(view.layers)} layers x {heads}; what the last "
+             f"token {pieces[last]!r} attends to (mean over heads):"]
+    if sized.plan.mean_heads or len(view.layers) < sized.n_layer:
+        lines.append(f"(a long text: parts were left out to keep the capture under "
+                     f"{CELL_BUDGET:,} values, as in the app's Attention panel)")
     for i, layer in enumerate(view.layers):
         row = view.head_mean()[i, last - view.query_start]
         best = row.argsort()[::-1][:3]

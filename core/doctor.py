@@ -84,7 +84,7 @@ def _database_finding(health: DatabaseHealth) -> Finding:
 
 
 def _model_findings() -> list[Finding]:
-    from core.engine.gguf_file import read_header
+    from core.gguf.reader import read_header
     from core.models.registry import ModelRegistry
 
     try:

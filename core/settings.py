@@ -12,13 +12,12 @@ values, and saving a section writes its new form and removes the old rows it rep
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from core.engine.types import SamplingSettings
+from core.engine.types import SamplingSettings, sampling_from
 from core.models.load_settings import LoadSettings
 
 if TYPE_CHECKING:
@@ -30,32 +29,6 @@ __all__ = ["MAX_RECENT_MODELS", "AppSettings", "LoadSettings", "RecentModels",
 
 MAX_RECENT_MODELS = 8
 _MISSING = object()
-# Whole-number sampling fields reach llama.cpp as C ints; beyond these a reply would fail.
-_INT_LIMITS = {"seed": (-1, 2**31 - 1), "max_tokens": (1, 2**31 - 1), "top_k": (-2**31, 2**31 - 1)}
-
-
-def sampling_from(value: Any) -> SamplingSettings:
-    """SamplingSettings from a stored or sent value (the "sampling" setting, a saved
-    comparison's variant), ignoring unknown, mistyped and non-finite values."""
-    defaults = SamplingSettings()
-    if not isinstance(value, dict):
-        return defaults
-    clean: dict[str, Any] = {}
-    for f in fields(SamplingSettings):
-        raw = value.get(f.name)
-        if not isinstance(raw, int | float) or isinstance(raw, bool):
-            continue
-        if isinstance(raw, float) and not math.isfinite(raw):
-            continue
-        kind = type(getattr(defaults, f.name))
-        try:
-            number = kind(raw)
-        except OverflowError:  # an integer too large for a float field
-            continue
-        low, high = _INT_LIMITS.get(f.name, (-math.inf, math.inf))
-        if low <= number <= high:
-            clean[f.name] = number
-    return SamplingSettings(**clean)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine.types import GenerationStats
-from core.errors import GlassboxError
 from core.settings import UIState, read, update
 from core.store import ChatStore, ChatSummary, StoredMessage
 from desktop.engine_worker import EngineHandle
@@ -178,7 +177,7 @@ class ChatController(QObject):
     def export_chat(self, chat_id: int, fmt: str, path: str) -> None:
         """Write the chat as Markdown ("md": the branch on screen) or JSON (every branch)."""
         def job(store: ChatStore) -> None:
-            from core.prompts.export import (
+            from core.store.export import (
                 chat_to_json,
                 chat_to_markdown,
                 write_json,
@@ -197,7 +196,7 @@ class ChatController(QObject):
     def import_chat(self, path: str) -> None:
         """Add a chat from a JSON export and open it."""
         def job(store: ChatStore) -> ChatSummary:
-            from core.prompts.export import import_chat, read_export
+            from core.store.export import import_chat, read_export
 
             return import_chat(store, read_export(Path(path), "glassbox-chat"))
 
@@ -267,10 +266,9 @@ class ChatController(QObject):
             return
 
         def fork(store: ChatStore) -> tuple[int, list[StoredMessage]]:
-            original = store.get_message(message_id)
-            if original.chat_id != chat_id or original.role != "user":
-                raise GlassboxError("Only your own messages of this chat can be edited.")
-            new = store.add_message(chat_id, "user", text, parent_id=original.parent_id)
+            from core.chat import fork_user
+
+            new = fork_user(store, chat_id, message_id, text)
             return new.id, store.messages(chat_id)
 
         self.views.composer.clear()

@@ -131,7 +131,7 @@ class CompareWorker(QObject):
         return outputs
 
     def _loader(self, engine: EngineClient) -> Callable[[str], ModelInfo]:
-        from core.models.load_settings import load_model
+        from core.engine.loading import load_model
 
         assert self._store is not None
         settings = read(self._store.settings, LoadSettings)
@@ -299,7 +299,7 @@ class CompareController(QObject):
     def export(self, comparison_id: int, fmt: str, path: str) -> None:
         """Write a saved comparison as Markdown ("md") or JSON to `path`."""
         def job(s: ChatStore) -> None:
-            from core.prompts.export import (
+            from core.store.export import (
                 comparison_to_json,
                 comparison_to_markdown,
                 write_json,

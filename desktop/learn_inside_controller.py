@@ -7,22 +7,18 @@ pool thread into an image so the window never stalls on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPalette
 
-from core.engine.capture_types import (
-    AnatomyView,
-    ArchitectureSummary,
-    AttentionView,
-    LensView,
-    WeightHistogram,
-)
+from core.engine.attention_plan import AttentionPlan, plan_for_text
+from core.engine.capture_types import AttentionView, LensView
 from core.engine.introspect_types import TokenPiece
 from core.engine.types import ChatMessage
+from core.gguf.anatomy_types import AnatomyView, ArchitectureSummary, WeightHistogram
 from desktop.engine_worker import EngineHandle
 from ui.learn.attention_grid_view import CELL, GAP
 from ui.learn.learn_panel import LearnPanel
@@ -30,12 +26,6 @@ from ui.learn.learn_panel import LearnPanel
 if TYPE_CHECKING:
     from core.rag.grounding import Grounding
 
-# Attention values one capture may hold (float32: 64 MB). SmolLM2's 30 x 9 heads fit it up to
-# about 240 tokens; longer texts keep the reply's rows, then average heads, then thin layers.
-CELL_BUDGET = 16_000_000
-_TEMPLATE_TOKENS = 6  # what a chat template adds around one message, about
-_GUESS = ArchitectureSummary("unknown", 32, 32, 8, None, None, None, None, None, None, None,
-                             None, None, None, False)  # until the anatomy says: plan for big
 NO_REPLY = "This chat has no reply yet: send a message first, then look inside the reply."
 
 
@@ -44,38 +34,6 @@ class LaneHost(Protocol):
                  failed: Callable[[str], None] | None = None) -> None: ...
 
     def submit(self, name: str, tag: Any = None, **kwargs: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class AttentionPlan:
-    """What to capture so that it fits CELL_BUDGET."""
-
-    reply_only: bool = False
-    mean_heads: bool = False
-    layers: list[int] | None = None  # None: every layer
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"reply_only": self.reply_only, "mean_heads": self.mean_heads,
-                "layers": self.layers}
-
-
-def plan_attention(n_tokens: int, n_reply: int, n_layer: int, n_head: int,
-                   budget: int = CELL_BUDGET) -> AttentionPlan:
-    """Give up detail in the order a learner misses it least: the prompt's own rows (when a
-    reply is there to look at), then separate heads, then layers (evenly spaced, last kept)."""
-    queries, reply_only = n_tokens, False
-    if n_reply and n_layer * n_head * n_tokens * n_tokens > budget:
-        queries, reply_only = min(n_reply, n_tokens), True
-    heads, mean = n_head, False
-    if n_layer * heads * queries * n_tokens > budget:
-        heads, mean = 1, True
-    per_layer = heads * queries * n_tokens
-    layers = None
-    if n_layer * per_layer > budget:
-        keep = max(1, budget // max(1, per_layer))
-        layers = sorted({round(i * (n_layer - 1) / max(1, keep - 1)) for i in range(keep)}
-                        if keep > 1 else {n_layer - 1})
-    return AttentionPlan(reply_only, mean, layers)
 
 
 @dataclass(frozen=True)
@@ -99,6 +57,7 @@ class _GridJob(QRunnable):
         self._grounding, self._signals = grounding, signals
 
     def run(self) -> None:
+        from core.rag.passage_attention import passage_shares
         from ui.learn.heatmap_grid import head_grid_image
 
         image = head_grid_image(self._view.attention, CELL, GAP, self._background)
@@ -115,43 +74,6 @@ class _Warm(QRunnable):
         from ui.learn.heatmap_grid import colormap_lut
 
         colormap_lut()
-
-
-def passage_spans(view: AttentionView, grounding: Grounding) -> list[tuple[str, tuple[int, int]]]:
-    """Each passage's label and token range in the captured text ((0, 0) if not found)."""
-    from core.rag.grounding import passage_block
-
-    text, found, start = view.text, [], 0
-    for source in grounding.sources:
-        block = passage_block(source)
-        at = text.find(block, start)
-        if at < 0:  # a character split across tokens shows as U+FFFD: try the bare text
-            block = source.text.strip()
-            at = text.find(block, start)
-        span = view.token_range(at, at + len(block)) if at >= 0 else (0, 0)
-        start = at + len(block) if at >= 0 else start
-        found.append((f"[{source.number}] {source.label}", span))
-    return found
-
-
-def passage_shares(view: AttentionView, grounding: Grounding) -> list[tuple[str, float]]:
-    """Share of the reply's attention on each passage, averaged over layers one at a time (the
-    same mean as all at once, without a float64 copy of the whole capture)."""
-    spans = passage_spans(view, grounding)
-    per_layer = [view.span_attention([s for _, s in spans], layers=[layer])
-                 for layer in view.layers]
-    return [(name, sum(shares[i] for shares in per_layer) / len(per_layer))
-            for i, (name, _) in enumerate(spans)]
-
-
-def reply_offset(pieces: Sequence[TokenPiece], chars: int) -> int:
-    """How many of `pieces` lie after the first `chars` characters."""
-    pos = 0
-    for i, piece in enumerate(pieces):
-        if pos >= chars:
-            return len(pieces) - i
-        pos += len(piece.text)
-    return 0
 
 
 class InsideController(QObject):
@@ -212,16 +134,15 @@ class InsideController(QObject):
 
     def _plan(self, answer: tuple[list[TokenPiece], tuple[_Capture, int]]) -> None:
         pieces, (capture, prefix_chars) = answer
-        summary = self._summary or _GUESS
-        n_layer, n_head = summary.n_layer or 32, summary.n_head or 32
-        n_context = len(capture.context or [])
-        n_tokens = len(pieces) + _TEMPLATE_TOKENS * (n_context + 1) if n_context else len(pieces)
-        n_reply = reply_offset(pieces, prefix_chars) if n_context else 0
-        plan = plan_attention(n_tokens, n_reply, n_layer, n_head)
-        layers = len(plan.layers) if plan.layers is not None else n_layer
-        heads = "heads averaged" if plan.mean_heads else f"{n_head} heads"
+        summary = self._summary
+        sized = plan_for_text(pieces, summary.n_layer if summary else None,
+                              summary.n_head if summary else None,
+                              n_context=len(capture.context or []), prefix_chars=prefix_chars)
+        plan = sized.plan
+        layers = len(plan.layers) if plan.layers is not None else sized.n_layer
+        heads = "heads averaged" if plan.mean_heads else f"{sized.n_head} heads"
         self._panel.attention.set_busy(
-            f"Capturing {layers} layers × {heads} over about {n_tokens} tokens…")
+            f"Capturing {layers} layers × {heads} over about {sized.n_tokens} tokens…")
         extra: dict[str, Any] = {"context": capture.context} if capture.context else {}
         self._lanes.submit("attention", tag=(capture, plan), text=capture.text,
                            **plan.kwargs(), **extra)

@@ -362,14 +362,9 @@ class MainWindow(QMainWindow):
 
     def _conversation(self) -> list[ChatMessage]:
         """The open chat as plain messages, system prompt first, for "what the model sees"."""
-        from core.engine.types import ChatMessage
+        from core.chat import as_prompt
 
-        system = self.system_prompt.text()
-        messages = [ChatMessage("system", system)] if system.strip() else []
-        for role, text, status in self.chat_view.shown_messages():
-            if role in ("user", "assistant") and status != "failed" and text:
-                messages.append(ChatMessage(role, text))  # type: ignore[arg-type]
-        return messages
+        return as_prompt(self.system_prompt.text(), self.chat_view.shown_messages())
 
     def _inspect_last_reply(self) -> None:
         conversation = self._conversation()

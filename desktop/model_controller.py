@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
@@ -21,6 +21,7 @@ from core.engine.load_guard import LoadGuard
 from core.engine.types import ModelInfo
 from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID, NOTES, bundled_chat_models
+from core.models.startup import startup_model
 from core.settings import RecentModels, read, save, update
 from core.store import ChatStore
 from desktop.engine_worker import EngineHandle
@@ -136,30 +137,18 @@ class ModelController(QObject):
         last, engine_crash = models.last, models.crashed
         self._set_recent(list(models.recent))
         # A default the user chose in the library wins over the model used last.
-        auto = default if default is not None else self._auto_model(last)
         crashed = self._guard.crashed_while_loading()
         if crashed is not None:
             self._guard.end()
-        if auto is None:
-            self._status.set_state("No model loaded")
-            self._show_error("No model is installed. Choose “Open GGUF file…” to load one.")
-        elif crashed is not None and _same_file(crashed, auto):
-            self._status.set_state("No model loaded")
-            self._show_error(
-                f"Glassbox closed while loading {Path(auto).name} last time, so it was not "
-                "loaded again. Pick it in the model list to try again."
-            )
-        elif isinstance(engine_crash, str) and _same_file(engine_crash, auto):
-            self._status.set_state("No model loaded")
-            self._offer(auto, f"The model engine stopped while running {Path(auto).name} last "
-                              "time, so it was not loaded again.", LOAD_ANYWAY)
+        choice = startup_model(default, last, self._bundled, crashed, engine_crash)
+        if choice.action == "load" and choice.path is not None:
+            self.load(choice.path)
+            return
+        self._status.set_state("No model loaded")
+        if choice.action == "offer" and choice.path is not None:
+            self._offer(choice.path, choice.message, LOAD_ANYWAY)
         else:
-            self.load(auto)
-
-    def _auto_model(self, last: Any) -> str | None:
-        if isinstance(last, str) and Path(last).is_file():
-            return last
-        return self._bundled[0] if self._bundled else None
+            self._show_error(choice.message)
 
     def _on_loaded(self, info: ModelInfo) -> None:
         self.model = info
@@ -230,10 +219,3 @@ class ModelController(QObject):
         path, self._offered = self._offered, None
         if action in (RESTART, LOAD_ANYWAY) and path is not None:
             self.load(path)
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return a == b

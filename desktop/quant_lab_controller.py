@@ -88,7 +88,7 @@ class QuantLabController(QObject):
 
         def job(cancel: threading.Event, progress: LabProgress) -> tuple[QuantizedCopy,
                                                                          QuantComparison]:
-            from core.models.quant_compare import compare_models
+            from core.engine.quant_compare import compare_models
             from core.models.quantize import quantize_model
 
             def quantizing(done: int, total: int, what: str) -> None:

@@ -186,7 +186,7 @@ def test_tensor_struct_layout_of_the_pinned_llama_cpp(model_path: Path) -> None:
 
 
 def test_anatomy_of_the_bundled_model(engine: EngineClient, model_path: Path) -> None:
-    from core.engine.gguf_tensors import dequantize_tensor, read_tensor_table
+    from core.gguf.tensors import dequantize_tensor, read_tensor_table
 
     view = engine.anatomy()
     s = view.summary

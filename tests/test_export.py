@@ -11,7 +11,10 @@ import pytest
 from core.chat import apply_preset, new_chat_from_preset
 from core.engine.types import SamplingSettings
 from core.prompts.compare import Variant
-from core.prompts.export import (
+from core.prompts.presets import Example, Preset, PresetError
+from core.store import ChatStore
+from core.store.comparisons import VariantResult
+from core.store.export import (
     ExportFileError,
     chat_to_json,
     chat_to_markdown,
@@ -21,9 +24,6 @@ from core.prompts.export import (
     read_export,
     write_json,
 )
-from core.prompts.presets import Example, Preset, PresetError
-from core.store import ChatStore
-from core.store.comparisons import VariantResult
 
 
 @pytest.fixture

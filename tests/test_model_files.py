@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.engine.client import EngineClient
-from core.engine.gguf_file import read_header
 from core.errors import ModelLoadError
+from core.gguf.reader import read_header
 
 
 def test_bundled_model_header_is_complete(model_path: Path) -> None:

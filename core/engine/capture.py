@@ -181,8 +181,7 @@ class TensorCapture:
         params.cb_eval = self._callback
         params.cb_eval_user_data = None
         try:
-            self._ctx = self._internals.LlamaContext(model=self._llm._model, params=params,
-                                                     verbose=False)
+            self._ctx = self._internals.LlamaContext(model=self._llm._model, params=params)
         except ValueError as exc:
             raise CaptureError(f"llama.cpp could not create a {n_ctx}-token capture context "
                                f"(out of memory?): {exc}") from exc
@@ -216,8 +215,7 @@ class TensorCapture:
         ctx = self._context(len(ids))
         lib = self._llama_cpp
         lib.llama_memory_clear(lib.llama_get_memory(ctx.ctx), True)
-        batch = self._internals.LlamaBatch(n_tokens=len(ids), embd=0, n_seq_max=1,
-                                           verbose=False)
+        batch = self._internals.LlamaBatch(n_tokens=len(ids), embd=0, n_seq_max=1)
         try:
             batch.set_batch(ids, n_past=0, logits_all=all_logits)
             self._want_attention = frozenset(attention_layers)

@@ -13,12 +13,12 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from core.background import generating
-from core.engine.gguf_file import read_header
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
 from core.errors import GlassboxError, NoModelLoaded
+from core.gguf.reader import read_header
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.defaults import DEFAULT_N_CTX
-from core.engine.capture_types import AnatomyView, AttentionView, LensView, WeightHistogram
+from core.engine.capture_types import AttentionView, LensView
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
@@ -27,6 +27,7 @@ from core.engine.types import (
     SamplingSettings,
 )
 from core.errors import EngineCrashed, GlassboxError
+from core.gguf.anatomy_types import AnatomyView, WeightHistogram
 
 _POLL_S = 0.05
 _SHUTDOWN_WAIT_S = 5.0

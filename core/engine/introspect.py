@@ -69,10 +69,10 @@ class Inspector:
     @classmethod
     def vocab_only(cls, path: str) -> Inspector:
         """An inspector over a model's tokenizer alone: loads in a fraction of a second."""
-        import llama_cpp
+        from core.llama_log import open_llama
 
         try:
-            llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+            llm = open_llama(path, vocab_only=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not read the tokenizer of {path}: {exc}") \
                 from exc

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine.gguf_tensors import dequantize_tensor, read_tensor_table
 from core.errors import GlassboxError
+from core.gguf.tensors import dequantize_tensor, read_tensor_table
 
 # Rows per output matmul: 256 x vocab floats (50 MB at 49k) at a time. Larger blocks read the
 # output matrix fewer times, which is what bounds the speed (memory, not arithmetic).

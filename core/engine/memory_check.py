@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.defaults import KV_BYTES_PER_ELEMENT
-from core.engine.gguf_file import GGUFHeader
 from core.errors import ModelLoadError
+from core.gguf.reader import GGUFHeader
 
 
 def _gb(n: int) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 from core.defaults import DEFAULT_N_CTX, kv_bytes_per_element
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
-from core.engine.gguf_file import read_header
 from core.engine.introspect import Inspector
 from core.engine.memory_check import check_context_fits, context_failure
 from core.engine.types import (
@@ -27,6 +26,8 @@ from core.engine.types import (
     TokenEvent,
 )
 from core.errors import ModelLoadError, PromptError
+from core.gguf.reader import read_header
+from core.llama_log import open_llama
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ class ModelRunner:
         check_context_fits(header, Path(path), n_ctx, n_gpu_layers, kv_bytes_per_element(kv_type))
         started = time.perf_counter()
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
+            self._llm = open_llama(
+                str(path),
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=n_threads or default_threads(),
@@ -62,7 +63,6 @@ class ModelRunner:
                 type_k=cache_type,
                 # llama.cpp refuses a quantized V cache without flash attention; K alone works.
                 type_v=cache_type if flash_attn else None,
-                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             if "llama_context" in str(exc):

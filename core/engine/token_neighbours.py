@@ -50,10 +50,10 @@ class TokenEmbeddings:
     """
 
     def __init__(self, path: str | Path) -> None:
-        import llama_cpp
         import numpy as np
 
-        from core.engine.gguf_tensors import dequantize_tensor, read_tensor_table
+        from core.gguf.tensors import dequantize_tensor, read_tensor_table
+        from core.llama_log import open_llama
 
         self.path = str(path)
         table = read_tensor_table(path)
@@ -64,8 +64,7 @@ class TokenEmbeddings:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.unit = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
         try:
-            self._vocab: Any = llama_cpp.Llama(model_path=self.path, vocab_only=True,
-                                               verbose=False)
+            self._vocab: Any = open_llama(self.path, vocab_only=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not read the tokenizer of "
                                  f"{Path(path).name}: {exc}") from exc
@@ -106,7 +105,7 @@ class TokenEmbeddings:
         """The `k` tokens whose embeddings are most cosine-similar to the word's."""
         import numpy as np
 
-        from core.rag.embedding_map import pca_2d
+        from core.pca import pca_2d
 
         if not 1 <= k <= MAX_NEIGHBOURS:
             raise GlassboxError(f"Ask for 1 to {MAX_NEIGHBOURS} neighbours, not {k}.")

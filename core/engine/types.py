@@ -1,9 +1,11 @@
-"""Plain data that crosses the engine boundary (and the process boundary): no behaviour here."""
+"""Plain data that crosses the engine boundary (and the process boundary), and the one reader
+of sampling settings sent or stored as JSON."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "cancelled"]
@@ -75,3 +77,31 @@ GenerationEvent = TokenEvent | DoneEvent
 class GenerateRequest:
     messages: list[ChatMessage]
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+
+
+# Whole-number sampling fields reach llama.cpp as C ints; beyond these a reply would fail.
+_INT_LIMITS = {"seed": (-1, 2**31 - 1), "max_tokens": (1, 2**31 - 1), "top_k": (-2**31, 2**31 - 1)}
+
+
+def sampling_from(value: Any) -> SamplingSettings:
+    """SamplingSettings from a stored or sent value (the "sampling" setting, a saved
+    comparison's variant), ignoring unknown, mistyped and non-finite values."""
+    defaults = SamplingSettings()
+    if not isinstance(value, dict):
+        return defaults
+    clean: dict[str, Any] = {}
+    for f in fields(SamplingSettings):
+        raw = value.get(f.name)
+        if not isinstance(raw, int | float) or isinstance(raw, bool):
+            continue
+        if isinstance(raw, float) and not math.isfinite(raw):
+            continue
+        kind = type(getattr(defaults, f.name))
+        try:
+            number = kind(raw)
+        except OverflowError:  # an integer too large for a float field
+            continue
+        low, high = _INT_LIMITS.get(f.name, (-math.inf, math.inf))
+        if low <= number <= high:
+            clean[f.name] = number
+    return SamplingSettings(**clean)

@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.engine.capture_types import AnatomyView, ArchitectureSummary, TensorInfo, WeightHistogram
-from core.engine.gguf_file import read_header
 from core.errors import GlassboxError
+from core.gguf.anatomy_types import AnatomyView, ArchitectureSummary, TensorInfo, WeightHistogram
+from core.gguf.reader import read_header
 
 # Values per histogram chunk: 4M float32 is 16 MB, whatever the tensor's size.
 _CHUNK_VALUES = 1 << 22
@@ -90,7 +90,7 @@ def read_anatomy(path: str | Path) -> AnatomyView:
 
     Raises ModelLoadError for a file that is not a complete GGUF model.
     """
-    from core.engine.gguf_tensors import read_tensor_table
+    from core.gguf.tensors import read_tensor_table
 
     header = read_header(path)  # vets version and length with a clear message first
     table = read_tensor_table(path)
@@ -112,7 +112,7 @@ def weight_histogram(path: str | Path, tensor: str, bins: int = 64) -> WeightHis
     """
     import numpy as np
 
-    from core.engine.gguf_tensors import dequantize_rows, read_tensor_table
+    from core.gguf.tensors import dequantize_rows, read_tensor_table
 
     if not 1 <= bins <= 10_000:
         raise GlassboxError(f"A histogram needs 1 to 10,000 bins, not {bins}.")

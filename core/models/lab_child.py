@@ -33,10 +33,6 @@ class LabJobError(GlassboxError):
 
 def _serve(conn: Connection, target: str, args: tuple[Any, ...]) -> None:
     """The child: call `module:function(*args, progress=...)` and send what comes of it."""
-    import logging
-
-    # llama-cpp-python prints every native log line to stderr unless its logger says ERROR.
-    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
     module_name, function_name = target.split(":")
 
     def progress(done: int, total: int, what: str) -> None:

@@ -2,7 +2,9 @@
 attention, KV type; and the one builder that turns these into `EngineClient.load` arguments.
 
 The chat, Compare, the CLI and the benchmarks all load through `load_options`, so a choice made
-in the Models tab holds wherever a model runs. Stored by `core.settings` under the "load" key.
+in the Models tab holds wherever a model runs (`core.engine.loading.load_model` applies it:
+the engine sits above the model library, so the call lives there). Stored by `core.settings`
+under the "load" key.
 Unknown or mistyped values fall back to the defaults, so a hand-edited database never stops a
 model from loading.
 """
@@ -11,15 +13,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.defaults import DEFAULT_N_CTX, KV_BYTES_PER_ELEMENT, KV_TYPES, kv_bytes_per_element
 
-if TYPE_CHECKING:
-    from core.engine.client import EngineClient
-    from core.engine.types import ModelInfo
-
-__all__ = ["AUTO", "KV_BYTES", "KV_TYPES", "LoadSettings", "load_model", "load_options"]
+__all__ = ["AUTO", "KV_BYTES", "KV_TYPES", "LoadSettings", "load_options"]
 
 KV_BYTES = KV_BYTES_PER_ELEMENT  # the one table lives in core.defaults
 AUTO = None
@@ -75,11 +73,6 @@ def load_options(settings: LoadSettings, path: str | Path) -> dict[str, Any]:
     return {"n_ctx": settings.n_ctx, "n_gpu_layers": layers,
             "n_threads": settings.threads or None, "flash_attn": settings.flash_attn,
             "kv_type": settings.kv_type}
-
-
-def load_model(engine: EngineClient, path: str | Path, settings: LoadSettings) -> ModelInfo:
-    """Load `path` on `engine` as `settings` say."""
-    return engine.load(path, **load_options(settings, path))
 
 
 def _auto_gpu_layers(path: Path, n_ctx: int, kv_bytes: float) -> int:

@@ -122,7 +122,7 @@ def read_facts(path: str | Path) -> ModelFacts:
     Raises ModelImportError with a message a person can act on: missing, not GGUF, unknown
     version, truncated (declared tensor sizes beyond the file's length), or no tensors at all.
     """
-    from core.engine.gguf_file import read_header
+    from core.gguf.reader import read_header
 
     path = Path(path)
     try:

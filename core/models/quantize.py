@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from core.config import data_home
-from core.engine.gguf_file import read_header
 from core.errors import GlassboxError
+from core.gguf.reader import read_header
 from core.models.lab_child import CancelToken, Progress, run_in_child
 from core.models.quant_lab_types import DEFAULT_TYPE, QUANT_TYPES, QuantizedCopy
 
@@ -56,7 +56,7 @@ def clear_lab() -> int:
 
 def tensor_types(path: str | Path) -> dict[str, int]:
     """How many tensors of each ggml type the file holds, most common first."""
-    from core.engine.gguf_tensors import read_tensor_table
+    from core.gguf.tensors import read_tensor_table
     from core.models.anatomy import _type_name
 
     counts = Counter(_type_name(e.ggml_type) for e in read_tensor_table(path).tensors.values())
@@ -117,6 +117,9 @@ def _quantize_in_child(source: str, target: str, quant_type: str, threads: int,
     """In the child process: the llama.cpp call itself."""
     import llama_cpp
 
+    from core.llama_log import route_llama_log
+
+    route_llama_log()  # its per-tensor lines go to logging, not to the terminal
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant_type}")
     params.allow_requantize = True

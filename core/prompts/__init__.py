@@ -1,1 +1,2 @@
-"""Prompt engineering: presets with variables, few-shot sets, comparisons, chat export/import."""
+"""Prompt engineering: presets with variables, few-shot sets, comparisons. Below the store,
+which keeps presets and comparisons (export and import live there, the CLI in core.cli_prompts)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.defaults import DEFAULT_N_CTX
+from core.engine.loading import load_model
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -20,11 +21,11 @@ from core.engine.types import (
     ModelInfo,
     SamplingSettings,
     TokenEvent,
+    sampling_from,
 )
 from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 from core.prompts.presets import Preset
-from core.settings import sampling_from
 
 if TYPE_CHECKING:  # the store reads variants without starting any engine
     from core.engine.client import EngineClient

@@ -15,12 +15,12 @@ own connection (one thread owns it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import PromptError
+from core.pca import fit_pca, pca_2d
 from core.rag.embedding_map_types import (
     DEFAULT_NEIGHBOURS,
     DEFAULT_SENTENCES,
@@ -38,50 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SENTENCES", "ChunkDetail", "CollectionMap", "SentenceMap", "chunk_detail",
            "clean_sentences", "collection_map", "cosine_matrix", "pca_2d", "sentence_map"]
-@dataclass(frozen=True)
-class _Projection:
-    mean: np.ndarray
-    axes: np.ndarray  # [2][dim]
-    explained: tuple[float, float]
-
-    def apply(self, vectors: np.ndarray) -> np.ndarray:
-        return (np.asarray(vectors, dtype=np.float64) - self.mean) @ self.axes.T
-
-
-def _fit_pca(vectors: np.ndarray) -> _Projection:
-    # The eigenvectors of the smaller of the Gram (n x n) and covariance (d x d) matrices
-    # give the same two axes as an SVD, in microseconds for a few points of 576 dimensions
-    # (an SVD there took 40 ms on a busy machine).
-    x = np.asarray(vectors, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError("PCA needs a non-empty 2D array of vectors")
-    mean = x.mean(axis=0)
-    centred = x - mean
-    total = float(np.square(centred).sum())
-    small_n = len(x) <= x.shape[1]
-    values, vectors_ = np.linalg.eigh(centred @ centred.T if small_n else centred.T @ centred)
-    order = np.argsort(-values)[:2]
-    axes = np.zeros((2, x.shape[1]))
-    shares = [0.0, 0.0]
-    for i, k in enumerate(order):
-        value = float(values[k])
-        if total <= 0 or value <= 1e-12 * total:
-            continue  # no spread along this axis (fewer distinct points than axes)
-        axis = centred.T @ vectors_[:, k] / np.sqrt(value) if small_n else vectors_[:, k]
-        axis /= np.linalg.norm(axis)
-        # Eigenvector signs are arbitrary: make the largest loading positive, so maps of the
-        # same data never come out mirrored.
-        axes[i] = axis * (1.0 if axis[np.argmax(np.abs(axis))] >= 0 else -1.0)
-        shares[i] = value / total
-    return _Projection(mean, axes, (shares[0], shares[1]))
-
-
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """2D coordinates of the rows by principal components, and the variance share per axis."""
-    projection = _fit_pca(vectors)
-    return projection.apply(vectors), projection.explained
-
-
 def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     x = np.asarray(vectors, dtype=np.float32)
     unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -150,7 +106,7 @@ def collection_map(store: IndexStore, collection: str, embedder: Embedder, query
         drawn = np.unique(np.concatenate([
             np.linspace(0, len(chunk_ids) - 1, max_points - len(nearest)).astype(np.int64),
             nearest]))
-    projection = _fit_pca(vectors[drawn])
+    projection = fit_pca(vectors[drawn])
     paths = _chunk_documents(store, collection_id)
     drawn_paths = [paths.get(int(c), "?") for c in chunk_ids[drawn]]
     documents = sorted(set(drawn_paths))

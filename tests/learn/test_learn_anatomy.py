@@ -11,8 +11,8 @@ from learntools import Shoot
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.engine.capture_types import AnatomyView
 from core.engine.client import EngineClient
+from core.gguf.anatomy_types import AnatomyView
 from ui.learn.anatomy_panel import AnatomyPanel, shown_value
 from ui.learn.anatomy_tensor_model import human_bytes
 

@@ -13,16 +13,12 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
+from core.engine.attention_plan import CELL_BUDGET
 from core.engine.capture_types import AttentionView
 from core.engine.client import EngineClient
 from core.engine.types import ChatMessage
 from core.rag.grounding import Grounding, Source, grounded_question
-from desktop.learn_inside_controller import (
-    CELL_BUDGET,
-    AttentionPlan,
-    passage_spans,
-    plan_attention,
-)
+from core.rag.passage_attention import passage_spans
 from ui.learn.attention_grid_view import CELL, GAP
 from ui.learn.attention_panel import EXAMPLE, MEAN, AttentionPanel
 from ui.learn.heatmap_grid import colormap_lut, head_grid_image, scaled
@@ -136,25 +132,6 @@ def test_lines_follow_the_selected_token(qtbot: QtBot, view: AttentionView,
     shoot(panel, "attention-lines")
     panel.setPalette(dark_palette())
     shoot(panel, "attention-lines-dark")
-
-
-def test_plan_keeps_a_capture_within_budget() -> None:
-    assert plan_attention(120, 0, 30, 9) == AttentionPlan()
-    long_reply = plan_attention(1200, 100, 30, 9)
-    # 30 x 9 x 100 x 1200 = 32M values even with the reply's rows only: heads are averaged.
-    assert long_reply.reply_only and long_reply.mean_heads and long_reply.layers is None
-    assert plan_attention(1200, 40, 30, 9) == AttentionPlan(reply_only=True)
-    prompt = plan_attention(600, 0, 30, 9)
-    assert prompt.mean_heads and prompt.layers is None  # 30*600*600 = 10.8M fits
-    huge = plan_attention(2048, 0, 30, 9)
-    assert huge.mean_heads and huge.layers is not None
-    assert huge.layers[-1] == 29 and len(huge.layers) * 2048 * 2048 <= CELL_BUDGET
-    for n_tokens, n_reply in ((64, 0), (300, 0), (900, 200), (2048, 1500)):
-        plan = plan_attention(n_tokens, n_reply, 30, 9)
-        rows = n_reply if plan.reply_only else n_tokens
-        heads = 1 if plan.mean_heads else 9
-        layers = len(plan.layers) if plan.layers is not None else 30
-        assert layers * heads * rows * n_tokens <= CELL_BUDGET
 
 
 def test_empty_text_says_what_to_do(qtbot: QtBot) -> None:

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import Cancelled, ModelLoadError, PromptError
-from core.models.bundled import default_chat_model
-from core.models.lab_child import LabJobError, Progress, run_in_child
-from core.models.quant_compare import (
+from core.engine.quant_compare import (
     DEFAULT_TEXT,
     QuantComparison,
     compare_models,
     summary_rows,
 )
+from core.errors import Cancelled, ModelLoadError, PromptError
+from core.models.bundled import default_chat_model
+from core.models.lab_child import LabJobError, Progress, run_in_child
 from core.models.quantize import (
     QuantizedCopy,
     QuantizeError,

@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.engine.capture_types import WeightHistogram
+from core.gguf.anatomy_types import WeightHistogram
 
 _BAR = "#3d8bfd"
 

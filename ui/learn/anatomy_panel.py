@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.capture_types import AnatomyView, ArchitectureSummary, WeightHistogram
+from core.gguf.anatomy_types import AnatomyView, ArchitectureSummary, WeightHistogram
 from ui.learn.anatomy_histogram_view import WeightHistogramView
 from ui.learn.anatomy_tensor_model import TensorTableModel, filtered, human_bytes
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from core.engine.capture_types import TensorInfo
+from core.gguf.anatomy_types import TensorInfo
 
 _Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.config import database_path
+from core.engine.loading import load_model
 from core.engine.types import SamplingSettings
 from core.errors import GlassboxError
-from core.models.load_settings import LoadSettings, load_model
+from core.models.load_settings import LoadSettings
 from core.prompts.compare import (
     MAX_VARIANTS,
     Variant,
@@ -84,7 +85,7 @@ def run_presets() -> int:
 
 
 def run_chat_command(args: argparse.Namespace) -> int:
-    from core.prompts.export import (
+    from core.store.export import (
         chat_to_json,
         chat_to_markdown,
         import_chat,

@@ -1,7 +1,7 @@
 """A GGUF file's tensor table and its weights, read straight from the file (memory-mapped).
 
 `gguf.GGUFReader` parses every metadata array item into Python objects (about 4 s for a 49k
-token vocabulary on a busy 2-core machine); the header reader of `gguf_file` summarises long
+token vocabulary on a busy 2-core machine); the header reader of `reader` summarises long
 arrays and takes about 0.1 s, so the table is built on it and only the tensors asked for are
 touched. numpy and gguf are imported inside the functions: this module is never on the GUI
 start path.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.engine.gguf_file import _DEFAULT_ALIGNMENT, _MAGIC, _Reader, _tensor_nbytes
 from core.errors import ModelLoadError
+from core.gguf.reader import _DEFAULT_ALIGNMENT, _MAGIC, _Reader, _tensor_nbytes
 
 if TYPE_CHECKING:
     import numpy as np

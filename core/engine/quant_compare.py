@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.engine.gguf_file import read_header
 from core.errors import PromptError
+from core.gguf.reader import read_header
 from core.models.lab_child import CancelToken, LabJobError, Progress, run_in_child
 from core.models.quant_lab_types import DEFAULT_TEXT, MAX_TOKENS, QuantComparison, summary_rows
 
@@ -41,7 +41,7 @@ def compare_models(original: str | Path, quantized: str | Path, text: str = DEFA
         raise PromptError("The comparison needs a text: type or paste a paragraph.")
     sizes = [read_header(p).actual_size for p in (original, quantized)]
     result: QuantComparison = run_in_child(
-        "core.models.quant_compare:_compare_in_child", (str(original), str(quantized), text),
+        "core.engine.quant_compare:_compare_in_child", (str(original), str(quantized), text),
         "comparing the two models", progress=progress, cancel=cancel)
     return QuantComparison(**{**result.__dict__, "original_size": sizes[0],
                               "quantized_size": sizes[1]})
@@ -58,13 +58,11 @@ class _Reading:
 
 def _read(path: str, text: str, ids: list[int] | None) -> _Reading:
     """Load the model, tokenize (unless `ids` are given), capture logits and residuals."""
-    import llama_cpp
-
     from core.engine.capture import TensorCapture
+    from core.llama_log import open_llama
 
     try:
-        llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=256, n_gpu_layers=0,
-                              verbose=False)
+        llm = open_llama(path, n_ctx=256, n_batch=256, n_gpu_layers=0)
     except (ValueError, RuntimeError, OSError) as exc:
         raise LabJobError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
     capture = TensorCapture(llm)
@@ -163,9 +161,9 @@ def _compare_in_child(original: str, quantized: str, text: str,
 
 def _pieces(path: str, ids: list[int]) -> dict[int, str]:
     """Token id -> text, read with the model's tokenizer alone (a fraction of a second)."""
-    import llama_cpp
+    from core.llama_log import open_llama
 
-    vocab = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    vocab = open_llama(path, vocab_only=True)
     try:
         return {t: bytes(vocab.detokenize([t], special=True)).decode("utf-8", errors="replace")
                 for t in ids}

@@ -61,3 +61,11 @@ def test_an_unknown_model_name_is_refused_with_a_clear_error(glassbox_home: Path
     with pytest.raises(api.UnknownModel):
         api.resolve_model("no-such-model")
     assert api.resolve_model(None).suffix == ".gguf"  # the library's default
+
+
+def test_the_core_package_reexports_the_front_door() -> None:
+    import core
+
+    assert core.ChatSession is api.ChatSession and core.open_chats is api.open_chats
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        core.nothing_here  # noqa: B018

@@ -63,8 +63,8 @@ def _score(value: float | None, rank: int | None) -> str:
 def elide_where(text: str, metrics: QFontMetrics, width: int) -> str:
     """A passage's "file.md › Section" or "file.pdf, page 3" in `width` px: the file name
     first, then as much of the section as fits ("05-retrieval.md › Seeing…"), or the page
-    ("quantization.pdf, p. 3"); a file name too long for the room loses its middle
-    ("05-retr…eval.md", "quantiz…n.pdf, p. 3")."""
+    ("quantization.pdf, p. 3"); a file name too long for the room loses its extension, then
+    its end ("05-retrieval", "quantiz…, p. 3")."""
     if metrics.horizontalAdvance(text) <= width:
         return text
     for separator in (" › ", ", page "):
@@ -87,13 +87,12 @@ def elide_where(text: str, metrics: QFontMetrics, width: int) -> str:
 
 
 def _elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
-    """A file name shortened before its extension, which stays: "quantiz….pdf"."""
-    stem, ext = os.path.splitext(name)
-    if metrics.horizontalAdvance(name) <= width or not ext \
-            or metrics.horizontalAdvance(ext) >= width // 2:
-        return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(width, 0))
-    left = width - metrics.horizontalAdvance(ext)
-    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, left) + ext
+    """A file name in `width` px: whole, else without its extension ("05-retrieval"), else
+    shortened at the end ("quantiz…"): the start is what tells the guide's files apart."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    stem = os.path.splitext(name)[0] or name
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, max(width, 0))
 
 
 class _WhereDelegate(QStyledItemDelegate):

@@ -25,7 +25,7 @@ from ui.documents_panel import _EMPTY, DocumentsPanel
 from ui.learn.learn_panel import LearnPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.load_settings_view import LoadSettingsView
-from ui.sources_panel import SourcesPanel, _WhereDelegate
+from ui.sources_panel import SourcesPanel, _WhereDelegate, elide_where
 from ui.status_view import StatusView
 
 PRESETS = ["Sentiment labels", "Step by step", "Pirate"]
@@ -243,8 +243,15 @@ def test_sources_table_shows_where_each_passage_is_at_1280_px(qtbot: QtBot) -> N
     width = table.columnWidth(1)
     shown = [_WhereDelegate.shown_text(table.item(row, 1).text(), table.fontMetrics(), width,
                                        table) for row in range(table.rowCount())]
-    assert shown[0].startswith("05-retrieval.md") and shown[3].startswith("04-sampling.md")
-    assert shown[2].startswith("quant") and shown[2].endswith(".pdf, p. 2")
+    assert shown[0].startswith("05-retrieval") and shown[3].startswith("04-sampling")
+    assert shown[2].startswith("quant") and shown[2].endswith(", p. 2")
+    # Narrower (a larger font): the file name gives up its extension, then its end.
+    metrics = table.fontMetrics()
+    room = metrics.horizontalAdvance("05-retrieval.md") - 1
+    assert elide_where("05-retrieval.md › Seeing it in Glassbox", metrics, room) \
+        == "05-retrieval"
+    assert elide_where("quantization.pdf, page 2", metrics,
+                       metrics.horizontalAdvance("quantiz…, p. 2")) == "quantiz…, p. 2"
     assert elided_cells(table) == []
     assert audit(panel) == []
 

@@ -162,7 +162,9 @@ def _tasks(walk: Walk, window: object) -> None:  # noqa: PLR0915 (one story, tol
     walk.shot("learn-tokenizer")
     next_token = w.learn.show_next_token()
     next_token.set_prompt("The capital of France is")
-    walk.wait("the next-token bars", lambda: next_token.bars.bar_count() > 0)
+    # Bars are already there (Inspect reply filled the panel): wait for the example's own.
+    walk.wait("the next-token bars", lambda: next_token.bars.bar_count() > 0
+              and "France is" in next_token.title_label.text())
     walk.shot("learn-next-token")
     attention = w.learn.show_attention()
     attention.prompt.try_example()

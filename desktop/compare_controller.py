@@ -35,7 +35,7 @@ _STOP_WAIT_MS = 20_000
 
 
 class CompareWorker(QObject):
-    column_started = Signal(int, str)  # column, model name
+    column_started = Signal(int, str, str)  # column, the engine's name for the model, its path
     token = Signal(int, str)  # column, text
     column_done = Signal(int, object, str)  # column, stats dict, status
     column_failed = Signal(int, str)  # column, message for a person
@@ -119,7 +119,8 @@ class CompareWorker(QObject):
             if isinstance(event, VariantToken):
                 self.token.emit(event.index, event.text)
             elif isinstance(event, VariantStarted):
-                self.column_started.emit(event.index, event.model_name)
+                path = engine.model.path if engine.model is not None else ""
+                self.column_started.emit(event.index, event.model_name, path)
             elif isinstance(event, VariantDone):
                 status = "interrupted" if event.finish_reason == "cancelled" else "complete"
                 stats = asdict(event.stats)
@@ -193,11 +194,16 @@ class CompareController(QObject):
 
     def __init__(self, store: StoreClient, panel: ComparePanel, db_path: Path,
                  current_model: Callable[[], str | None], show_error: Callable[[str], None],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None,
+                 model_name: Callable[[str], str] | None = None) -> None:
+        """`model_name(path)` names a model as the rest of the window does (its library
+        name, "bundled:smollm2-135m-instruct"); without it a column shows the engine's name,
+        its file's stem."""
         super().__init__(parent)
         self._store = store
         self.panel = panel
         self._current_model = current_model
+        self._model_name = model_name
         self._show_error = show_error
         self.worker_thread = QThread()
         self.worker_thread.setObjectName("glassbox-compare")
@@ -261,7 +267,9 @@ class CompareController(QObject):
             self.worker.stop()
             self.panel.state_label.setText("Stopping…")
 
-    def _on_column_started(self, index: int, model_name: str) -> None:
+    def _on_column_started(self, index: int, model_name: str, path: str) -> None:
+        if self._model_name is not None and path:
+            model_name = self._model_name(path)
         self.panel.columns[index].start(model_name)
 
     def _on_token(self, index: int, text: str) -> None:

@@ -102,6 +102,7 @@ class DocumentsWorker(QObject):
     # Emitted on the folder watcher's thread; the handle turns it into an index request, so
     # cancel covers it like any other run.
     folders_changed = Signal(str)  # collection name
+    sample_settled = Signal()  # the first-run guide is indexed, or was not to be (each start)
 
     def __init__(self, board: _CancelBoard, factory: LibraryFactory | None = None,
                  watch_folders: bool = True) -> None:
@@ -259,8 +260,10 @@ class DocumentsWorker(QObject):
         """On the first run, add and index the bundled guide, in the same progress bar."""
         cancel = self._board.begin(request.request_id)
         if cancel is None or self._closing.is_set():
+            self.sample_settled.emit()
             return
         self._guarded("add the sample documents", lambda lib: self._sample(lib, cancel))
+        self.sample_settled.emit()
 
     def _sample(self, lib: DocumentLibrary, cancel: threading.Event) -> None:
         from core.rag.sample import SAMPLE_COLLECTION, ensure_sample_collection
@@ -341,6 +344,7 @@ class DocumentsHandle(QObject):
         self.progress = self.worker.progress
         self.finished = self.worker.finished
         self.errored = self.worker.errored
+        self.sample_settled = self.worker.sample_settled
         self._next_id = 0
         self._stopped = False
 

@@ -321,7 +321,8 @@ class MainWindow(QMainWindow):
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
-                                         self._current_model_path, self.show_error, self)
+                                         self._current_model_path, self.show_error, self,
+                                         model_name=self.models.name_of_path)
         self.compare_panel.export_requested.connect(self._export_comparison)
         self.chat_list.export_requested.connect(self._export_chat)
         self.chat_list.import_requested.connect(self._import_chat)

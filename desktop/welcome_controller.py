@@ -11,10 +11,20 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 if TYPE_CHECKING:
+    from core.rag.index_store import CollectionInfo
+    from core.rag.library import IndexProgress
+    from desktop.documents_worker import IndexOutcome
     from desktop.main_window import MainWindow
 
 NEXT_TOKEN_EXAMPLE = "The capital of France is"
+# core.rag.sample.SAMPLE_COLLECTION, named here: that module loads numpy, which stays off the
+# GUI thread (tests/gui/test_welcome.py checks that the two agree).
+SAMPLE_COLLECTION = "Glassbox guide"
 STARTING = "Glassbox is still starting: the model is loading. Try again in a moment."
+GUIDE_PREPARING = "Getting the guide ready…"
+GUIDE_INDEXING = "Indexing the guide… {percent}%: ready when it is done."
+GUIDE_NOT_INDEXED = "The guide is not indexed yet: index it in the Documents tab."
+GUIDE_MISSING = "The guide is not among your collections."
 
 
 class WelcomeController(QObject):
@@ -26,6 +36,65 @@ class WelcomeController(QObject):
         welcome.next_token_requested.connect(self.next_token)
         welcome.guide_requested.connect(self.ask_guide)
         welcome.attention_requested.connect(self.attention)
+        # The guide card waits until the guide is indexed: asked earlier, the guide had no
+        # passages and the reply said it was "not backed by your documents".
+        self._guide: CollectionInfo | None = None
+        self._guide_indexing = False
+        self._guide_percent = 0
+        self._collections_known = False
+        self._sample_settled = False
+        documents = window.documents_controller
+        if documents is not None:
+            handle = documents.handle
+            handle.collections_changed.connect(self._on_collections)
+            handle.indexing_started.connect(self._on_indexing_started)
+            handle.progress.connect(self._on_progress)
+            handle.finished.connect(self._on_finished)
+            handle.sample_settled.connect(self._on_sample_settled)
+        self._show_guide_state()
+
+    # -- the guide card's state ---------------------------------------------------------------
+    def guide_ready(self) -> bool:
+        guide = self._guide
+        return guide is not None and guide.indexed > 0 and not self._guide_indexing
+
+    def _on_collections(self, collections: list[CollectionInfo]) -> None:
+        self._collections_known = True
+        self._guide = next((c for c in collections if c.name == SAMPLE_COLLECTION), None)
+        self._show_guide_state()
+
+    def _on_indexing_started(self, name: str) -> None:
+        # One run at a time: a run of another collection means the guide's is not going on.
+        self._guide_indexing = name == SAMPLE_COLLECTION
+        self._guide_percent = 0
+        self._show_guide_state()
+
+    def _on_progress(self, event: IndexProgress) -> None:
+        if self._guide_indexing and event.files_total:
+            self._guide_percent = min(99, 100 * event.files_done // event.files_total)
+            self._show_guide_state()
+
+    def _on_finished(self, outcome: IndexOutcome) -> None:
+        if outcome.collection == SAMPLE_COLLECTION:
+            self._guide_indexing = False
+            self._show_guide_state()  # the collections (its indexed count) follow
+
+    def _on_sample_settled(self) -> None:
+        self._sample_settled = True
+        self._show_guide_state()
+
+    def _show_guide_state(self) -> None:
+        welcome = self._window.chat_view.welcome
+        if self.guide_ready():
+            welcome.set_guide_waiting(None)
+        elif self._guide_indexing:
+            welcome.set_guide_waiting(GUIDE_INDEXING.format(percent=self._guide_percent))
+        elif self._guide is not None:
+            welcome.set_guide_waiting(GUIDE_NOT_INDEXED)
+        elif self._collections_known and self._sample_settled:
+            welcome.set_guide_waiting(GUIDE_MISSING)
+        else:  # the first list of collections, or the first run's guide, is on its way
+            welcome.set_guide_waiting(GUIDE_PREPARING)
 
     def ask(self, question: str) -> None:
         """Send the example question, as if typed."""
@@ -44,12 +113,10 @@ class WelcomeController(QObject):
 
     def ask_guide(self, question: str) -> None:
         """Answer this chat from the guide collection, with a question ready to send."""
-        from core.rag.sample import SAMPLE_COLLECTION
-
         window = self._window
         welcome = window.chat_view.welcome
         button = window.collections_button
-        if SAMPLE_COLLECTION not in button.available():
+        if not self.guide_ready() or SAMPLE_COLLECTION not in button.available():
             welcome.show_note("The Glassbox guide is still being indexed (see the Documents "
                               "tab); it is ready in a minute or two.")
             return

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QFontMetrics, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -35,6 +40,14 @@ _EMPTY = ("Choose document collections for this chat with the Documents button a
           "ask a question. The passages the answer was given show here, with their scores "
           "and the exact prompt the model read.")
 _COLUMNS = ("#", "Where", "Vector", "BM25", "Fused")
+_COLUMN_TIPS = (
+    "The passage's number, as the reply cites it",
+    "The document, and the page or section the passage comes from",
+    "Vector search: the passage's cosine similarity to the question, and its rank (#)",
+    "Keyword search (BM25): the passage's score, and its rank (#)",
+    "Reciprocal rank fusion of the two ranks: the passages are given in this order",
+)
+_WHERE = 1
 _HIGHLIGHT = "#ffe08a"
 # Words that would light up half of any passage: short ones, and the question's own glue.
 _SHORT_WORDS = 3
@@ -43,7 +56,68 @@ _GLUE = frozenset("the and for are was were what which who whom how why when whe
 
 
 def _score(value: float | None, rank: int | None) -> str:
-    return "–" if value is None else f"{value:.3f}  (#{rank})"
+    """Short, for a 300 px pane: "0.55 #1" (the full score is in the cell's tooltip)."""
+    return "–" if value is None else f"{value:.2f} #{rank}"
+
+
+def elide_where(text: str, metrics: QFontMetrics, width: int) -> str:
+    """A passage's "file.md › Section" or "file.pdf, page 3" in `width` px: the file name
+    first, then as much of the section as fits ("05-retrieval.md › Seeing…"), or the page
+    ("quantization.pdf, p. 3"); a file name too long for the room loses its extension, then
+    its end ("05-retrieval", "quantiz…, p. 3")."""
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    for separator in (" › ", ", page "):
+        name, found, rest = text.partition(separator)
+        if found:
+            break
+    else:
+        name, rest = text, ""
+    if rest and separator == ", page ":
+        page = f", p. {rest}"
+        left = width - metrics.horizontalAdvance(page)
+        shown = _elide_name(name, metrics, left)
+        if len(shown) >= 6:
+            return shown + page
+    elif rest and metrics.horizontalAdvance(name) <= width:
+        left = width - metrics.horizontalAdvance(name + separator)
+        tail = metrics.elidedText(rest, Qt.TextElideMode.ElideRight, left) if left > 0 else ""
+        return name + separator + tail if len(tail) > 1 else name
+    return _elide_name(name, metrics, width)
+
+
+def _elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
+    """A file name in `width` px: whole, else without its extension ("05-retrieval"), else
+    shortened at the end ("quantiz…"): the start is what tells the guide's files apart."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    stem = os.path.splitext(name)[0] or name
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, max(width, 0))
+
+
+class _WhereDelegate(QStyledItemDelegate):
+    """Draws the Where cell with elide_where: Qt's own elision kept the start of the path's
+    heading or cut the file name to "…r…"."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem,  # noqa: N802 (Qt override)
+                        index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.text = self.shown_text(option.text, option.fontMetrics, option.rect.width(),
+                                      option.widget)
+
+    @staticmethod
+    def shown_text(text: str, metrics: QFontMetrics, width: int,
+                   widget: QWidget | None = None) -> str:
+        """What the cell shows of `text` in a column `width` px wide (the UI audit asks)."""
+        style = widget.style() if widget is not None else QApplication.style()
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+        return elide_where(text, metrics, width - 2 * margin)
+
+
+def _score_tip(value: float | None, rank: int | None, search: str) -> str:
+    if value is None:
+        return f"Not found by the {search}"
+    return f"Score {value:.6f}, rank #{rank} in the {search}"
 
 
 def query_words(query: str) -> list[str]:
@@ -88,13 +162,19 @@ class SourcesPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)  # a squeezed cell wrapped to "…" over "r…"
+        self.table.setItemDelegateForColumn(_WHERE, _WhereDelegate(self.table))
+        for column, tip in enumerate(_COLUMN_TIPS):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+        # The numbers take what they need; Where the rest, and never less than a file name.
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(_WHERE, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.passage = QTextBrowser()
         self.passage.setOpenLinks(False)
-        self.passage_where = QLabel()
+        self.passage_where = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.open_button = QPushButton("Open file")
         self.open_button.setToolTip("Open the document in its usual application")
         self.open_button.clicked.connect(self._on_open)
@@ -219,11 +299,16 @@ class SourcesPanel(QWidget):
         cells = (f"[{source.number}]", source.label,
                  _score(source.vector_score, source.vector_rank),
                  _score(source.bm25_score, source.bm25_rank),
-                 f"{source.score:.4f}  (#{source.rank})")
+                 f"{source.score:.4f}")
+        tips = (f"Passage [{source.number}]", f"{source.label}\n{source.path}",
+                _score_tip(source.vector_score, source.vector_rank, "vector search"),
+                _score_tip(source.bm25_score, source.bm25_rank, "keyword search (BM25)"),
+                f"Fused score {source.score:.6f}, rank #{source.rank}")
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            if column == 1:
-                item.setToolTip(source.path)
+            item.setToolTip(tips[column])
+            if column > _WHERE:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, column, item)
 
     def _show_passage(self, source: Source | None) -> None:

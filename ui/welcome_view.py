@@ -13,14 +13,14 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QVB
 EXAMPLE_QUESTION = "Explain in two sentences what a token is in a language model."
 GUIDE_QUESTION = "What can I learn with Glassbox?"
 _CARD_PADDING = 28  # a card's margins around its title, and a little air
+_GUIDE_WHAT = "Answers from the guide, citing the passages it used."
 
 # (object name, title, what it does): the title says the action, one short line says how.
 CARDS = (
     ("askCard", "Ask a question", "Sends an example question; or type your own below."),
     ("nextTokenCard", "See how it picks the next word",
      "Learn › Next token, on “The capital of France is”."),
-    ("guideCard", "Chat with the Glassbox guide",
-     "Answers from the guide, citing the passages it used."),
+    ("guideCard", "Chat with the Glassbox guide", _GUIDE_WHAT),
     ("attentionCard", "Look at attention",
      "Learn › Attention, captured on an example sentence."),
 )
@@ -50,6 +50,10 @@ class _Card(QPushButton):
 
     def text_shown(self) -> str:
         return f"{self.title.text()}\n{self.what.text()}"
+
+    def set_what(self, what: str) -> None:
+        self.what.setText(what)
+        self.setToolTip(what)
 
 
 class WelcomeView(QWidget):
@@ -109,6 +113,13 @@ class WelcomeView(QWidget):
         margins = self._column.contentsMargins()
         room = event.size().width() - margins.left() - margins.right()
         self._arrange(2 if room >= 2 * (widest + _CARD_PADDING) + self._grid.spacing() else 1)
+
+    def set_guide_waiting(self, why: str | None) -> None:
+        """The guide card, disabled with `why` on it ("Indexing the guide… 40%") until the
+        guide can answer; None: ready, enabled, with its usual line."""
+        card = self.cards["guideCard"]
+        card.set_what(why or _GUIDE_WHAT)
+        card.setEnabled(why is None)
 
     def show_note(self, text: str) -> None:
         """A line under the cards (a card that cannot do its job yet says why)."""

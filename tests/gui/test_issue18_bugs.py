@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
-from ui_audit import clipped
+from ui_audit import audit, clipped, elided_cells
 
 from core.engine.introspect_types import Candidate, SurpriseView, TokenSurprise
+from core.rag.grounding import Grounding, Source
 from core.rag.sample import SAMPLE_COLLECTION
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
@@ -15,6 +25,7 @@ from ui.documents_panel import _EMPTY, DocumentsPanel
 from ui.learn.learn_panel import LearnPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.load_settings_view import LoadSettingsView
+from ui.sources_panel import SourcesPanel, _WhereDelegate, elide_where
 from ui.status_view import StatusView
 
 PRESETS = ["Sentiment labels", "Step by step", "Pirate"]
@@ -204,3 +215,74 @@ def test_documents_button_keeps_its_words_in_a_crowded_header(qtbot: QtBot) -> N
     assert button.minimumSizeHint().width() < whole
     button.setFixedWidth(whole)
     assert button.shown_text() == f"Documents: {SAMPLE_COLLECTION}"
+
+
+_GUIDE_PASSAGES = (("05-retrieval.md", None, "Seeing it in Glassbox"),
+                   ("03-attention.md", None, "Seeing it in Glassbox"),
+                   ("quantization.pdf", 2, None), ("04-sampling.md", None, "Temperature"),
+                   ("05-retrieval.md", None, "Step 1: parse"),
+                   ("02-embeddings.md", None, "Similar meanings"))
+
+
+def test_sources_table_shows_where_each_passage_is_at_1280_px(qtbot: QtBot) -> None:
+    sources = tuple(Source(n, f"/data/sample_docs/{name}", page, heading, "About Glassbox.",
+                           SAMPLE_COLLECTION, n, 0.0328 - n / 5000, 0.548, 3.076, n, 10 + n, n)
+                    for n, (name, page, heading) in enumerate(_GUIDE_PASSAGES, start=1))
+    grounding = Grounding("What can I learn with Glassbox?", (SAMPLE_COLLECTION,), sources, 0,
+                          (), "", 4096)
+    panel = SourcesPanel()
+    qtbot.addWidget(panel)
+    panel.setMinimumWidth(300)  # as the window does; at 1280 px the pane gets about 320
+    panel.resize(320, 640)
+    panel.show()
+    panel.show_grounding(grounding)
+    QApplication.processEvents()
+    table = panel.table
+    # The Where column read "…r…": three score columns of "0.548  (#1)" took the room.
+    assert table.item(2, 1).text() == "quantization.pdf, page 2"  # whole in the model
+    width = table.columnWidth(1)
+    shown = [_WhereDelegate.shown_text(table.item(row, 1).text(), table.fontMetrics(), width,
+                                       table) for row in range(table.rowCount())]
+    assert shown[0].startswith("05-retrieval") and shown[3].startswith("04-sampling")
+    assert shown[2].startswith("quant") and shown[2].endswith(", p. 2")
+    # Narrower (a larger font): the file name gives up its extension, then its end.
+    metrics = table.fontMetrics()
+    room = metrics.horizontalAdvance("05-retrieval.md") - 1
+    assert elide_where("05-retrieval.md › Seeing it in Glassbox", metrics, room) \
+        == "05-retrieval"
+    assert elide_where("quantization.pdf, page 2", metrics,
+                       metrics.horizontalAdvance("quantiz…, p. 2")) == "quantiz…, p. 2"
+    assert elided_cells(table) == []
+    assert audit(panel) == []
+
+
+def test_ui_audit_sees_a_squeezed_table_column(qtbot: QtBot) -> None:
+    table = QTableWidget(1, 2)
+    qtbot.addWidget(table)
+    table.setItem(0, 0, QTableWidgetItem("[1]"))
+    table.setItem(0, 1, QTableWidgetItem("05-retrieval.md › Seeing it in Glassbox"))
+    table.setColumnWidth(1, 40)
+    problems = elided_cells(table)
+    assert len(problems) == 1 and "'05-retrieval.md" in problems[0]
+    table.setColumnWidth(1, 160)
+    assert elided_cells(table) == []
+
+
+def test_compare_columns_name_the_model_by_its_library_name(qtbot: QtBot) -> None:
+    from desktop.compare_controller import CompareController
+
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    path = "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    names = {path: "bundled:smollm2-135m-instruct"}
+    controller = CompareController(object(), panel, Path("unused.db"),  # type: ignore[arg-type]
+                                   lambda: path, lambda _m: None,
+                                   model_name=lambda p: names.get(p, Path(p).stem))
+    # The worker reports the engine's name (the file's stem) and the model's path.
+    controller.worker.column_started.emit(0, "SmolLM2-135M-Instruct.Q4_1", path)
+    QApplication.processEvents()
+    assert panel.columns[0].model_label.text() == "bundled:smollm2-135m-instruct"
+    controller.worker.column_started.emit(1, "other", "/models/other.gguf")
+    QApplication.processEvents()
+    assert panel.columns[1].model_label.text() == "other"
+    controller.worker.deleteLater()

@@ -122,6 +122,9 @@ def test_compare_a_persona_a_plain_prompt_and_a_temperature_then_reopen(
         assert column.text().strip()
         assert "token" in column.stats_label.text() and "prompt" in column.stats_label.text()
     assert columns[0].model_label.text() == columns[1].model_label.text() != ""
+    # Named as the picker and the status bar name it (its library name), not by file stem.
+    assert window.models is not None and window.models.model is not None
+    assert columns[0].model_label.text() == window.models.name_of_path(window.models.model.path)
     qtbot.waitUntil(lambda: panel.saved_list.count() == 1)
     _shot(window, "prompt-lab-compare.png")
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QRadioButton,
     QStyle,
+    QTableView,
     QTextEdit,
     QToolButton,
     QWidget,
@@ -126,6 +127,42 @@ def clipped(widget: QWidget) -> str | None:
     return None
 
 
+MIN_CELL_CHARS = 6  # a table cell shortened to fewer characters than this says nothing
+_ROWS_LOOKED_AT = 50
+
+
+def elided_cells(view: QWidget) -> list[str]:
+    """Table cells whose text the column's width shortens to under MIN_CELL_CHARS characters
+    (the Sources pane's Where column read "…r…"). A column's delegate that shortens its own
+    text (`shown_text(text, metrics, width, view)`) is judged by what it draws."""
+    if not isinstance(view, QTableView) or view.model() is None:
+        return []
+    model = view.model()
+    metrics = view.fontMetrics()
+    margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+    problems = []
+    for column in range(model.columnCount()):
+        if view.isColumnHidden(column):
+            continue
+        width = view.columnWidth(column)
+        delegate = view.itemDelegateForColumn(column)
+        for row in range(min(model.rowCount(), _ROWS_LOOKED_AT)):
+            text = model.index(row, column).data(Qt.ItemDataRole.DisplayRole)
+            if not isinstance(text, str) or not text:
+                continue
+            if hasattr(delegate, "shown_text"):
+                shown = delegate.shown_text(text, metrics, width, view)
+            else:
+                shown = metrics.elidedText(text, view.textElideMode(), width - 2 * margin)
+            kept = len(shown.replace("…", ""))
+            if shown != text and kept < min(MIN_CELL_CHARS, len(text)):
+                header = model.headerData(column, Qt.Orientation.Horizontal)
+                problems.append(f"elided: {name_of(view)} column {header!r} shows {shown!r} of "
+                                f"{text!r} ({width} px)")
+                break
+    return problems
+
+
 def _cut_short(label: QLabel) -> str | None:
     """A word-wrapped label wraps to any width, so its text is cut off at the bottom instead:
     its lines at its width need more height than it was given (the demo model's hint lost
@@ -193,7 +230,8 @@ def audit(window: QWidget) -> list[str]:
     for widget in window.findChildren(QWidget):
         if not _shown(widget, window):
             continue
-        for problem in (clipped(widget), outside(widget, window), *low_contrast(widget)):
+        for problem in (clipped(widget), outside(widget, window), *low_contrast(widget),
+                        *elided_cells(widget)):
             if problem:
                 problems.append(problem)
     return sorted(set(problems))

@@ -132,10 +132,12 @@ def _tasks(walk: Walk, window: object) -> None:  # noqa: PLR0915 (one story, tol
     print("a chat answered from the guide", flush=True)
     click(w.chat_list.new_button)
     walk.wait("a new, empty chat", lambda: idle() and w.chat_view.welcome.isVisible())
-    walk.wait("the guide to be indexed",
-              lambda: SAMPLE_COLLECTION in w.collections_button.available()
-              and w.documents_controller is not None and not w.documents_controller.busy, 300)
-    click(w.chat_view.welcome.cards["guideCard"])
+    guide_card = w.chat_view.welcome.cards["guideCard"]
+    if not guide_card.isEnabled():  # the card waits for the guide's indexing, saying so
+        walk.shot("guide-card-waiting")
+    walk.wait("the guide card", guide_card.isEnabled, 300)
+    assert SAMPLE_COLLECTION in w.collections_button.available()
+    click(guide_card)
     walk.settle()
     walk.shot("guide-question-ready")
     click(w.composer.send_button)
@@ -160,7 +162,9 @@ def _tasks(walk: Walk, window: object) -> None:  # noqa: PLR0915 (one story, tol
     walk.shot("learn-tokenizer")
     next_token = w.learn.show_next_token()
     next_token.set_prompt("The capital of France is")
-    walk.wait("the next-token bars", lambda: next_token.bars.bar_count() > 0)
+    # Bars are already there (Inspect reply filled the panel): wait for the example's own.
+    walk.wait("the next-token bars", lambda: next_token.bars.bar_count() > 0
+              and "France is" in next_token.title_label.text())
     walk.shot("learn-next-token")
     attention = w.learn.show_attention()
     attention.prompt.try_example()

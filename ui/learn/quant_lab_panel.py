@@ -31,9 +31,11 @@ from ui.learn.quant_lab_strip_view import FULL_KL_NATS, QuantLabStripView, kl_co
 if TYPE_CHECKING:
     from core.models.quant_lab_types import QuantComparison, QuantizedCopy
 
-_LEGEND = ("Shade: KL(original ‖ quantized) of the prediction of each token, strongest from "
-           f"{FULL_KL_NATS:g} nats. <u><b>Underlined</b></u>: a top-1 flip, where the two "
-           "models' most likely next token differs. Hover a token for both guesses.")
+# The colour scale above it says what the shade is; this line adds the rest (it said the
+# shade again).
+_LEGEND = ("Each token's shade is the KL divergence of the two models' predictions of it. "
+           "<u><b>Underlined</b></u>: a top-1 flip, where the two models' most likely next "
+           "token differs. Hover a token for both guesses.")
 
 
 class QuantLabPanel(QWidget):

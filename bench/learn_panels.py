@@ -1,4 +1,5 @@
-"""Learn › Attention: drawing the grid of every head of SmolLM2 (30 layers x 9 heads) for a
+"""Learn › Tokenizer's chips for 2,000 characters, against a plain text box; and Learn ›
+Attention: drawing the grid of every head of SmolLM2 (30 layers x 9 heads) for a
 128-token capture, against a plain pyqtgraph ImageItem showing the same data.
 
 - ours: the panel takes the capture (heatmap of one head, lines, choices), a pool thread draws
@@ -26,6 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 PROMPT_TOKENS = 128
 ROUNDS = 9
 TARGET_STALL_MS = 50.0  # the window keeps answering: no stall a person would feel
+# The tokenizer panel's worst case in the tests: 2,000 characters with tabs, newlines and CJK.
+CHIPS_TEXT = ("The quick brown fox jumps over the lazy dog.\n\tIndented: 日本語 "[:60] * 34)[:2000]
 _SENTENCE = ("Old maps show roads that no longer exist and leave out cities that grew up "
              "afterwards, while the harbour records list every ship that came in. ")
 
@@ -48,8 +51,11 @@ def run() -> dict[str, Any]:
                    "the same stall for the plain ImageItem (5 ms heartbeat)")
     stall["target_ms"] = TARGET_STALL_MS
     stall["target_met"] = stall["glassbox"] < TARGET_STALL_MS
+    chips = figure(f"tokenizer: {raw['chips']} token chips of 2,000 characters, shown and "
+                   "painted", raw["chips_ours"], raw["chips_bare"],
+                   "the same text in a QPlainTextEdit, set and painted")
     return {"name": "learn_panels", "prompt_tokens": raw["shape"][-1],
-            "memory": raw["memory"], "figures": [render, stall]}
+            "memory": raw["memory"], "figures": [render, stall, chips]}
 
 
 # -- the child: a real capture, a real panel --------------------------------------------------
@@ -63,7 +69,7 @@ def _capture() -> Any:
         load_model(engine, default_chat_model(), LoadSettings(gpu_layers=0, n_ctx=1024))
         ids = [t.id for t in engine.tokenize(_SENTENCE * 12)][:PROMPT_TOKENS]
         text = "".join(t.text for t in engine.tokenize(_SENTENCE * 12)[:len(ids)])
-        return engine.attention(text)
+        return engine.attention(text), engine.tokenize(CHIPS_TEXT)
 
 
 def _child() -> None:
@@ -79,7 +85,7 @@ def _child() -> None:
 
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
-    view = _capture()
+    view, pieces = _capture()
     panel = AttentionPanel()
     panel.resize(1100, 720)
     panel.show()
@@ -137,21 +143,47 @@ def _child() -> None:
         plot.viewport().repaint()  # the scene renders in the viewport's paint, here and now
         finish()
 
-    results: dict[str, list[float]] = {"ours_render": [], "ours_stall": [], "bare_render": [],
-                                       "bare_stall": []}
-    measured(ours)
-    measured(bare)  # warm-up: first paints, caches
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from ui.learn.tokenizer_panel import TokenizerPanel
+
+    chips = TokenizerPanel()
+    chips.resize(900, 600)
+    chips.show()
+    plain = QPlainTextEdit()
+    plain.resize(900, 600)
+    plain.show()
+
+    def chips_ours(finish: Any) -> None:
+        chips.show_tokens(pieces, CHIPS_TEXT)
+        chips.repaint()
+        finish()
+
+    def chips_bare(finish: Any) -> None:
+        plain.setPlainText(CHIPS_TEXT)
+        plain.viewport().repaint()
+        finish()
+
+    results: dict[str, list[float]] = {key: [] for key in (
+        "ours_render", "ours_stall", "bare_render", "bare_stall", "chips_ours", "chips_bare")}
+    for start in (ours, bare, chips_ours, chips_bare):
+        measured(start)  # warm-up: first paints, caches
     for _ in range(ROUNDS):
         for name, start in (("ours", ours), ("bare", bare)):
             took, stall = measured(start)
             results[f"{name}_render"].append(round(took, 2))
             results[f"{name}_stall"].append(round(stall, 2))
+        for name, start in (("chips_ours", chips_ours), ("chips_bare", chips_bare)):
+            results[name].append(round(measured(start)[0], 2))
     grid_bytes = panel.grid._image.sizeInBytes() if panel.grid._image is not None else 0
     memory = {"capture_mb": round(view.attention.nbytes / 2**20, 2),
               "grid_image_mb": round(grid_bytes / 2**20, 2),
               "bare_tiles_mb": round(float(np.prod(view.attention.shape)) * 4 / 2**20, 2)}
-    print(json.dumps({**results, "shape": list(view.attention.shape), "memory": memory}))
+    print(json.dumps({**results, "shape": list(view.attention.shape), "memory": memory,
+                      "chips": len(pieces)}))
     plot.close()
+    chips.close()
+    plain.close()
     panel.close()
 
 

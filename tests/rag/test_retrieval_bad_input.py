@@ -85,7 +85,9 @@ def test_any_question_gets_ranked_hits_or_none(one_document: DocumentLibrary, ki
                                                mode: str) -> None:
     started = time.perf_counter()
     hits = one_document.search(QUESTIONS[kind], "one", top_k=5, mode=mode)
-    assert time.perf_counter() - started < 10  # 2,000 words included
+    # A hang guard, not a speed test (bench/rag_search.py times searches): a 2,000-word
+    # question must not cost a probe per word.
+    assert time.perf_counter() - started < 60
     _check_ranked(hits, 5)
     if kind in NOTHING:
         assert hits == []  # "nothing relevant found", not passages picked at random

@@ -33,10 +33,12 @@ class LabHandle(QObject):
     """The GUI thread's handle on one lab's JobThread."""
 
     def __init__(self, name: str, on_error: Callable[[str], None],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None,
+                 close: Callable[[], object] | None = None) -> None:
+        """`close` runs on the thread when it stops (what the lab's jobs left open there)."""
         super().__init__(parent)
         self._on_error = on_error
-        self.jobs = JobThread(name, self, stop_wait_ms=_STOP_WAIT_MS)
+        self.jobs = JobThread(name, self, close=close, stop_wait_ms=_STOP_WAIT_MS)
 
     @property
     def worker_thread(self) -> QThread:

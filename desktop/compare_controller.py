@@ -15,10 +15,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 from core.errors import EngineCrashed, GlassboxError
 from core.settings import LoadSettings, SamplingSettings, read
+from desktop.job_thread import JobThread
 from desktop.store_worker import StoreClient
 from ui.compare_panel import ComparePanel
 
@@ -56,7 +57,6 @@ class CompareWorker(QObject):
         if engine is not None:
             engine.cancel()
 
-    @Slot(str, list, object, str)
     def run(self, prompt: str, specs: list[dict[str, Any]], values: dict[str, str],
             model_path: str) -> None:
         self._stop.clear()
@@ -150,15 +150,12 @@ class CompareWorker(QObject):
             except (OSError, EngineCrashed):
                 log.exception("closing the comparison engine failed")
 
-    @Slot()
-    def shutdown(self) -> None:
+    def close(self) -> None:
+        """On the worker thread, when it stops: the engine child and the connection."""
         self._close_engine()
         store, self._store = self._store, None
-        try:
-            if store is not None:
-                store.close()
-        finally:
-            self.thread().quit()
+        if store is not None:
+            store.close()
 
 
 def _variants(store: ChatStore, specs: list[dict[str, Any]],
@@ -188,8 +185,6 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
 class CompareController(QObject):
     """Feeds the Compare tab: runs on the worker, saved comparisons through the store."""
 
-    _run = Signal(str, list, object, str)
-    _shutdown = Signal()
     run_finished = Signal(object)  # saved comparison id, or None
 
     def __init__(self, store: StoreClient, panel: ComparePanel, db_path: Path,
@@ -205,12 +200,11 @@ class CompareController(QObject):
         self._current_model = current_model
         self._model_name = model_name
         self._show_error = show_error
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("glassbox-compare")
         self.worker = CompareWorker(db_path)
-        self.worker.moveToThread(self.worker_thread)
-        self._run.connect(self.worker.run)
-        self._shutdown.connect(self.worker.shutdown)
+        # A stop ends the running column at once (the worker cancels its engine child).
+        self.jobs = JobThread("glassbox-compare", self, close=self.worker.close,
+                              interrupt=self.worker.stop, stop_wait_ms=_STOP_WAIT_MS)
+        self.jobs.move_here(self.worker)  # its signals reach the GUI thread queued
         # Bound methods of this GUI-thread object, so the calls are queued onto that thread
         # (a lambda would run on the worker's thread and touch widgets from there).
         w = self.worker
@@ -225,10 +219,13 @@ class CompareController(QObject):
         panel.stop_requested.connect(self._on_stop_requested)
         panel.open_requested.connect(self.open)
         panel.delete_requested.connect(self.delete)
-        self._stopped = False
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self.jobs.qthread
 
     def start(self) -> None:
-        self.worker_thread.start()
+        self.jobs.start()
         self.refresh()
 
     def refresh(self) -> None:
@@ -260,7 +257,8 @@ class CompareController(QObject):
             self.panel.show_message(str(exc))
             return
         self.panel.begin_run()
-        self._run.emit(prompt, specs, values, model)
+        worker = self.worker
+        self.jobs.call(lambda _ctx: worker.run(prompt, specs, values, model))
 
     def _on_stop_requested(self) -> None:
         if self.panel.running:
@@ -324,11 +322,4 @@ class CompareController(QObject):
 
     def stop(self) -> None:
         """End the worker thread (the window is closing)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.worker.stop()
-        if self.worker_thread.isRunning():
-            self._shutdown.emit()
-            if not self.worker_thread.wait(_STOP_WAIT_MS):
-                log.error("the compare thread did not stop in time")
+        self.jobs.stop()

@@ -109,6 +109,9 @@ class DatabaseController(QObject):
 
     def stop(self) -> None:
         self._jobs.stop()
+        self.close_dialog()
+
+    def close_dialog(self) -> None:
         if self._dialog is not None:
             self._dialog.close()
 

@@ -2,7 +2,7 @@
 
 The library holds an SQLite connection, so it is created on the worker thread and used only
 there. Its embedder loads torch on the first encode, so nothing heavy happens at start-up
-unless there is something to index. Requests arrive as queued signals and run in order;
+unless there is something to index. Requests run in order on its JobThread;
 cancel is the one call that must reach a busy worker, so it sets a `threading.Event` that
 `index_events` checks between files and batches instead of waiting in the worker's queue.
 The folders of each collection are watched (core.rag.watch); a change there becomes an index
@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 from core.errors import GlassboxError
+from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
     from core.rag.library import DocumentLibrary, IndexProgress
@@ -172,7 +173,6 @@ class DocumentsWorker(QObject):
             self._watcher.unwatch(name)
         self._watched = set(names)
 
-    @Slot()
     def start(self) -> None:
         """Send the collections and start watching their folders."""
         def start(lib: DocumentLibrary) -> None:
@@ -181,11 +181,9 @@ class DocumentsWorker(QObject):
 
         self._guarded("read the collections", start)
 
-    @Slot(object)
     def refresh(self, collection: str | None) -> None:
         self._guarded("read the collections", lambda lib: self._emit_state(lib, collection))
 
-    @Slot(str)
     def create_collection(self, name: str) -> None:
         def create(lib: DocumentLibrary) -> None:
             created = lib.create_collection(name).name
@@ -193,7 +191,6 @@ class DocumentsWorker(QObject):
 
         self._guarded("create the collection", create)
 
-    @Slot(object, list)
     def add_paths(self, request: IndexRequest, paths: list[str]) -> None:
         def add(lib: DocumentLibrary) -> None:
             lib.add_paths(request.collection, [Path(p) for p in paths])
@@ -203,7 +200,6 @@ class DocumentsWorker(QObject):
         if self._guarded("add the documents", add):
             self.index(request)  # added documents are pending: index them right away
 
-    @Slot(str, list)
     def remove_documents(self, collection: str, paths: list[str]) -> None:
         def remove(lib: DocumentLibrary) -> None:
             for path in paths:
@@ -213,7 +209,6 @@ class DocumentsWorker(QObject):
 
         self._guarded("remove the documents", remove)
 
-    @Slot(str)
     def remove_collection(self, name: str) -> None:
         def remove(lib: DocumentLibrary) -> None:
             lib.remove_collection(name)
@@ -222,7 +217,6 @@ class DocumentsWorker(QObject):
 
         self._guarded("remove the collection", remove)
 
-    @Slot(object)
     def index(self, request: IndexRequest) -> None:
         cancel = self._board.begin(request.request_id)
         if cancel is None or self._closing.is_set():
@@ -255,7 +249,6 @@ class DocumentsWorker(QObject):
         if not self._closing.is_set():
             self._emit_state(lib, name)
 
-    @Slot(object)
     def ensure_sample(self, request: IndexRequest) -> None:
         """On the first run, add and index the bundled guide, in the same progress bar."""
         cancel = self._board.begin(request.request_id)
@@ -291,8 +284,8 @@ class DocumentsWorker(QObject):
         if seen and not self._closing.is_set():
             self._emit_state(lib, SAMPLE_COLLECTION)
 
-    @Slot()
-    def shutdown(self) -> None:
+    def close(self) -> None:
+        """On the worker thread, when it stops: the watcher's threads and the library."""
         library, self._library = self._library, None
         watcher, self._watcher = self._watcher, None
         try:
@@ -302,41 +295,22 @@ class DocumentsWorker(QObject):
                 library.close()
         except Exception:  # the thread must end whatever state the connection is in
             log.exception("closing the document library failed")
-        finally:
-            self.thread().quit()
 
 
 class DocumentsHandle(QObject):
-    """The GUI thread's side: owns the worker thread and posts it queued requests."""
-
-    _start = Signal()
-    _refresh = Signal(object)
-    _create = Signal(str)
-    _add = Signal(object, list)
-    _remove_documents = Signal(str, list)
-    _remove_collection = Signal(str)
-    _index = Signal(object)
-    _sample = Signal(object)
-    _shutdown = Signal()
+    """The GUI thread's side: owns the JobThread the worker lives on and posts it requests."""
 
     def __init__(self, factory: LibraryFactory | None = None,
                  parent: QObject | None = None, watch_folders: bool = True) -> None:
         super().__init__(parent)
         self._board = _CancelBoard()
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("glassbox-documents")
         self.worker = DocumentsWorker(self._board, factory, watch_folders)
-        self.worker.moveToThread(self.worker_thread)
-        self._start.connect(self.worker.start)
+        # Stopping stops the run in progress too (close_soon); the Cancel button uses the
+        # board instead, which spares the refreshes queued beside the runs it cancels.
+        self.jobs = JobThread("glassbox-documents", self, close=self.worker.close,
+                              interrupt=self.worker.close_soon, stop_wait_ms=_STOP_WAIT_MS)
+        self.jobs.move_here(self.worker)
         self.worker.folders_changed.connect(self._on_folders_changed)
-        self._refresh.connect(self.worker.refresh)
-        self._create.connect(self.worker.create_collection)
-        self._add.connect(self.worker.add_paths)
-        self._remove_documents.connect(self.worker.remove_documents)
-        self._remove_collection.connect(self.worker.remove_collection)
-        self._index.connect(self.worker.index)
-        self._sample.connect(self.worker.ensure_sample)
-        self._shutdown.connect(self.worker.shutdown)
         # The worker's signals, re-exported so callers need not know about the worker.
         self.collections_changed = self.worker.collections_changed
         self.documents_changed = self.worker.documents_changed
@@ -346,35 +320,43 @@ class DocumentsHandle(QObject):
         self.errored = self.worker.errored
         self.sample_settled = self.worker.sample_settled
         self._next_id = 0
-        self._stopped = False
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self.jobs.qthread
 
     def start(self) -> None:
         """Start the thread; the collections arrive on collections_changed. On the first run
         the bundled guide is then indexed (Cancel stops it; the next start resumes it)."""
-        self.worker_thread.start()
-        self._post(self._start)
-        self._post(self._sample, self._request("sample"))
+        self.jobs.start()
+        worker = self.worker
+        self._post(worker.start)
+        request = self._request("sample")
+        self._post(lambda: worker.ensure_sample(request))
 
     def refresh(self, collection: str | None = None) -> None:
         """Ask for the collections (and this collection's documents) to be sent again."""
-        self._post(self._refresh, collection)
+        self._post(lambda: self.worker.refresh(collection))
 
     def create_collection(self, name: str) -> None:
-        self._post(self._create, name)
+        self._post(lambda: self.worker.create_collection(name))
 
     def add_paths(self, collection: str, paths: list[str]) -> None:
         """Add files and folders (creating the collection if needed) and index them."""
-        self._post(self._add, self._request(collection), list(paths))
+        request, paths = self._request(collection), list(paths)
+        self._post(lambda: self.worker.add_paths(request, paths))
 
     def remove_documents(self, collection: str, paths: list[str]) -> None:
-        self._post(self._remove_documents, collection, list(paths))
+        paths = list(paths)
+        self._post(lambda: self.worker.remove_documents(collection, paths))
 
     def remove_collection(self, name: str) -> None:
-        self._post(self._remove_collection, name)
+        self._post(lambda: self.worker.remove_collection(name))
 
     def index(self, collection: str, retry_failed: bool = False) -> None:
         """Queue an indexing run; one already running finishes first (requests are kept)."""
-        self._post(self._index, self._request(collection, retry_failed))
+        request = self._request(collection, retry_failed)
+        self._post(lambda: self.worker.index(request))
 
     def retry_failed(self, collection: str) -> None:
         self.index(collection, retry_failed=True)
@@ -385,17 +367,10 @@ class DocumentsHandle(QObject):
 
     def shutdown(self) -> None:
         """Cancel, let the worker close the database, end the thread."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.worker.close_soon()
-        if self.worker_thread.isRunning():
-            self._shutdown.emit()
-            if not self.worker_thread.wait(_STOP_WAIT_MS):
-                log.error("the documents thread did not stop in time")
+        self.jobs.stop()
 
     def _on_folders_changed(self, collection: str) -> None:
-        if not self._stopped:
+        if not self.jobs.stopped:
             self.index(collection)
 
     def _request(self, collection: str, retry_failed: bool = False) -> IndexRequest:
@@ -403,6 +378,5 @@ class DocumentsHandle(QObject):
         self._board.posted(self._next_id)
         return IndexRequest(self._next_id, collection, retry_failed)
 
-    def _post(self, signal: SignalInstance, *args: object) -> None:
-        if not self._stopped:
-            signal.emit(*args)
+    def _post(self, action: Callable[[], None]) -> None:
+        self.jobs.call(lambda _ctx: action())

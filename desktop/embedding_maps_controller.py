@@ -44,10 +44,13 @@ class EmbeddingMapsController(QObject):
         self._model_path = model_path_source
         self._model_name = model_name or (lambda path: Path(path).stem)
         self._db_path = db_path
-        self.handle = LabHandle("glassbox-embedding-maps", show_error, self)
-        self.worker_thread = self.handle.worker_thread
-        # Token embeddings per model path: used and closed on the worker thread only.
+        # Token embeddings per model path: used and closed on the worker thread only (the
+        # last ones when the thread stops).
         self._tables: dict[str, TokenEmbeddings] = {}
+        tables = self._tables
+        self.handle = LabHandle("glassbox-embedding-maps", show_error, self,
+                                close=lambda: _close_all(tables))
+        self.worker_thread = self.handle.worker_thread
         panel.sentences.set_text(DEFAULT_SENTENCES)
         panel.sentences.map_requested.connect(self.map_sentences)
         panel.documents.map_requested.connect(self.map_collection)
@@ -60,8 +63,6 @@ class EmbeddingMapsController(QObject):
         self.refresh_collections()
 
     def stop(self) -> None:
-        tables = self._tables
-        self.handle.call(lambda _c, _p: _close_all(tables))
         self.handle.stop()
 
     @property

@@ -1,6 +1,7 @@
 """The model's thread: one EngineClient, its own ChatStore and a ChatSession, fed by signals.
 
-The engine modules are imported in `start()`, on the worker thread, so the window shows first.
+The engine modules are imported in `start()`, on the worker thread, so the window shows first;
+the handle runs `start()` and `close()` as its JobThread's open and close hooks.
 Only `stop()` and `stop_all()` are called from the GUI thread: they set flags and call the
 client's thread-safe `cancel()`.
 """
@@ -13,13 +14,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 from core.engine.load_guard import LoadGuard
 from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
 from core.errors import EngineCrashed, GlassboxError, ModelLoadError
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
 from core.settings import LoadSettings, read
+from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
     from core.chat import ChatSession
@@ -78,7 +80,6 @@ class EngineWorker(QObject):
         self._stop.clear()
 
     # -- worker thread ----------------------------------------------------------------------
-    @Slot()
     def start(self) -> None:
         from core.chat import ChatSession
         from core.engine.client import EngineClient
@@ -102,7 +103,6 @@ class EngineWorker(QObject):
             self._library = DocumentLibrary(self._db_path)
         return searcher(self._library)(query, collections, top_k)
 
-    @Slot(str)
     def load_model(self, path: str) -> None:
         if self._closing.is_set() or self._engine is None:
             return
@@ -129,15 +129,12 @@ class EngineWorker(QObject):
         finally:
             self._guard.end()
 
-    @Slot(int, str)
     def send(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.send(chat_id, text, sampling))
 
-    @Slot(int)
     def regenerate(self, chat_id: int) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.regenerate(chat_id, sampling))
 
-    @Slot(int, str)
     def edit_last(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(chat_id, text, sampling))
 
@@ -148,7 +145,6 @@ class EngineWorker(QObject):
                                  "`make run` once, or pick another GGUF file to compare with.")
         return str(path)
 
-    @Slot(int, str, object)
     def inspect(self, request_id: int, what: str, kwargs: dict[str, Any]) -> None:
         """Run one Learn-panel request on the model: a key of `methods`, its keyword arguments."""
         if self._engine is None or self._closing.is_set():
@@ -170,8 +166,8 @@ class EngineWorker(QObject):
         else:
             self.inspected.emit(request_id, result)
 
-    @Slot()
-    def shutdown(self) -> None:
+    def close(self) -> None:
+        """On the worker thread, when it stops: the engine child and the connections."""
         engine, store, library = self._engine, self._store, self._library
         self._engine = self._store = self._session = self._library = None
         try:
@@ -184,7 +180,6 @@ class EngineWorker(QObject):
                 store.close()
             if library is not None:
                 library.close()
-            self.thread().quit()
 
     def _run_reply(self, chat_id: int,
                    start: Callable[[ChatSession, SamplingSettings], Iterator[object]]) -> None:
@@ -251,67 +246,57 @@ class EngineWorker(QObject):
 
 
 class EngineHandle(QObject):
-    """The GUI thread's side: owns the worker thread and sends it queued requests."""
+    """The GUI thread's side: owns the JobThread the worker lives on and queues its requests.
 
-    _start = Signal()
-    _load = Signal(str)
-    _send = Signal(int, str)
-    _regenerate = Signal(int)
-    _edit_last = Signal(int, str)
-    _shutdown = Signal()
-    _inspect = Signal(int, str, object)
+    Each request is one job, run in order; the engine child and the connections open on the
+    thread at start and close there when it stops. `stop()` (the Stop button) reaches the
+    running reply directly, not through the queue.
+    """
 
     def __init__(self, db_path: Path, home: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("glassbox-engine")
         self.worker = EngineWorker(db_path, home)
-        self.worker.moveToThread(self.worker_thread)
-        self._start.connect(self.worker.start)
-        self._load.connect(self.worker.load_model)
-        self._send.connect(self.worker.send)
-        self._regenerate.connect(self.worker.regenerate)
-        self._edit_last.connect(self.worker.edit_last)
-        self._shutdown.connect(self.worker.shutdown)
-        self._inspect.connect(self.worker.inspect)
+        self.jobs = JobThread("glassbox-engine", self, open=self.worker.start,
+                              close=self.worker.close, interrupt=self.worker.stop_all,
+                              stop_wait_ms=_STOP_WAIT_MS)
+        self.jobs.move_here(self.worker)
         self._next_request = 0
-        self._stopped = False
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self.jobs.qthread
 
     def start(self) -> None:
-        self.worker_thread.start()
-        self._start.emit()
+        self.jobs.start()
 
     def load(self, path: str) -> None:
-        self._load.emit(path)
+        self._post(lambda: self.worker.load_model(path))
 
     def send(self, chat_id: int, text: str) -> None:
         self.worker.clear_stop()
-        self._send.emit(chat_id, text)
+        self._post(lambda: self.worker.send(chat_id, text))
 
     def regenerate(self, chat_id: int) -> None:
         self.worker.clear_stop()
-        self._regenerate.emit(chat_id)
+        self._post(lambda: self.worker.regenerate(chat_id))
 
     def edit_last(self, chat_id: int, text: str) -> None:
         self.worker.clear_stop()
-        self._edit_last.emit(chat_id, text)
+        self._post(lambda: self.worker.edit_last(chat_id, text))
 
     def inspect(self, what: str, **kwargs: Any) -> int:
         """Queue a Learn-panel request; the answer comes on worker.inspected with this id."""
         self._next_request += 1
-        self._inspect.emit(self._next_request, what, kwargs)
-        return self._next_request
+        request = self._next_request
+        self._post(lambda: self.worker.inspect(request, what, kwargs))
+        return request
 
     def stop(self) -> None:
         self.worker.stop()
 
     def shutdown(self) -> None:
         """Cancel any reply, close the engine child and end the thread."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.worker.stop_all()
-        if self.worker_thread.isRunning():
-            self._shutdown.emit()
-            if not self.worker_thread.wait(_STOP_WAIT_MS):
-                log.error("the engine thread did not stop in time")
+        self.jobs.stop()
+
+    def _post(self, action: Callable[[], object]) -> None:
+        self.jobs.call(lambda _ctx: action())

@@ -474,35 +474,27 @@ class MainWindow(QMainWindow):
         return self.store is not None and self.store.busy
 
     def threads(self) -> list[QThread]:
-        handles = (self.store, self.engine, self.documents_controller, self.compare,
-                   self.maps_controller, self.quant_lab_controller, self.database)
-        threads = [h.worker_thread for h in handles if h is not None]
-        return threads + (self.library.threads() if self.library is not None else [])
+        from desktop.job_thread import job_threads
+
+        return [jobs.qthread for jobs in job_threads(self)]
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the reply, save what is pending, end both threads and the engine process."""
+        """Save what is pending, then stop every worker thread (the reply, the engine process
+        and the connections with them) in one go."""
         if self._closed:
             return
         self._closed = True
         self._window_settings.setValue("geometry", self.saveGeometry())
         self._window_settings.sync()
-        self.system_prompt.commit()
-        if self.engine is not None:
-            self.engine.shutdown()
-        if self.documents_controller is not None:
-            self.documents_controller.stop()
-        if self.library is not None:
-            self.library.stop()
-        if self.compare is not None:
-            self.compare.stop()
-        for lab in (self.maps_controller, self.quant_lab_controller):
-            if lab is not None:
-                lab.stop()
-        if self.store is not None:
-            self.store.stop()
+        self.system_prompt.commit()  # a store job kept at stop: it is written before the end
+        from desktop.job_thread import stop_job_threads
+
+        late = stop_job_threads(self)
+        if late:
+            log.error("threads still running at exit: %s", ", ".join(late))
         if self.database is not None:
-            self.database.stop()
+            self.database.close_dialog()

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance
 
 from core.config import database_path
 from core.errors import Cancelled, GlassboxError
+from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
     from core.models.load_settings import LoadSettings
@@ -85,7 +86,6 @@ class LibraryWorker(QObject):
             self._store = ChatStore(database_path())  # this thread's own connection
         return self._store
 
-    @Slot()
     def start(self) -> None:
         from core.models.hardware import detect_hardware
         from core.settings import LoadSettings, read
@@ -97,7 +97,6 @@ class LibraryWorker(QObject):
         self.refresh()
         self._run("detect the hardware", lambda: self.hardware_detected.emit(detect_hardware()))
 
-    @Slot()
     def refresh(self) -> None:
         from core.models.download import partial_downloads
         from core.models.registry import ModelRegistry
@@ -108,14 +107,12 @@ class LibraryWorker(QObject):
 
         self._run("read the model library", send)
 
-    @Slot(str)
     def set_default(self, name: str) -> None:
         from core.models.registry import ModelRegistry
 
         self._run("set the default model", lambda: ModelRegistry().set_default(name))
         self.refresh()
 
-    @Slot(str, bool)
     def remove(self, name: str, delete_file: bool) -> None:
         from core.models.registry import ModelRegistry
 
@@ -123,7 +120,6 @@ class LibraryWorker(QObject):
                                                                      delete_file=delete_file))
         self.refresh()
 
-    @Slot(str)
     def search(self, query: str) -> None:
         from core.models.hub import search_models
 
@@ -132,7 +128,6 @@ class LibraryWorker(QObject):
         _guarded(self.hub_failed, "search the hub",
                  lambda: self.search_done.emit(query, search_models(query, _SEARCH_LIMIT)))
 
-    @Slot(str)
     def list_repo(self, repo_id: str) -> None:
         from core.models.hub import repo_files
 
@@ -141,7 +136,6 @@ class LibraryWorker(QObject):
         _guarded(self.hub_failed, "list the repository",
                  lambda: self.repo_listed.emit(repo_files(repo_id)))
 
-    @Slot(object)
     def save_settings(self, settings: LoadSettings) -> None:
         from core.settings import save as save_setting
 
@@ -151,16 +145,11 @@ class LibraryWorker(QObject):
         # Not skipped when closing: a change made just before the window closed must stick.
         _guarded(self.errored, "save the load settings", save)
 
-    @Slot()
-    def shutdown(self) -> None:
+    def close(self) -> None:
+        """On the library thread, when it stops: the settings connection."""
         store, self._store = self._store, None
-        try:
-            if store is not None:
-                store.close()
-        except Exception:  # the thread must end whatever state the connection is in
-            log.exception("closing the settings connection failed")
-        finally:
-            self.thread().quit()
+        if store is not None:
+            store.close()
 
 
 class TransferWorker(QObject):
@@ -181,7 +170,6 @@ class TransferWorker(QObject):
     def close_soon(self) -> None:
         self._closing.set()
 
-    @Slot(str, str, object)
     def download(self, repo_id: str, filename: str, cancel: threading.Event) -> None:
         from core.models.download import download_events
 
@@ -202,7 +190,6 @@ class TransferWorker(QObject):
             return
         self.download_done.emit(key, model)
 
-    @Slot(str, str)
     def discard(self, repo_id: str, filename: str) -> None:
         from core.models.download import discard_partial
 
@@ -212,7 +199,6 @@ class TransferWorker(QObject):
             log.warning("could not delete the partial download %s: %s", filename, exc)
         self.discarded.emit(download_key(repo_id, filename))
 
-    @Slot(str, bool, object)
     def import_file(self, path: str, copy: bool, cancel: threading.Event) -> None:
         from core.models.registry import ModelRegistry
 
@@ -233,86 +219,72 @@ class TransferWorker(QObject):
         else:
             self.import_done.emit(key, entry)
 
-    @Slot()
-    def shutdown(self) -> None:
-        self.thread().quit()
 
 
 class ModelsHandle(QObject):
-    """The GUI thread's side: owns both threads, posts requests, holds the transfer tokens."""
-
-    _start = Signal()
-    _refresh = Signal()
-    _set_default = Signal(str)
-    _remove = Signal(str, bool)
-    _search = Signal(str)
-    _list_repo = Signal(str)
-    _save_settings = Signal(object)
-    _download = Signal(str, str, object)
-    _discard = Signal(str, str)
-    _import = Signal(str, bool, object)
-    _shutdown_library = Signal()
-    _shutdown_transfers = Signal()
+    """The GUI thread's side: owns both JobThreads, posts requests, holds the transfer tokens."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("glassbox-models")
-        self.transfer_thread = QThread()
-        self.transfer_thread.setObjectName("glassbox-transfers")
         self.library = LibraryWorker()
-        self.library.moveToThread(self.worker_thread)
         self.transfers = TransferWorker()
-        self.transfers.moveToThread(self.transfer_thread)
-        lib, tr = self.library, self.transfers
-        for signal, slot in ((self._start, lib.start), (self._refresh, lib.refresh),
-                             (self._set_default, lib.set_default), (self._remove, lib.remove),
-                             (self._search, lib.search), (self._list_repo, lib.list_repo),
-                             (self._save_settings, lib.save_settings),
-                             (self._shutdown_library, lib.shutdown),
-                             (self._download, tr.download), (self._discard, tr.discard),
-                             (self._import, tr.import_file),
-                             (self._shutdown_transfers, tr.shutdown)):
-            signal.connect(slot)
+        self._tokens: dict[str, threading.Event] = {}
+        self.library_jobs = JobThread("glassbox-models", self, close=self.library.close,
+                                      interrupt=self.library.close_soon,
+                                      stop_wait_ms=_STOP_WAIT_MS)
+        # Stopping pauses every transfer (partial downloads are kept for the next run).
+        self.transfer_jobs = JobThread("glassbox-transfers", self,
+                                       interrupt=self._pause_everything,
+                                       stop_wait_ms=_STOP_WAIT_MS)
+        self.library_jobs.move_here(self.library)
+        self.transfer_jobs.move_here(self.transfers)
+        tr = self.transfers
         # A finished transfer changes the list: ask the library thread for it again.
         tr.download_done.connect(self._on_transfer_ended)
         tr.download_failed.connect(self._on_transfer_ended)
         tr.import_done.connect(self._on_transfer_ended)
         tr.discarded.connect(self._on_transfer_ended)
-        self._tokens: dict[str, threading.Event] = {}
-        self._stopped = False
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self.library_jobs.qthread
+
+    @property
+    def transfer_thread(self) -> QThread:
+        return self.transfer_jobs.qthread
 
     def threads(self) -> list[QThread]:
         return [self.worker_thread, self.transfer_thread]
 
     def start(self) -> None:
-        self.worker_thread.start()
-        self.transfer_thread.start()
-        self._post(self._start)
+        self.library_jobs.start()
+        self.transfer_jobs.start()
+        self._on_library(self.library.start)
 
     def refresh(self) -> None:
-        self._post(self._refresh)
+        self._on_library(self.library.refresh)
 
     def set_default(self, name: str) -> None:
-        self._post(self._set_default, name)
+        self._on_library(lambda: self.library.set_default(name))
 
     def remove(self, name: str, delete_file: bool) -> None:
-        self._post(self._remove, name, delete_file)
+        self._on_library(lambda: self.library.remove(name, delete_file))
 
     def search(self, query: str) -> None:
-        self._post(self._search, query)
+        self._on_library(lambda: self.library.search(query))
 
     def list_repo(self, repo_id: str) -> None:
-        self._post(self._list_repo, repo_id)
+        self._on_library(lambda: self.library.list_repo(repo_id))
 
     def save_settings(self, settings: LoadSettings) -> None:
-        self._post(self._save_settings, settings)
+        # Kept: a change made just before the window closed must stick.
+        self.library_jobs.call(lambda _ctx: self.library.save_settings(settings), keep=True)
 
     def download(self, repo_id: str, filename: str) -> None:
         """Start (or resume) a download; a paused one continues where it stopped."""
         token = threading.Event()
         self._tokens[download_key(repo_id, filename)] = token
-        self._post(self._download, repo_id, filename, token)
+        self._on_transfers(lambda: self.transfers.download(repo_id, filename, token))
 
     def pause(self, repo_id: str, filename: str) -> None:
         token = self._tokens.get(download_key(repo_id, filename))
@@ -322,12 +294,12 @@ class ModelsHandle(QObject):
     def cancel_download(self, repo_id: str, filename: str) -> None:
         """Stop the download and delete what arrived (after it stopped: same thread)."""
         self.pause(repo_id, filename)
-        self._post(self._discard, repo_id, filename)
+        self._on_transfers(lambda: self.transfers.discard(repo_id, filename))
 
     def import_file(self, path: str, copy: bool) -> None:
         token = threading.Event()
         self._tokens[import_key(path)] = token
-        self._post(self._import, path, copy, token)
+        self._on_transfers(lambda: self.transfers.import_file(path, copy, token))
 
     def cancel_import(self, path: str) -> None:
         token = self._tokens.get(import_key(path))
@@ -335,26 +307,23 @@ class ModelsHandle(QObject):
             token.set()
 
     def shutdown(self) -> None:
-        """Pause every transfer (partial downloads are kept for the next run), end both."""
-        if self._stopped:
-            return
-        self._stopped = True
+        """Pause every transfer, skip what is queued, end both threads."""
+        for jobs in (self.library_jobs, self.transfer_jobs):
+            jobs.begin_stop()
+        for jobs in (self.library_jobs, self.transfer_jobs):
+            jobs.join()
+
+    def _pause_everything(self) -> None:
         for token in self._tokens.values():
             token.set()
-        self.library.close_soon()
         self.transfers.close_soon()
-        for thread, signal in ((self.worker_thread, self._shutdown_library),
-                               (self.transfer_thread, self._shutdown_transfers)):
-            if thread.isRunning():
-                signal.emit()
-        for thread in self.threads():
-            if thread.isRunning() and not thread.wait(_STOP_WAIT_MS):
-                log.error("the %s thread did not stop in time", thread.objectName())
 
     def _on_transfer_ended(self, key: str, *_: Any) -> None:
         self._tokens.pop(key, None)
         self.refresh()
 
-    def _post(self, signal: SignalInstance, *args: object) -> None:
-        if not self._stopped:
-            signal.emit(*args)
+    def _on_library(self, action: Callable[[], object]) -> None:
+        self.library_jobs.call(lambda _ctx: action())
+
+    def _on_transfers(self, action: Callable[[], object]) -> None:
+        self.transfer_jobs.call(lambda _ctx: action())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.config import data_home
+from core.api import data_home
 from desktop.gui_collector import GuiThreadCollector
 from desktop.main_window import MainWindow
 from desktop.single_instance import SingleInstance, bring_to_front

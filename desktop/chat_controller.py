@@ -14,9 +14,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.api import ChatStore, ChatSummary, StoredMessage, UIState
 from core.engine.types import GenerationStats
-from core.settings import UIState, read, update
-from core.store import ChatStore, ChatSummary, StoredMessage
+from core.settings import read, update
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
 from ui.chat_list_panel import ChatListPanel

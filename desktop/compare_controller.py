@@ -17,18 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core.errors import EngineCrashed, GlassboxError
-from core.settings import LoadSettings, SamplingSettings, read
+from core.api import EngineCrashed, GlassboxError, LoadSettings, SamplingSettings
+from core.settings import read
 from desktop.job_thread import JobThread
 from desktop.store_worker import StoreClient
 from ui.compare_panel import ComparePanel
 
 if TYPE_CHECKING:
-    from core.engine.client import EngineClient
-    from core.engine.types import ModelInfo
-    from core.prompts.compare import Variant
-    from core.store import ChatStore
-    from core.store.comparisons import Comparison
+    from core.api import ChatStore, Comparison, EngineClient, ModelInfo, Variant
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +86,7 @@ class CompareWorker(QObject):
         self.finished.emit(saved.id)
 
     def _open_store(self) -> ChatStore:
-        from core.store import ChatStore
+        from core.api import ChatStore
 
         if self._store is None:
             self._store = ChatStore(self._db_path)
@@ -99,14 +95,8 @@ class CompareWorker(QObject):
 
     def _run(self, prompt: str, variants: list[Variant],
              model_path: str) -> dict[int, tuple[str, str, dict[str, Any] | None]]:
-        from core.engine.client import EngineClient
-        from core.prompts.compare import (
-            VariantDone,
-            VariantFailed,
-            VariantStarted,
-            VariantToken,
-            run_comparison,
-        )
+        from core.api import EngineClient, run_comparison
+        from core.prompts.compare import VariantDone, VariantFailed, VariantStarted, VariantToken
 
         outputs: dict[int, tuple[str, str, dict[str, Any] | None]] = {
             i: ("", "interrupted", None) for i in range(len(variants))}
@@ -160,7 +150,7 @@ class CompareWorker(QObject):
 
 def _variants(store: ChatStore, specs: list[dict[str, Any]],
               values: dict[str, str]) -> list[Variant]:
-    from core.prompts.compare import Variant
+    from core.api import Variant
 
     base = read(store.settings, SamplingSettings)
     variants = []

@@ -200,7 +200,7 @@ class DatabaseController(QObject):
 
 def _start_job(db: Path) -> Callable[[threading.Event, LabProgress], StartCheck]:
     def job(_cancel: threading.Event, _progress: LabProgress) -> StartCheck:
-        from core.errors import GlassboxError
+        from core.api import GlassboxError
 
         repaired, error = None, None
         try:

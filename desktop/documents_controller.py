@@ -14,10 +14,10 @@ from desktop.documents_worker import DocumentsHandle, IndexOutcome, LibraryFacto
 from ui.documents_panel import DocumentsPanel
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
-    from core.rag.index_store import CollectionInfo, DocumentInfo
+    from core.api import CollectionInfo, DocumentInfo
 
 if TYPE_CHECKING:
-    from core.rag.library import IndexProgress  # the library loads on the worker thread
+    from core.api import IndexProgress  # the library loads on the worker thread
 
 
 class DocumentsController(QObject):

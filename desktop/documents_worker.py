@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core.errors import GlassboxError
+from core.api import GlassboxError
 from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
-    from core.rag.library import DocumentLibrary, IndexProgress
+    from core.api import DocumentLibrary, IndexProgress
     from core.rag.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class DocumentsWorker(QObject):
                 self._library = self._factory()
             else:
                 # Imported here so the window shows before sqlite-vec and the parsers load.
-                from core.rag.library import DocumentLibrary
+                from core.api import DocumentLibrary
 
                 self._library = DocumentLibrary()
         return self._library

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from core.config import database_path
+from core.api import database_path
 from core.rag.embedding_map_types import DEFAULT_SENTENCES
 from desktop.learn_lab_worker import LabHandle, LabProgress
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
 
 if TYPE_CHECKING:
+    from core.api import CollectionInfo
     from core.engine.token_neighbours import TokenEmbeddings
     from core.rag.embedding_map_types import ChunkDetail, CollectionMap, SentenceMap
-    from core.rag.index_store import CollectionInfo, IndexStore
+    from core.rag.index_store import IndexStore
 
 
 class EmbeddingMapsController(QObject):

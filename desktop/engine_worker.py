@@ -16,19 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from core.api import (
+    DoneEvent,
+    EngineCrashed,
+    GlassboxError,
+    LoadSettings,
+    ModelInfo,
+    ModelLoadError,
+    SamplingSettings,
+    TokenEvent,
+)
 from core.engine.load_guard import LoadGuard
-from core.engine.types import DoneEvent, ModelInfo, SamplingSettings, TokenEvent
-from core.errors import EngineCrashed, GlassboxError, ModelLoadError
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
-from core.settings import LoadSettings, read
+from core.settings import read
 from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
-    from core.chat import ChatSession
-    from core.engine.client import EngineClient
-    from core.rag.library import DocumentLibrary
-    from core.rag.retrieve import Hit
-    from core.store import ChatStore
+    from core.api import ChatSession, ChatStore, DocumentLibrary, EngineClient, Hit
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +85,7 @@ class EngineWorker(QObject):
 
     # -- worker thread ----------------------------------------------------------------------
     def start(self) -> None:
-        from core.chat import ChatSession
-        from core.engine.client import EngineClient
-        from core.store import ChatStore
+        from core.api import ChatSession, ChatStore, EngineClient
 
         self._store = ChatStore(self._db_path)
         self._engine = EngineClient()
@@ -96,8 +98,8 @@ class EngineWorker(QObject):
     def _search(self, query: str, collections: Sequence[str], top_k: int) -> list[Hit]:
         """Retrieval for grounded replies, on this thread with its own connection; the
         embedding model loads on first use (seconds), never at start-up."""
+        from core.api import DocumentLibrary
         from core.rag.grounding import searcher
-        from core.rag.library import DocumentLibrary
 
         if self._library is None:
             self._library = DocumentLibrary(self._db_path)
@@ -183,7 +185,7 @@ class EngineWorker(QObject):
 
     def _run_reply(self, chat_id: int,
                    start: Callable[[ChatSession, SamplingSettings], Iterator[object]]) -> None:
-        from core.chat import Grounded, ReplyStarted, SearchingDocuments
+        from core.api import Grounded, ReplyStarted, SearchingDocuments
 
         if self._session is None or self._store is None or self._closing.is_set():
             self.reply_failed.emit(chat_id, "Glassbox is closing: the message was not sent.")

@@ -37,7 +37,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.errors import Cancelled, GlassboxError
+from core.api import Cancelled, GlassboxError
 
 log = logging.getLogger(__name__)
 

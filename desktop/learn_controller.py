@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
-from core.engine.types import ChatMessage
+from core.api import ChatMessage, TokenPiece
+from core.engine.introspect_types import NextTokenView, SurpriseView
 from desktop.engine_worker import EngineHandle
 from desktop.learn_inside_controller import InsideController
 from ui.learn.learn_panel import LearnPanel

@@ -14,17 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPalette
 
+from core.api import ChatMessage, TokenPiece
 from core.engine.attention_plan import AttentionPlan, plan_for_text
 from core.engine.capture_types import AttentionView, LensView
-from core.engine.introspect_types import TokenPiece
-from core.engine.types import ChatMessage
 from core.gguf.anatomy_types import AnatomyView, ArchitectureSummary, WeightHistogram
 from desktop.engine_worker import EngineHandle
 from ui.learn.attention_grid_view import CELL, GAP
 from ui.learn.learn_panel import LearnPanel
 
 if TYPE_CHECKING:
-    from core.rag.grounding import Grounding
+    from core.api import Grounding
 
 NO_REPLY = "This chat has no reply yet: send a message first, then look inside the reply."
 

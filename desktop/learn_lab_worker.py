@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread
 
-from core.errors import GlassboxError
+from core.api import GlassboxError
 from desktop.job_thread import JobContext, JobThread
 
 LabProgress = Callable[[int, int, str], None]

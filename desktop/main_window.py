@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import data_home, database_path
+from core.api import data_home, database_path
 from ui.chat_list_panel import ChatListPanel
 from ui.chat_view import ChatView
 from ui.collections_button import CollectionsButton
@@ -37,7 +37,7 @@ from ui.system_prompt_view import SystemPromptView
 from ui.theme import style_widget
 
 if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
-    from core.engine.types import ChatMessage
+    from core.api import ChatMessage
     from desktop.chat_controller import ChatController
     from desktop.compare_controller import CompareController
     from desktop.database_controller import DatabaseController
@@ -444,7 +444,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
 
     def _open_sampling_dialog(self) -> None:
-        from core.settings import SamplingSettings, read
+        from core.api import SamplingSettings
+        from core.settings import read
 
         assert self.store is not None
         self.store.call(lambda s: read(s.settings, SamplingSettings), self._show_sampling_dialog)

@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
+from core.api import ChatStore, GlassboxError, ModelInfo, RecentModels
 from core.engine.load_guard import LoadGuard
-from core.engine.types import ModelInfo
-from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID, NOTES, bundled_chat_models
 from core.models.startup import startup_model
-from core.settings import RecentModels, read, save, update
-from core.store import ChatStore
+from core.settings import read, save, update
 from desktop.engine_worker import EngineHandle
 from desktop.store_worker import StoreClient
 from ui.error_banner_view import ErrorBannerView
@@ -31,7 +29,7 @@ from ui.model_picker_view import ModelPickerView
 from ui.status_view import StatusView
 
 if TYPE_CHECKING:
-    from core.models.registry import ModelEntry
+    from core.api import ModelEntry
 
 RESTART = "Restart"
 LOAD_ANYWAY = "Load it"
@@ -48,7 +46,7 @@ def remember_model(store: ChatStore, path: str, library: list[str]) -> list[str]
 def chosen_default() -> str | None:
     """The path of the model the user made the default in the library, if they chose one
     other than the bundled fallback (a store-thread job: it reads GGUF headers)."""
-    from core.models.registry import ModelRegistry
+    from core.api import ModelRegistry
 
     try:
         entry = ModelRegistry().default()

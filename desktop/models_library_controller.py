@@ -19,11 +19,10 @@ from ui.download_list_view import CANCELLED, DONE, FAILED, PAUSED, RUNNING, form
 from ui.models_panel import DOWNLOAD, INSTALLED, ModelsPanel
 
 if TYPE_CHECKING:  # the worker imports these modules; the GUI thread only needs the types
+    from core.api import LoadSettings, ModelEntry
     from core.models.download import DownloadProgress, PartialDownload
     from core.models.hardware import HardwareInfo
     from core.models.hub import HubModel, HubRepo
-    from core.models.load_settings import LoadSettings
-    from core.models.registry import ModelEntry
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, SignalInstance
 
-from core.config import database_path
-from core.errors import Cancelled, GlassboxError
+from core.api import Cancelled, GlassboxError, database_path
 from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
-    from core.models.load_settings import LoadSettings
-    from core.store import ChatStore
+    from core.api import ChatStore, LoadSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +79,15 @@ class LibraryWorker(QObject):
 
     def _settings_store(self) -> ChatStore:
         if self._store is None:
-            from core.store import ChatStore
+            from core.api import ChatStore
 
             self._store = ChatStore(database_path())  # this thread's own connection
         return self._store
 
     def start(self) -> None:
+        from core.api import LoadSettings
         from core.models.hardware import detect_hardware
-        from core.settings import LoadSettings, read
+        from core.settings import read
 
         def settings() -> None:
             self.settings_loaded.emit(read(self._settings_store().settings, LoadSettings))
@@ -98,8 +97,8 @@ class LibraryWorker(QObject):
         self._run("detect the hardware", lambda: self.hardware_detected.emit(detect_hardware()))
 
     def refresh(self) -> None:
+        from core.api import ModelRegistry
         from core.models.download import partial_downloads
-        from core.models.registry import ModelRegistry
 
         def send() -> None:
             self.library_changed.emit(ModelRegistry().models())
@@ -108,13 +107,13 @@ class LibraryWorker(QObject):
         self._run("read the model library", send)
 
     def set_default(self, name: str) -> None:
-        from core.models.registry import ModelRegistry
+        from core.api import ModelRegistry
 
         self._run("set the default model", lambda: ModelRegistry().set_default(name))
         self.refresh()
 
     def remove(self, name: str, delete_file: bool) -> None:
-        from core.models.registry import ModelRegistry
+        from core.api import ModelRegistry
 
         self._run("remove the model", lambda: ModelRegistry().remove(name,
                                                                      delete_file=delete_file))
@@ -200,7 +199,7 @@ class TransferWorker(QObject):
         self.discarded.emit(download_key(repo_id, filename))
 
     def import_file(self, path: str, copy: bool, cancel: threading.Event) -> None:
-        from core.models.registry import ModelRegistry
+        from core.api import ModelRegistry
 
         key = import_key(path)
         if self._closing.is_set():

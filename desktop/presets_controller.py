@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from core.api import ChatStore, ChatSummary
 from core.prompts.presets import Preset
-from core.store import ChatStore, ChatSummary
 from desktop.chat_controller import ChatController
 from desktop.store_worker import StoreClient
 from ui.presets_dialog import PresetsDialog

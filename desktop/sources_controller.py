@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtWidgets import QWidget
 
-from core.engine.types import ModelInfo
+from core.api import Grounding, ModelInfo
 from core.models.bundled import CHAT_MODEL_ID, DEMO_NOTE, is_demo_model
 from core.models.starter import StarterModel
-from core.rag.grounding import Grounding
 from desktop.engine_worker import EngineHandle
 from desktop.open_document import open_document
 from desktop.store_worker import StoreClient
@@ -29,7 +28,7 @@ from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
 
 if TYPE_CHECKING:
-    from core.store import ChatSummary, StoredMessage
+    from core.api import ChatSummary, StoredMessage
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def _grounding(message: StoredMessage) -> Grounding | None:
 def _suggestion() -> tuple[StarterModel | None, bool]:
     """The best starter model for this computer, and whether the library has it already (a
     store-thread job: it reads the model list)."""
-    from core.models.registry import ModelRegistry
+    from core.api import ModelRegistry
     from core.models.starter import suggest_for_this_computer
 
     starter = suggest_for_this_computer()

@@ -15,8 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread
 
-from core.errors import GlassboxError
-from core.store import ChatStore
+from core.api import ChatStore, GlassboxError
 from desktop.job_thread import JobContext, JobThread
 
 log = logging.getLogger(__name__)

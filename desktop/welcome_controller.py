@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 if TYPE_CHECKING:
-    from core.rag.index_store import CollectionInfo
-    from core.rag.library import IndexProgress
+    from core.api import CollectionInfo, IndexProgress
     from desktop.documents_worker import IndexOutcome
     from desktop.main_window import MainWindow
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from ui.theme import mark_secondary
 
 if TYPE_CHECKING:  # core.store (apsw, every store module) is not needed to paint the window
-    from core.store import ChatSummary
+    from core.api import ChatSummary
 
 _SEARCH_DELAY_MS = 200
 _ID_ROLE = Qt.ItemDataRole.UserRole

@@ -14,8 +14,7 @@ from ui.branch_links import BRANCH_SCHEMES, insert_branch_line, parse_branch_lin
 from ui.message_render import CodeFormats, Sources, Theme, insert_message
 
 if TYPE_CHECKING:  # not needed to paint the window (core.store brings apsw, every store)
-    from core.rag.grounding import Grounding
-    from core.store import StoredMessage
+    from core.api import Grounding, StoredMessage
 from ui.model_hint_view import ModelHintView
 from ui.welcome_view import WelcomeView
 
@@ -39,7 +38,7 @@ class _Shown:
 def _sources_of(message: StoredMessage) -> Sources | None:
     if not message.grounding:
         return None
-    from core.rag.grounding import Grounding  # only a grounded reply needs it
+    from core.api import Grounding  # only a grounded reply needs it
 
     try:
         grounding = Grounding.from_json(message.grounding)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
-    from core.rag.index_store import CollectionInfo
+    from core.api import CollectionInfo
 
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
-    from core.rag.index_store import DocumentInfo
+    from core.api import DocumentInfo
 
 
 # Status sits next to Problem, so a failure reads "Failed  the PDF is damaged…" in one glance.

@@ -37,7 +37,7 @@ from ui.index_progress_view import IndexProgressView
 from ui.inline_confirm_view import InlineConfirmView
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
-    from core.rag.index_store import CollectionInfo, DocumentInfo
+    from core.api import CollectionInfo, DocumentInfo
 
 FILE_FILTER = ("Documents (*.pdf *.docx *.md *.markdown *.html *.htm *.xhtml *.txt *.text *.rst);;"
                "All files (*)")

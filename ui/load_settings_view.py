@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.models.load_settings import KV_TYPES, LoadSettings
+from core.api import LoadSettings
+from core.models.load_settings import KV_TYPES
 from ui.theme import mark_secondary
 
 _AUTO_LAYERS = -2  # the spin box's "Auto"; -1 stays llama.cpp's "all layers"

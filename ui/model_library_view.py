@@ -13,7 +13,7 @@ from core.models.bundled import DEMO_NOTE
 from core.models.metadata import format_bytes, format_parameters
 
 if TYPE_CHECKING:
-    from core.models.registry import ModelEntry
+    from core.api import ModelEntry
 
 COLUMNS = ("Name", "Source", "Architecture", "Params", "Quant", "Size", "Context", "Licence",
            "Template")

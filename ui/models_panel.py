@@ -36,7 +36,7 @@ from ui.starter_models_view import StarterModelsView
 from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
-    from core.models.registry import ModelEntry
+    from core.api import ModelEntry
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 INSTALLED, DOWNLOAD = range(2)

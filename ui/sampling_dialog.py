@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.types import SamplingSettings
+from core.api import SamplingSettings
 from ui.theme import mark_secondary
 
 # name: (label, minimum, maximum, step, decimals); decimals None means an integer field

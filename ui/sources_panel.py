@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ui.context_budget_view import PART_COLORS, PART_LABELS, ContextBudgetView
 
 if TYPE_CHECKING:
-    from core.rag.grounding import Grounding, Source
+    from core.api import Grounding, Source
 
 _EMPTY = ("Choose document collections for this chat with the Documents button above, then "
           "ask a question. The passages the answer was given show here, with their scores "

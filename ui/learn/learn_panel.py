@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabWidget, QWidget
 
-from core.engine.types import SamplingSettings
+from core.api import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.api import SamplingSettings
 from core.engine.introspect_types import Candidate, NextTokenView
-from core.engine.types import SamplingSettings
 from ui.empty_state_view import EmptyStateView
 from ui.learn import shading
 from ui.learn.pieces import label, percent, piece_html

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.api import SamplingSettings
 from core.engine.introspect_types import Candidate, SamplerStage
-from core.engine.types import SamplingSettings
 from ui.learn import shading
 from ui.learn.pieces import label, percent
 

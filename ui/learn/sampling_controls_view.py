@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QGridLayout, QLabel, QSlider, QWidget
 
-from core.engine.types import SamplingSettings
+from core.api import SamplingSettings
 
 DEBOUNCE_MS = 80
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.introspect_types import TokenPiece
+from core.api import TokenPiece
 from ui.empty_state_view import EmptyStateView
 from ui.learn import shading
 from ui.learn.pieces import is_partial, label, piece_html, spaced_hex

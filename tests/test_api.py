@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,16 @@ def test_the_core_package_reexports_the_front_door() -> None:
     assert core.ChatSession is api.ChatSession and core.open_chats is api.open_chats
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         core.nothing_here  # noqa: B018
+
+
+def test_the_readme_example_runs(glassbox_home: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\n") + len("```python\n")
+    code = textwrap.dedent(readme[start:readme.index("```", start)])
+    assert code.startswith("from core import api")
+    code = code.replace("api.saved_settings().sampling",
+                        "api.SamplingSettings(seed=1, max_tokens=6)")  # short, the same path
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()  # the reply, streamed

@@ -62,7 +62,7 @@ def test_bad_input_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"<html>Not found</html>")
     code, out, err = run(capsys, "import", str(junk))
-    assert code == 1 and err == "glassbox: junk.gguf is not a GGUF model file.\n"
+    assert code == 1 and err == "glassbox: error: junk.gguf is not a GGUF model file.\n"
     code, out, err = run(capsys, "remove", "nothing-here")
     assert code == 1 and "No model named 'nothing-here'" in err
     code, out, err = run(capsys, "remove", BUNDLED_CHAT_ID, "--delete-file")

@@ -3,45 +3,50 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import apsw
-
-from core import cli_doctor, cli_inspect
-from core import cli_models as models_cli
-from core import cli_prompts as prompts_cli
+from core import cli_doctor, cli_inspect, cli_models, cli_prompts
+from core.cli_shape import (
+    add_model_options,
+    command,
+    fail,
+    print_json,
+    sampling,
+    start_engine,
+)
 from core.config import database_path
-from core.defaults import DEFAULT_N_CTX
-from core.engine.client import EngineClient
-from core.engine.loading import load_model
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
 from core.errors import GlassboxError
-from core.models.load_settings import LoadSettings
-from core.models.registry import ModelRegistry
 from core.rag import cli as rag_cli
-from core.settings import read_saved
 
 if TYPE_CHECKING:
+    from core.engine.client import EngineClient
     from core.rag.grounding import Grounding
     from core.rag.library import DocumentLibrary
 
-_DEFAULTS = SamplingSettings()
+# Every command module registers its parsers the same way (see core.cli_shape).
+_COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor)
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="MODEL", help="GGUF file or library model name to run "
-                   "(default: the library's default, else the bundled SmolLM2)")
-    p.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
-    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="-1 for a random seed")
-    p.add_argument("--ctx", type=int, default=None, help="context window in tokens (default: "
-                   f"the app's load settings, else {DEFAULT_N_CTX})")
-    p.add_argument("--system", default="", help="system prompt")
+def add_parser(sub: Any) -> None:
+    """`ask` and `chat` (whose `list|export|import` come from core.cli_prompts)."""
+    ask = sub.add_parser("ask", help="answer one question and exit")
+    ask.add_argument("question", help="the question; '-' reads it from standard input")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument("--collection", action="append", metavar="NAME", default=[],
+                     help="answer from this document collection, with citations (repeatable)")
+    ask.add_argument("--top", type=int, default=6, metavar="K",
+                     help="passages to retrieve for --collection (default 6)")
+    add_model_options(ask)
+    ask.set_defaults(func=run_ask)
+    chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats; "
+                          "`chat list|export|import` manage saved chats")
+    add_model_options(chat)
+    chat.set_defaults(func=run_chat)
+    cli_prompts.add_chat_subcommands(chat)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,60 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with local GGUF models. Run `python main.py` for the desktop app.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    ask = sub.add_parser("ask", help="answer one question and exit")
-    ask.add_argument("question", help="the question; '-' reads it from standard input")
-    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    ask.add_argument("--collection", action="append", metavar="NAME", default=[],
-                     help="answer from this document collection, with citations (repeatable)")
-    ask.add_argument("--top", type=int, default=6, metavar="K",
-                     help="passages to retrieve for --collection (default 6)")
-    _add_model_options(ask)
-    chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats; "
-                          "`chat list|export|import` manage saved chats")
-    _add_model_options(chat)
-    prompts_cli.add_chat_subcommands(chat)
-    prompts_cli.add_compare_parser(sub, _add_model_options)
-    prompts_cli.add_presets_parser(sub)
-    cli_inspect.add_parser(sub, _add_model_options)
-    rag_cli.add_parser(sub)
-    models_cli.add_parser(sub)
-    cli_doctor.add_parser(sub)
+    add_parser(sub)
+    for module in _COMMAND_MODULES:
+        module.add_parser(sub)
     return parser
 
 
 def _opens_database(args: argparse.Namespace) -> bool:
     return args.command in ("chat", "compare", "presets", "docs") or (
         args.command == "ask" and bool(args.collection))
-
-
-def _sampling(args: argparse.Namespace) -> SamplingSettings:
-    if args.max_tokens < 1:
-        raise GlassboxError("--max-tokens must be at least 1.")
-    return SamplingSettings(
-        temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
-    )
-
-
-def _load_settings(args: argparse.Namespace) -> LoadSettings:
-    """The load settings chosen in the app's Models tab; --ctx, when given, wins."""
-    settings = read_saved().load
-    if args.ctx is not None:
-        if args.ctx < 1:
-            raise GlassboxError("--ctx must be at least 1.")
-        settings = replace(settings, n_ctx=args.ctx)
-    return settings
-
-
-def _start_engine(args: argparse.Namespace) -> EngineClient:
-    path = ModelRegistry().resolve(args.model)
-    settings = _load_settings(args)
-    engine = EngineClient()
-    try:
-        load_model(engine, path, settings)
-    except BaseException:
-        engine.close()
-        raise
-    return engine
 
 
 def _stream(events: Iterator[object], out: TextIO, echo: bool) -> DoneEvent | None:
@@ -124,17 +84,19 @@ def _stream(events: Iterator[object], out: TextIO, echo: bool) -> DoneEvent | No
     return done
 
 
-def _ask(args: argparse.Namespace) -> int:
+@command
+def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`glassbox ask`."""
     question = sys.stdin.read() if args.question == "-" else args.question
     messages = [ChatMessage("system", args.system)] if args.system.strip() else []
     messages.append(ChatMessage("user", question))
-    sampling = _sampling(args)
+    chosen = sampling(args)
     grounding = None
-    with _open_collections(args) as library, _start_engine(args) as engine:
+    with _open_collections(args) as library, start_engine(args) as engine:
         if library is not None:
-            grounding = _ground(args, messages, engine, library, sampling)
+            grounding = _ground(args, messages, engine, library, chosen)
             messages = list(grounding.messages)
-        done = _stream(engine.generate(messages, sampling), sys.stdout, echo=not args.json)
+        done = _stream(engine.generate(messages, chosen), out, echo=not args.json)
     if done is None:
         return 130
     if grounding is not None:
@@ -152,9 +114,9 @@ def _ask(args: argparse.Namespace) -> int:
             result["citations"] = grounding.citations(done.text)
             result["invalid_citations"] = list(grounding.invalid_citations)
             result["backed"] = grounding.backed
-        print(json.dumps(result, ensure_ascii=False))
+        print_json(out, result, indent=None)
     elif grounding is not None:
-        _print_sources(grounding, done.text)
+        _print_sources(grounding, done.text, out)
     return 0
 
 
@@ -184,86 +146,72 @@ def _ground(args: argparse.Namespace, messages: list[ChatMessage], engine: Engin
                   sampling.max_tokens, top_k=args.top)
 
 
-def _print_sources(grounding: Grounding, answer: str) -> None:
+def _print_sources(grounding: Grounding, answer: str, out: TextIO) -> None:
     if not grounding.sources:
-        print("(no passage in the collection matched the question)")
+        out.write("(no passage in the collection matched the question)\n")
         return
-    print("\nSources:")
+    out.write("\nSources:\n")
     for citation, source in zip(grounding.citations(answer), grounding.sources, strict=True):
         mark = "*" if citation["cited"] else " "
-        print(f" {mark}[{source.number}] {source.label}  ({source.path})")
+        out.write(f" {mark}[{source.number}] {source.label}  ({source.path})\n")
     if grounding.invalid_citations:
         listed = ", ".join(f"[{n}]" for n in grounding.invalid_citations)
-        print(f"! cites passages that do not exist: {listed} (only "
-              f"{grounding.passage_range()} were given)")
+        out.write(f"! cites passages that do not exist: {listed} (only "
+                  f"{grounding.passage_range()} were given)\n")
     if grounding.backed is False:
-        print("! not backed by your documents: no sentence of the answer matches a passage")
+        out.write("! not backed by your documents: no sentence of the answer matches a "
+                  "passage\n")
 
 
-def _chat(args: argparse.Namespace) -> int:
+@command
+def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`glassbox chat`: the interactive loop (reading standard input)."""
     from core.chat import ChatSession
     from core.store import ChatStore
 
-    sampling = _sampling(args)
+    chosen = sampling(args)
     store = ChatStore(database_path())
     try:
-        with _start_engine(args) as engine:
+        with start_engine(args) as engine:
             session = ChatSession(store, engine)
             chat = store.create_chat(system_prompt=args.system)
-            print(f"Chatting with {engine.model.name if engine.model else 'the model'}. "
-                  "Ctrl+C stops a reply; /exit or Ctrl+D quits.")
+            out.write(f"Chatting with {engine.model.name if engine.model else 'the model'}. "
+                      "Ctrl+C stops a reply; /exit or Ctrl+D quits.\n")
             while True:
+                out.write("you> ")
+                out.flush()
                 try:
-                    line = input("you> ")
+                    line = input()
                 except (EOFError, KeyboardInterrupt):
-                    print()
+                    out.write("\n")
                     return 0
                 if line.strip() in ("/exit", "/quit"):
                     return 0
                 if not line.strip():
                     continue
                 try:
-                    sys.stdout.write("assistant> ")
-                    _stream(session.send(chat.id, line, sampling), sys.stdout, echo=True)
+                    out.write("assistant> ")
+                    _stream(session.send(chat.id, line, chosen), out, echo=True)
                 except GlassboxError as exc:
-                    print(f"glassbox: {exc}", file=sys.stderr)
+                    fail(err, exc)  # the chat goes on
     finally:
         store.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Parse `argv` and run the command it names, writing to `out` and `err` (default: the
+    process's standard output and error); returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "doctor":
-            return cli_doctor.run(args)
-        if _opens_database(args):
-            cli_doctor.open_checks()
-        if args.command == "docs":
-            return rag_cli.run(args)
-        if args.command == "models":
-            return models_cli.run(args)
-        if args.command == "inspect":
-            with _start_engine(args) as engine:
-                return cli_inspect.run(args, engine)
-        if args.command == "compare":
-            return prompts_cli.run_compare(args, _sampling(args), _start_engine,
-                                           _load_settings(args))
-        if args.command == "presets":
-            return prompts_cli.run_presets()
-        if args.command == "chat" and args.chat_command:
-            return prompts_cli.run_chat_command(args)
-        return _ask(args) if args.command == "ask" else _chat(args)
-    except GlassboxError as exc:
-        print(f"glassbox: error: {exc}", file=sys.stderr)
-        return 1
-    except (apsw.CorruptError, apsw.NotADBError) as exc:  # damage quick_check could not see
-        print(f"glassbox: error: {cli_doctor.damaged_message(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return _run(args, out or sys.stdout, err or sys.stderr)
+
+
+@command
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if _opens_database(args):
+        cli_doctor.open_checks(err=err)
+    return int(args.func(args, out, err))
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

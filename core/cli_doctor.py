@@ -8,13 +8,13 @@ a damaged file gets a message that says what to do, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from core.cli_shape import command, print_json, warn
 from core.config import database_path
 from core.doctor import DoctorReport, age_text, check_everything, size_text
 from core.store.backup import BackupInfo, backup_if_due, make_backup
@@ -43,9 +43,11 @@ def add_parser(sub: Any) -> None:
                         help="copy what can still be read into a new database; the damaged "
                         "file is kept aside")
     doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+@command
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     db = database_path()
     if args.backup:
         require_healthy(db)  # a damaged copy must not push a good one out of the rotation
@@ -56,21 +58,22 @@ def run(args: argparse.Namespace) -> int:
             info = make_backup(conn, db, "manual")
         finally:
             conn.close()
-        return _print(args, asdict(info), f"Backup written: {info.path} ({size_text(info.size)})")
+        return _print(args, out, asdict(info),
+                      f"Backup written: {info.path} ({size_text(info.size)})")
     if args.restore is not None:
         result = restore_backup(db, args.restore or None)
-        return _print_repair(args, result)
+        return _print_repair(args, out, result)
     if args.recover:
-        return _print_repair(args, recover_database(db))
+        return _print_repair(args, out, recover_database(db))
     report = check_everything()
     if args.json:
-        print(json.dumps(asdict(report) | {"ok": report.ok}, indent=2, ensure_ascii=False))
+        print_json(out, asdict(report) | {"ok": report.ok})
     else:
-        print(report_text(report))
+        out.write(report_text(report) + "\n")
     return 0 if report.ok else 1
 
 
-def open_checks(db: Path | None = None) -> None:
+def open_checks(db: Path | None = None, err: TextIO | None = None) -> None:
     """Before a command opens the database: quick_check it (raising a StoreError that says
     what to do) and make the day's backup when it is due (a failure is only a warning)."""
     db = db or database_path()
@@ -80,7 +83,7 @@ def open_checks(db: Path | None = None) -> None:
         raise DatabaseDamaged(f"{exc} {WAYS_BACK}") from None
     outcome = backup_if_due(db)
     if outcome.warning:
-        print(f"glassbox: warning: {outcome.warning}", file=sys.stderr)
+        warn(err or sys.stderr, outcome.warning)
 
 
 def damaged_message(exc: BaseException) -> str:
@@ -117,17 +120,20 @@ def backup_line(info: BackupInfo) -> str:
     return f"{info.name}  {size_text(info.size):>9}  {when} ({age_text(info.created_at)} ago)"
 
 
-def _print_repair(args: argparse.Namespace, result: RepairResult) -> int:
+def _print_repair(args: argparse.Namespace, out: TextIO, result: RepairResult) -> int:
     lines = [result.message]
     for table in result.tables:
         if table.copied or table.unreadable or table.rejected:
             extra = (f", {table.unreadable} unreadable part(s)" if table.unreadable else "") + \
                 (f", {table.rejected} damaged row(s) left out" if table.rejected else "")
             lines.append(f"  {table.table}: {table.copied} row(s){extra}")
-    return _print(args, asdict(result), "\n".join(lines))
+    return _print(args, out, asdict(result), "\n".join(lines))
 
 
-def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+def _print(args: argparse.Namespace, out: TextIO, data: dict[str, Any], text: str) -> int:
+    if args.json:
+        print_json(out, data)
+    else:
+        out.write(text + "\n")
     return 0
 

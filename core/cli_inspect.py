@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from core.cli_shape import add_model_options, command, start_engine
 from core.engine.attention_plan import CELL_BUDGET, plan_for_text
 from core.engine.client import EngineClient
 from core.engine.types import SamplingSettings
@@ -17,8 +17,9 @@ from core.engine.types import SamplingSettings
 _DEFAULTS = SamplingSettings()
 
 
-def add_parser(sub: Any, add_model_options: Any) -> None:
+def add_parser(sub: Any) -> None:
     inspect = sub.add_parser("inspect", help="look inside the model: tokens, next token, surprise")
+    inspect.set_defaults(func=run)
     views = inspect.add_subparsers(dest="view", required=True)
     tokens = views.add_parser("tokens", help="how the model splits a text into tokens")
     tokens.add_argument("text")
@@ -172,9 +173,17 @@ def _anatomy(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
     return data, "\n".join(lines)
 
 
-def run(args: argparse.Namespace, engine: EngineClient) -> int:
+@command
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Load the model (`args.model`, with the saved load settings) and show one view."""
+    with start_engine(args) as engine:
+        return show(args, engine, out)
+
+
+def show(args: argparse.Namespace, engine: EngineClient, out: TextIO) -> int:
+    """One view of a model already loaded in `engine`, written to `out`."""
     handler = {"tokens": _tokens, "next": _next, "surprise": _surprise,
                "attention": _attention, "lens": _lens, "anatomy": _anatomy}[args.view]
     data, text = handler(engine, args)
-    print(json.dumps(data, ensure_ascii=False) if args.json else text, file=sys.stdout)
+    out.write((json.dumps(data, ensure_ascii=False) if args.json else text) + "\n")
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any, TextIO
 
+from core.cli_shape import command, print_json
 from core.defaults import DEFAULT_N_CTX
 from core.errors import GlassboxError
 from core.models.bundled import CHAT_MODEL_ID as BUNDLED_CHAT_ID
@@ -17,6 +16,7 @@ from core.models.metadata import format_bytes, format_parameters
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `models` and its subcommands on the top-level parser's subparsers."""
     models = subparsers.add_parser("models", help="the model library: list, search, pull, import")
+    models.set_defaults(func=run)
     sub = models.add_subparsers(dest="models_command", required=True)
     listing = sub.add_parser("list", help="installed models")
     search = sub.add_parser("search", help="search the hub for GGUF models (no query: a "
@@ -54,7 +54,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     default = sub.add_parser("default", help="the model used when none is named")
     default.add_argument("model", metavar="MODEL")
     hardware = sub.add_parser("hardware", help="memory, CPU threads and GPU backend here")
-    for p in (listing, search, files, pull, imp, info, default, hardware):
+    for p in (listing, search, files, pull, imp, info, remove, default, hardware):
         p.add_argument("--json", action="store_true", help="print JSON")
     for p in (pull, imp):
         p.add_argument("--default", action="store_true", dest="make_default",
@@ -62,19 +62,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return models
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+@command
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Carry out a parsed `models` command; returns the exit status."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        return _COMMANDS[args.models_command](args, out, err)
-    except GlassboxError as exc:
-        err.write(f"glassbox: {exc}\n")
-        return 1
+    return _COMMANDS[args.models_command](args, out, err)
 
 
 def _json(out: TextIO, data: Any) -> None:
-    out.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    print_json(out, data, indent=1)
 
 
 def _table(out: TextIO, rows: list[list[str]]) -> None:
@@ -314,7 +309,9 @@ def _remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.models.registry import ModelRegistry
 
     entry = ModelRegistry().remove(args.model, delete_file=args.delete_file)
-    if args.delete_file:
+    if args.json:
+        _json(out, entry.to_dict() | {"file_deleted": args.delete_file})
+    elif args.delete_file:
         out.write(f"Removed {entry.name} and deleted {entry.path}.\n")
     else:
         out.write(f"Removed {entry.name} from the library; the file stays at {entry.path} "

@@ -8,13 +8,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from core.cli_shape import (
+    add_model_options,
+    command,
+    load_settings,
+    print_json,
+    sampling,
+    start_engine,
+)
 from core.config import database_path
 from core.engine.loading import load_model
 from core.engine.types import SamplingSettings
 from core.errors import GlassboxError
-from core.models.load_settings import LoadSettings
 from core.prompts.compare import (
     MAX_VARIANTS,
     Variant,
@@ -31,10 +38,17 @@ if TYPE_CHECKING:
     from core.engine.types import ModelInfo
     from core.store import ChatStore
 
-AddOptions = Callable[[argparse.ArgumentParser], None]
+def add_parser(sub: Any) -> None:
+    """`compare` and `presets`; `chat list|export|import` hang under `chat` (see
+    `add_chat_subcommands`)."""
+    _add_compare_parser(sub)
+    presets = sub.add_parser("presets", help="list the prompt presets (personas, few-shot "
+                             "sets, styles)")
+    presets.add_argument("--json", action="store_true", help="print JSON")
+    presets.set_defaults(func=run_presets)
 
 
-def add_compare_parser(sub: Any, add_model_options: AddOptions) -> None:
+def _add_compare_parser(sub: Any) -> None:
     p = sub.add_parser("compare", help="run one prompt through 2-4 variants side by side",
                        description="Each --preset, --plain, --also-temperature and "
                        "--also-model adds a variant (2 to 4 in all).")
@@ -53,38 +67,48 @@ def add_compare_parser(sub: Any, add_model_options: AddOptions) -> None:
     p.add_argument("--no-save", action="store_true",
                    help="do not keep the comparison in the app's list")
     add_model_options(p)
+    p.set_defaults(func=run_compare)
 
 
 def add_chat_subcommands(chat: argparse.ArgumentParser) -> None:
     sub = chat.add_subparsers(dest="chat_command", required=False,
                               metavar="{list,export,import}")
-    sub.add_parser("list", help="saved chats with their ids")
+    listing = sub.add_parser("list", help="saved chats with their ids")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     export = sub.add_parser("export", help="write a chat as Markdown or JSON")
     export.add_argument("chat_id", type=int)
     export.add_argument("--format", choices=("md", "json"), default="json")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: print)")
     imp = sub.add_parser("import", help="add a chat from a JSON export")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--json", action="store_true", help="print JSON")
+    for p in (listing, export, imp):
+        p.set_defaults(func=run_chat_command)
 
 
-def add_presets_parser(sub: Any) -> None:
-    sub.add_parser("presets", help="list the prompt presets (personas, few-shot sets, styles)")
-
-
-def run_presets() -> int:
+@command
+def run_presets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`glassbox presets`."""
     store = _open_store()
     try:
-        for preset in store.presets.list():
+        presets = store.presets.list()
+        if args.json:
+            print_json(out, [{"kind": p.kind, "name": p.name, "description": p.description,
+                              "variables": list(p.variables())} for p in presets])
+            return 0
+        for preset in presets:
             variables = " ".join("{" + v + "}" for v in preset.variables())
-            print(f"{preset.kind:9} {preset.name}  {variables}".rstrip())
+            out.write(f"{preset.kind:9} {preset.name}  {variables}".rstrip() + "\n")
             if preset.description:
-                print(f"          {preset.description}")
+                out.write(f"          {preset.description}\n")
     finally:
         store.close()
     return 0
 
 
-def run_chat_command(args: argparse.Namespace) -> int:
+@command
+def run_chat_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`glassbox chat list|export|import`."""
     from core.store.export import (
         chat_to_json,
         chat_to_markdown,
@@ -96,19 +120,26 @@ def run_chat_command(args: argparse.Namespace) -> int:
     store = _open_store()
     try:
         if args.chat_command == "list":
-            for chat in store.list_chats():
-                print(f"{chat.id:5}  {chat.title}")
+            chats = store.list_chats()
+            if args.json:
+                print_json(out, [{"id": c.id, "title": c.title} for c in chats])
+                return 0
+            for chat in chats:
+                out.write(f"{chat.id:5}  {chat.title}\n")
             return 0
         if args.chat_command == "import":
             chat = import_chat(store, read_export(args.file, "glassbox-chat"))
-            print(f"Imported “{chat.title}” as chat {chat.id}.")
+            if args.json:
+                print_json(out, {"id": chat.id, "title": chat.title})
+            else:
+                out.write(f"Imported “{chat.title}” as chat {chat.id}.\n")
             return 0
         if args.format == "json":
             text = json.dumps(chat_to_json(store, args.chat_id), ensure_ascii=False, indent=2)
         else:
             text = chat_to_markdown(store.get_chat(args.chat_id), store.messages(args.chat_id))
         if args.output is None:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            out.write(text if text.endswith("\n") else text + "\n")
         else:
             write_text(args.output, text if text.endswith("\n") else text + "\n")
         return 0
@@ -158,35 +189,35 @@ def _pair(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def run_compare(args: argparse.Namespace, sampling: SamplingSettings,
-                start_engine: Callable[[argparse.Namespace], EngineClient],
-                load_settings: LoadSettings) -> int:
-    """`glassbox compare`; a variant's own model loads with `load_settings`, as the first."""
+@command
+def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`glassbox compare`; a variant's own model loads with the same load settings as the
+    first."""
+    chosen = sampling(args)
+    settings = load_settings(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     store = _open_store()
     try:
-        variants = build_variants(args, store, sampling)
+        variants = build_variants(args, store, chosen)
         with start_engine(args) as engine:
-            results = _stream(engine, prompt, variants, echo=not args.json,
-                              load=lambda path: load_model(engine, path, load_settings))
+            results = _stream(engine, prompt, variants, out, echo=not args.json,
+                              load=lambda path: load_model(engine, path, settings))
         saved = None if args.no_save else store.comparisons.save(prompt, [
             VariantResult(v, r["text"], r["status"], r.get("stats"))
             for v, r in zip(variants, results, strict=True)])
     finally:
         store.close()
     if args.json:
-        print(json.dumps({"prompt": prompt,
-                          "comparison_id": saved.id if saved else None,
-                          "variants": [_json_row(v, r) for v, r in
-                                       zip(variants, results, strict=True)]},
-                         ensure_ascii=False))
+        print_json(out, {"prompt": prompt,
+                         "comparison_id": saved.id if saved else None,
+                         "variants": [_json_row(v, r) for v, r in
+                                      zip(variants, results, strict=True)]}, indent=None)
     return 0 if all(r["status"] != "failed" for r in results) else 1
 
 
-def _stream(engine: EngineClient, prompt: str, variants: list[Variant], echo: bool,
-            load: Callable[[str], ModelInfo]) -> list[dict[str, Any]]:
+def _stream(engine: EngineClient, prompt: str, variants: list[Variant], out: TextIO,
+            echo: bool, load: Callable[[str], ModelInfo]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{"text": "", "status": "interrupted"} for _ in variants]
-    out = sys.stdout
     try:
         for event in run_comparison(engine, prompt, variants, load=load):
             if isinstance(event, VariantStarted) and echo:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from core import cli_inspect
@@ -71,11 +73,11 @@ def test_cli_attention_keeps_the_panels_memory_budget(
     assert 30 * 9 * n * n > CELL_BUDGET  # every head would not fit: the panel averages them
     assert plan_attention(n, 0, 30, 9) == AttentionPlan(mean_heads=True)
     args = build_parser().parse_args(["inspect", "attention", LONG])
-    assert cli_inspect.run(args, engine) == 0
+    assert cli_inspect.show(args, engine, sys.stdout) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"{n} tokens, 30 layers x heads averaged;")
     assert "parts were left out" in out[1]
     short = build_parser().parse_args(["inspect", "attention", "Hello world, hello"])
-    assert cli_inspect.run(short, engine) == 0
+    assert cli_inspect.show(short, engine, sys.stdout) == 0
     out = capsys.readouterr().out.splitlines()
     assert "30 layers x 9 heads;" in out[0] and "parts were left out" not in out[1]

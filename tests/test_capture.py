@@ -8,6 +8,7 @@ layer on 10 tokens; the rest comes from llama.cpp quantizing activations in its 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,7 @@ def test_anatomy_of_the_bundled_model(engine: EngineClient, model_path: Path) ->
 
 def run_cli(engine: EngineClient, capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     args = build_parser().parse_args(["inspect", *argv])
-    assert cli_inspect.run(args, engine) == 0
+    assert cli_inspect.show(args, engine, sys.stdout) == 0
     return json.loads(capsys.readouterr().out)
 
 

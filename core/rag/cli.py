@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from core.cli_shape import command, print_json
 from core.errors import GlassboxError
 from core.rag.library import DocumentLibrary, IndexProgress, IndexSummary
 
@@ -15,12 +14,13 @@ from core.rag.library import DocumentLibrary, IndexProgress, IndexSummary
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `docs` and its subcommands on the top-level parser's subparsers."""
     docs = subparsers.add_parser("docs", help="collections of local documents to search and ask")
+    docs.set_defaults(func=run)
     sub = docs.add_subparsers(dest="docs_command", required=True)
     add = sub.add_parser("add", help="add files or folders to a collection and index them")
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument("--collection", required=True, metavar="NAME")
     add.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    sub.add_parser("list", help="collections and their documents")
+    listing = sub.add_parser("list", help="collections and their documents")
     remove = sub.add_parser("remove", help="remove a collection, or one path from it")
     remove.add_argument("path", nargs="?", metavar="PATH")
     remove.add_argument("--collection", required=True, metavar="NAME")
@@ -30,28 +30,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="may be given more than once")
     search.add_argument("--top", type=int, default=5, metavar="K")
     search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
-    search.add_argument("--json", action="store_true")
     sample = sub.add_parser("sample", help="add the Glassbox guide collection again and index it")
     sample.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    for p in (add, listing, remove, search, sample):
+        p.add_argument("--json", action="store_true", help="print JSON")
     return docs
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+@command
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Carry out a parsed `docs` command; returns the exit status."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        with DocumentLibrary() as library:
-            return _COMMANDS[args.docs_command](library, args, out, err)
-    except GlassboxError as exc:
-        err.write(f"glassbox: {exc}\n")
-        return 1
+    with DocumentLibrary() as library:
+        return _COMMANDS[args.docs_command](library, args, out, err)
 
 
 def _add(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     library.add_paths(args.collection, args.paths)
     return _index(args.collection, lambda progress: library.index(
-        args.collection, progress=progress), args.quiet, out, err)
+        args.collection, progress=progress), args, out, err)
 
 
 def _sample(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
@@ -59,14 +55,14 @@ def _sample(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
     from core.rag.sample import SAMPLE_COLLECTION, add_sample_collection
 
     return _index(SAMPLE_COLLECTION, lambda progress: add_sample_collection(
-        library, progress=progress), args.quiet, out, err)
+        library, progress=progress), args, out, err)
 
 
 def _index(name: str, run: Callable[[Callable[[IndexProgress], None]], IndexSummary],
-           quiet: bool, out: TextIO, err: TextIO) -> int:
+           args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one indexing pass with progress on `err` and a summary line on `out`."""
     def show(event: IndexProgress) -> None:
-        if quiet:
+        if args.quiet:
             return
         if event.stage == "failed":
             err.write(f"failed  {event.path}: {event.error}\n")
@@ -80,6 +76,11 @@ def _index(name: str, run: Callable[[Callable[[IndexProgress], None]], IndexSumm
     except KeyboardInterrupt:
         err.write("stopped; run the same command again to go on\n")
         return 130
+    if args.json:
+        print_json(out, {"collection": name, "indexed": summary.indexed,
+                         "skipped": summary.skipped, "failed": summary.failed,
+                         "chunks": summary.chunks, "elapsed_s": round(summary.elapsed_s, 3)})
+        return 1 if summary.failed else 0
     out.write(f"{name}: {summary.indexed} indexed, {summary.skipped} unchanged, "
               f"{summary.failed} failed, {summary.chunks} chunks in {summary.elapsed_s:.1f} s\n")
     return 1 if summary.failed else 0
@@ -87,6 +88,15 @@ def _index(name: str, run: Callable[[Callable[[IndexProgress], None]], IndexSumm
 
 def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     collections = library.list_collections()
+    if args.json:
+        print_json(out, [{"name": info.name, "documents": info.documents,
+                          "indexed": info.indexed, "failed": info.failed,
+                          "pending": info.pending, "chunks": info.chunks,
+                          "files": [{"path": doc.path, "status": doc.status,
+                                     "chunks": doc.chunks, "error": doc.error}
+                                    for doc in library.documents(info.name)]}
+                         for info in collections])
+        return 0
     if not collections:
         out.write("No collections yet. Add one with: glassbox docs add PATH --collection NAME\n")
     for info in collections:
@@ -101,10 +111,16 @@ def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: 
 def _remove(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.path is None:
         library.remove_collection(args.collection)
-        out.write(f"Removed the collection {args.collection}.\n")
+        if args.json:
+            print_json(out, {"collection": args.collection, "removed": "collection"})
+        else:
+            out.write(f"Removed the collection {args.collection}.\n")
         return 0
     count = library.remove_path(args.collection, args.path)
-    out.write(f"Removed {count} document(s) from {args.collection}.\n")
+    if args.json:
+        print_json(out, {"collection": args.collection, "path": args.path, "removed": count})
+    else:
+        out.write(f"Removed {count} document(s) from {args.collection}.\n")
     return 0 if count else 1
 
 
@@ -115,7 +131,7 @@ def _search(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err
     if args.json:
         rows = [{"path": h.path, "page": h.page, "heading": h.heading, "score": h.score,
                  "text": h.text} for h in hits]
-        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        print_json(out, rows)
         return 0
     for hit in hits:
         where = f" p.{hit.page}" if hit.page is not None else ""

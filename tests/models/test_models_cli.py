@@ -62,7 +62,7 @@ def test_bad_input_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"<html>Not found</html>")
     code, out, err = run(capsys, "import", str(junk))
-    assert code == 1 and err == "glassbox: junk.gguf is not a GGUF model file.\n"
+    assert code == 1 and err == "glassbox: error: junk.gguf is not a GGUF model file.\n"
     code, out, err = run(capsys, "remove", "nothing-here")
     assert code == 1 and "No model named 'nothing-here'" in err
     code, out, err = run(capsys, "remove", BUNDLED_CHAT_ID, "--delete-file")
@@ -118,3 +118,13 @@ def test_a_model_from_the_hub_answers(hub: FakeHub, model_path: Path, tmp_path: 
                       "--max-tokens", "12", "--seed", "1")
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["text"].strip()
+
+
+def test_models_remove_as_json(capsys: pytest.CaptureFixture[str],
+                               make_gguf: Callable[..., Path]) -> None:
+    path = make_gguf("tiny-Q8_0.gguf")
+    assert run(capsys, "import", str(path), "--name", "tiny", "--in-place")[0] == 0
+    code, out, _ = run(capsys, "remove", "tiny", "--json")
+    removed = json.loads(out)
+    assert code == 0 and removed["name"] == "tiny" and removed["file_deleted"] is False
+    assert removed["path"] == str(path) and path.exists()

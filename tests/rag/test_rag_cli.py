@@ -54,3 +54,22 @@ def test_docs_add_reports_failed_files(embedder: Embedder, tmp_path: Path) -> No
     bad.write_bytes(b"\xff\xfe\xfa")
     code, out, err = _run("docs", "add", str(bad), "--collection", "c")
     assert code == 1 and "1 failed" in out and "not valid UTF-8" in err
+
+
+def test_docs_add_list_remove_as_json(embedder: Embedder, corpus: Path) -> None:
+    code, out, _ = _run("docs", "add", str(corpus), "--collection", "c", "--quiet", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["collection"] == "c" and summary["indexed"] == 4
+    assert set(summary) == {"collection", "indexed", "skipped", "failed", "chunks", "elapsed_s"}
+    code, out, _ = _run("docs", "list", "--json")
+    [listed] = json.loads(out)
+    assert code == 0 and listed["name"] == "c" and listed["documents"] == 4
+    assert {Path(f["path"]).name for f in listed["files"]} >= {"atlas.pdf", "notes.txt"}
+    assert all(f["status"] == "indexed" and f["error"] is None for f in listed["files"])
+    code, out, _ = _run("docs", "remove", "--collection", "c", str(corpus / "notes.txt"),
+                        "--json")
+    assert code == 0 and json.loads(out) == {"collection": "c",
+                                             "path": str(corpus / "notes.txt"), "removed": 1}
+    code, out, _ = _run("docs", "remove", "--collection", "c", "--json")
+    assert code == 0 and json.loads(out) == {"collection": "c", "removed": "collection"}
+    assert json.loads(_run("docs", "list", "--json")[1]) == []

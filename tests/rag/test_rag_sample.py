@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -181,6 +182,8 @@ def test_cli_docs_sample_brings_the_guide_back(tiny_guide: Path,
 
     code, out, _ = _docs("sample", "--quiet")  # again: nothing changed, nothing re-indexed
     assert code == 0 and "0 indexed, 3 unchanged" in out
+    code, out, _ = _docs("sample", "--json")
+    assert code == 0 and json.loads(out)["skipped"] == 3
 
 
 def test_cli_docs_sample_without_the_guide_installed(library: DocumentLibrary, tmp_path: Path,

@@ -1,6 +1,6 @@
 """llama-cpp-python opened without touching the process's standard streams.
 
-`Llama(verbose=False)` silences llama.cpp by swapping the whole process's stdout and stderr
+A quiet `Llama` (verbose off) silences llama.cpp by swapping the whole process's stdout and stderr
 (file descriptors 1 and 2, and `sys.stdout`/`sys.stderr`) while a model loads: every other
 thread's output vanishes meanwhile, and a crash then leaves them pointing at /dev/null. So every
 `Llama` in core comes from `open_llama`, with `verbose=True` (nothing is swapped), and what that
@@ -105,5 +105,5 @@ def open_llama(model_path: str, **params: Any) -> Any:
     import llama_cpp
 
     route_llama_log()
-    # verbose=True: llama-cpp-python's verbose=False swaps fd 1 and 2 for the whole process.
+    # verbose=True: a quiet Llama would swap fd 1 and 2 for the whole process.
     return llama_cpp.Llama(model_path=model_path, verbose=True, **params)

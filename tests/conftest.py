@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,35 @@ def collect_on_the_main_thread() -> Iterator[None]:
     yield
     if was_enabled:
         gc.enable()
+
+
+# pytest-qt waits 5 s for a condition or a signal unless told otherwise. On a loaded two-core
+# machine (CI, or a package build beside the suite) a worker's queue can take longer than that
+# to reach a job: a full-suite run failed on a "New collection" that waited behind the watcher's
+# rescan. A wait is for an event, so a longer ceiling passes as fast as before and only reports
+# a real failure later. Waits that name their own timeout keep it.
+PATIENT_WAIT_MS = 30_000
+_WAITS = ("waitUntil", "waitSignal", "waitSignals", "waitExposed", "waitActive", "waitCallback")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_qt_waits() -> Iterator[None]:
+    from pytestqt.qtbot import QtBot
+
+    originals = {name: getattr(QtBot, name) for name in _WAITS}
+
+    def patient(original: Any) -> Any:
+        @functools.wraps(original)
+        def wait(self: QtBot, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", PATIENT_WAIT_MS)
+            return original(self, *args, **kwargs)
+        return wait
+
+    for name, original in originals.items():
+        setattr(QtBot, name, patient(original))
+    yield
+    for name, original in originals.items():
+        setattr(QtBot, name, original)
 
 
 @pytest.fixture(autouse=True)

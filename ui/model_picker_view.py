@@ -7,12 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QToolButton,
     QWidget,
 )
@@ -20,6 +24,34 @@ from PySide6.QtWidgets import (
 from ui.theme import mark_secondary
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
+_ABOUT = "The model that answers in every chat"
+
+
+class _MiddleElidedCombo(QComboBox):
+    """A combo box that shortens its current text in the middle, so a narrow one still shows
+    the start of the name and its end ("bundled:smol…(tiny demo model)"), not a cut word."""
+
+    def shown_text(self) -> str:
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        return self._elided(option)
+
+    def _elided(self, option: QStyleOptionComboBox) -> str:
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        room = field.width() - 2  # the label is drawn one pixel in from each side
+        if not option.currentIcon.isNull():
+            room -= option.iconSize.width() + 4
+        return self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideMiddle,
+                                             max(room, 0))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self._elided(option)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class ModelPickerView(QWidget):
@@ -32,14 +64,15 @@ class ModelPickerView(QWidget):
         self._current: str | None = None
         self._library: list[tuple[str, str]] = []  # (label, path)
         self._recent: list[str] = []
-        self.combo = QComboBox()
+        self.combo = _MiddleElidedCombo()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setMinimumContentsLength(24)
         # As wide as the name when there is room; down to 24 characters (the name elided, the
-        # list still whole) when the window is narrow or Sources is open.
+        # list still whole, the whole name in the tooltip) when the window is narrow or Sources
+        # is open.
         self.combo.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.combo.setMinimumWidth(self.combo.fontMetrics().averageCharWidth() * 24 + 40)
-        self.combo.setToolTip("The model that answers in every chat")
+        self.combo.setToolTip(_ABOUT)
         self.open_button = QToolButton()
         self.open_button.setText("Open GGUF file…")
         self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -101,6 +134,8 @@ class ModelPickerView(QWidget):
                 self.combo.setCurrentIndex(self.combo.findData(self._current, _PATH_ROLE))
         finally:
             self.combo.blockSignals(False)
+        name = self.combo.currentText()
+        self.combo.setToolTip(f"{name}\n{_ABOUT}" if name else _ABOUT)
 
     def _add(self, label: str, path: str) -> None:
         self.combo.addItem(label, path)

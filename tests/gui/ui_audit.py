@@ -11,11 +11,13 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
     QCheckBox,
+    QComboBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QRadioButton,
     QStyle,
+    QStyleOptionComboBox,
     QTableView,
     QTextEdit,
     QToolButton,
@@ -41,6 +43,8 @@ def name_of(widget: QWidget) -> str:
 def _text(widget: QWidget) -> str:
     if isinstance(widget, (QLabel, QAbstractButton)):
         return widget.text()
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
     return ""
 
 
@@ -120,6 +124,20 @@ def clipped(widget: QWidget) -> str | None:
             room -= (style.pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, widget)
                      + style.pixelMetric(QStyle.PixelMetric.PM_CheckBoxLabelSpacing, None,
                                          widget))
+    elif isinstance(widget, QComboBox) and not widget.isEditable():
+        # The text is drawn in the field left of the arrow; a combo box that shortens its own
+        # text (the model picker) is judged by what it draws.
+        text = getattr(widget, "shown_text", widget.currentText)()
+        if not text:
+            return None
+        option = QStyleOptionComboBox()
+        widget.initStyleOption(option)
+        field = widget.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                              QStyle.SubControl.SC_ComboBoxEditField, widget)
+        needed = widget.fontMetrics().horizontalAdvance(text)
+        if not option.currentIcon.isNull():
+            needed += option.iconSize.width() + 4
+        room = field.width() - 2
     else:
         return None
     if needed > room + 1:

@@ -22,6 +22,10 @@ SAMPLE_COLLECTION = "Glassbox guide"
 STARTING = "Glassbox is still starting: the model is loading. Try again in a moment."
 GUIDE_PREPARING = "Getting the guide ready…"
 GUIDE_INDEXING = "Indexing the guide… {percent}%: ready when it is done."
+# Progress counts whole files, and the first takes longest (the embedding model loads for it):
+# until one is done the card says what is going on instead of "0%" for a minute.
+GUIDE_LOADING = "Indexing the guide… (loading the embedding model): ready when it is done."
+GUIDE_FIRST_PASSAGES = "Indexing the guide… {chunks} passages so far: ready when it is done."
 GUIDE_NOT_INDEXED = "The guide is not indexed yet: index it in the Documents tab."
 GUIDE_MISSING = "The guide is not among your collections."
 
@@ -40,6 +44,8 @@ class WelcomeController(QObject):
         self._guide: CollectionInfo | None = None
         self._guide_indexing = False
         self._guide_percent = 0
+        self._guide_files_done = 0
+        self._guide_chunks = 0
         self._collections_known = False
         self._sample_settled = False
         documents = window.documents_controller
@@ -66,11 +72,15 @@ class WelcomeController(QObject):
         # One run at a time: a run of another collection means the guide's is not going on.
         self._guide_indexing = name == SAMPLE_COLLECTION
         self._guide_percent = 0
+        self._guide_files_done = 0
+        self._guide_chunks = 0
         self._show_guide_state()
 
     def _on_progress(self, event: IndexProgress) -> None:
         if self._guide_indexing and event.files_total:
             self._guide_percent = min(99, 100 * event.files_done // event.files_total)
+            self._guide_files_done = event.files_done
+            self._guide_chunks = event.chunks_done
             self._show_guide_state()
 
     def _on_finished(self, outcome: IndexOutcome) -> None:
@@ -86,6 +96,9 @@ class WelcomeController(QObject):
         welcome = self._window.chat_view.welcome
         if self.guide_ready():
             welcome.set_guide_waiting(None)
+        elif self._guide_indexing and self._guide_files_done == 0:
+            welcome.set_guide_waiting(GUIDE_FIRST_PASSAGES.format(chunks=self._guide_chunks)
+                                      if self._guide_chunks else GUIDE_LOADING)
         elif self._guide_indexing:
             welcome.set_guide_waiting(GUIDE_INDEXING.format(percent=self._guide_percent))
         elif self._guide is not None:

@@ -14,6 +14,7 @@ from core.rag.library import IndexProgress
 from core.rag.sample import SAMPLE_COLLECTION
 from desktop.documents_worker import IndexOutcome
 from desktop.welcome_controller import (
+    GUIDE_LOADING,
     GUIDE_MISSING,
     GUIDE_PREPARING,
     NEXT_TOKEN_EXAMPLE,
@@ -155,7 +156,13 @@ def test_the_guide_card_waits_until_the_guide_is_indexed(qtbot: QtBot) -> None:
     handle.indexing_started.emit(SAMPLE_COLLECTION)
     handle.collections_changed.emit([_guide(indexed=0, pending=7)])
     window.collections_button.set_available([SAMPLE_COLLECTION])  # as the sources do
-    assert not card.isEnabled() and "Indexing the guide… 0%" in card.what.text()
+    # Until the first file is done (it loads the embedding model) the card said "0%" for a
+    # minute: it says what is going on, then counts passages.
+    assert not card.isEnabled() and card.what.text() == GUIDE_LOADING
+    handle.progress.emit(IndexProgress("started", 0, 7, 0))
+    assert not card.isEnabled() and card.what.text() == GUIDE_LOADING
+    handle.progress.emit(IndexProgress("embedding", 0, 7, 16))
+    assert not card.isEnabled() and "Indexing the guide… 16 passages" in card.what.text()
     handle.progress.emit(IndexProgress("embedding", 3, 7, 40))
     assert not card.isEnabled() and "Indexing the guide… 42%" in card.what.text()
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)

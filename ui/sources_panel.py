@@ -126,10 +126,35 @@ def query_words(query: str) -> list[str]:
                   key=len, reverse=True)
 
 
+# A line that starts a block of its own: a heading, a list item, a quote, a table row, a fence.
+_BLOCK_START = re.compile(r"\s*(#{1,6}\s|[-*+]\s|\d+[.)]\s|>|\||```|~~~)")
+
+
+def reflowed(text: str) -> str:
+    """`text` with the line breaks inside a paragraph made spaces, as Markdown reads them (a
+    guide's lines broke mid-sentence: 'like "what' / 'does temperature do?"'). Blank lines,
+    headings, list items, quotes, table rows and fenced code keep their lines."""
+    lines: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        fence = line.lstrip().startswith(("```", "~~~"))
+        previous = lines[-1] if lines else ""
+        joins = (not fenced and not fence and line.strip() and previous.strip()
+                 and not _BLOCK_START.match(line) and not re.match(r"\s*(#|\||```|~~~)", previous))
+        if joins:
+            lines[-1] = previous.rstrip() + " " + line.strip()
+        else:
+            lines.append(line)
+        if fence:
+            fenced = not fenced
+    return "\n".join(lines)
+
+
 def highlighted_html(text: str, query: str) -> str:
-    """The passage as HTML with the query's words marked, for the passage view."""
+    """The passage as HTML with the query's words marked, for the passage view; its lines
+    reflowed into paragraphs."""
     words = query_words(query)
-    escaped = html.escape(text)
+    escaped = html.escape(reflowed(text))
     if words:
         pattern = re.compile(r"\b(" + "|".join(re.escape(html.escape(w)) for w in words) + r")",
                              re.IGNORECASE)

@@ -8,6 +8,10 @@ from PySide6.QtWidgets import QApplication, QComboBox
 from pytestqt.qtbot import QtBot
 from ui_audit import clipped
 
+from core.rag.grounding import Grounding, Source
+from core.rag.sample import SAMPLE_COLLECTION
+from ui.sources_panel import _HIGHLIGHT, SourcesPanel, highlighted_html
+
 
 def test_model_picker_shows_the_name_start_and_end_with_sources_open(
         qtbot: QtBot, open_window: OpenWindow) -> None:
@@ -37,3 +41,39 @@ def test_ui_audit_sees_a_clipped_combo_box(qtbot: QtBot) -> None:
     assert problem is not None and "QComboBox 'bundled:smollm2" in problem
     combo.setFixedWidth(combo.sizeHint().width())
     assert clipped(combo) is None
+
+
+_GUIDE_TEXT = """## Temperature
+
+Try a question like "what
+does temperature do?" and watch
+the bars move.
+
+- Low temperature: the likeliest
+  token, nearly always.
+- High temperature: surprises.
+"""
+
+
+def test_a_passage_reads_as_sentences_not_as_the_files_lines(qtbot: QtBot) -> None:
+    source = Source(1, "/data/sample_docs/04-sampling.md", None, "Temperature", _GUIDE_TEXT,
+                    SAMPLE_COLLECTION, 1, 0.03, 0.5, 3.0, 1, 1, 1)
+    grounding = Grounding("What does temperature do?", (SAMPLE_COLLECTION,), (source,), 0, (),
+                          "", 4096)
+    panel = SourcesPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_grounding(grounding, 1)
+    QApplication.processEvents()
+    shown = panel.passage.toPlainText()
+    # The file's hard line breaks broke the sentence: 'like "what' / 'does temperature do?"'.
+    assert 'Try a question like "what does temperature do?" and watch the bars move.' in shown
+    # Headings, paragraphs and list items keep their own lines.
+    assert shown.splitlines()[:3] == ["## Temperature", "",
+                                      'Try a question like "what does temperature do?" and '
+                                      "watch the bars move."]
+    assert "\n- Low temperature: the likeliest token, nearly always.\n- High temperature" in shown
+    # The question's words are still marked.
+    marked = highlighted_html(_GUIDE_TEXT, grounding.query)
+    assert marked.count(f"background:{_HIGHLIGHT}") == 4  # "temperature", four times
+    assert "like &quot;what does <span" in marked

@@ -107,15 +107,12 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
 
 def start_engine(args: argparse.Namespace) -> EngineClient:
     """An engine with `args.model` loaded with `load_settings(args)`; the caller closes it."""
-    from core.engine.client import EngineClient
-    from core.engine.loading import load_model
-    from core.models.registry import ModelRegistry
+    from core import api
 
-    path = ModelRegistry().resolve(args.model)
     settings = load_settings(args)
-    engine = EngineClient()
+    engine = api.EngineClient()  # no process until the load
     try:
-        load_model(engine, path, settings)
+        api.load_model(engine, args.model, settings)
     except BaseException:
         engine.close()
         raise

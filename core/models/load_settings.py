@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.defaults import DEFAULT_N_CTX, KV_BYTES_PER_ELEMENT, KV_TYPES, kv_bytes_per_element
+from core.defaults import DEFAULT_N_CTX, KV_TYPES, kv_bytes_per_element
 
-__all__ = ["AUTO", "KV_BYTES", "KV_TYPES", "LoadSettings", "load_options"]
+__all__ = ["AUTO", "KV_TYPES", "LoadSettings", "load_options"]
 
-KV_BYTES = KV_BYTES_PER_ELEMENT  # the one table lives in core.defaults
 AUTO = None
 
 

@@ -239,7 +239,7 @@ class DocumentLibrary:
         counts: documents in the collections, and those that mention the topic."""
         names = [collections] if isinstance(collections, str) else list(collections)
         ids = [self.collection(n).id for n in names]
-        documents = self.store.indexed_document_ids(ids)
+        documents = every = self.store.indexed_document_ids(ids)
         topic = question.topic
         matches: dict[int, int] = {}
         relevance: dict[int, float] = {}
@@ -266,8 +266,7 @@ class DocumentLibrary:
                 matches.get(document_id, 0) if topic is not None else None,
                 relevance.get(document_id, 0.0)))
         ranked = rank_documents(_worth_listing(question, cards))[:limit]
-        counts = (len(self.store.indexed_document_ids(ids)),
-                  len(matches) if topic is not None else None)
+        counts = (len(every), len(matches) if topic is not None else None)
         return [Hit(card.first_chunk_id, card.document_id, card.collection, card.path,
                     None, None, card.text(topic), None, None, None, None, card.relevance,
                     rank, (card.first_chunk_id,), "document", counts)

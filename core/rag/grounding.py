@@ -117,6 +117,8 @@ class Grounding:
     # Judged once the answer is complete (see with_answer); None: not judged (yet).
     invalid_citations: tuple[int, ...] = ()  # numbers the answer cites that were not given
     backed: bool | None = None  # whether any sentence of the answer is backed by a passage
+    # A "how many documents" question: the number the index counted and the model was given.
+    counted: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,7 +134,7 @@ class Grounding:
             dropped_turns=data.get("dropped_turns", 0),
             attributions=tuple(Attribution(**a) for a in data.get("attributions", ())),
             invalid_citations=tuple(data.get("invalid_citations", ())),
-            backed=data.get("backed"),
+            backed=data.get("backed"), counted=data.get("counted"),
         )
 
     def with_answer(self, answer: str) -> Grounding:
@@ -156,11 +158,10 @@ class Grounding:
             text = answer.casefold()
             named = any(Path(s.path).name.casefold() in text or
                         Path(s.path).stem.casefold() in text for s in self.sources)
-            counted = re.search(r"Counted in the index: (\d+) of", self.messages[-1].content) \
-                if self.messages else None
             given = {s.number for s in self.sources}
-            return named or any(n in given for n in cited_numbers(answer)) or bool(
-                counted and re.search(rf"\b{counted.group(1)}\b", answer))
+            return named or any(n in given for n in cited_numbers(answer)) or (
+                self.counted is not None and re.search(rf"\b{self.counted}\b", answer)
+                is not None)
         return is_backed(answer, passages, self.query) if content_words(answer) else None
 
     def passage_range(self) -> str:
@@ -260,7 +261,16 @@ def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], sear
     rendered = meter.render_prompt(fitted)
     budget = _budget(fitted, kept, question, rendered, meter, n_ctx, reserve)
     return Grounding(question, tuple(collections), tuple(kept), len(sources) - len(kept),
-                     tuple(fitted), rendered, n_ctx, budget, dropped)
+                     tuple(fitted), rendered, n_ctx, budget, dropped,
+                     counted=_counted(question, hits))
+
+
+def _counted(question: str, hits: Sequence[Hit]) -> int | None:
+    """For a "how many documents" question, the count the index made (the header gives it)."""
+    whole = collection_question(question)
+    if whole is None or whole.kind != "count" or not hits or hits[0].kind != "document":
+        return None
+    return (hits[0].collection_counts or (0, None))[1]
 
 
 def _fit_sources(sources: Sequence[Source], room: int, meter: PromptMeter,

@@ -32,9 +32,10 @@ What is here, by task:
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from core.chat import ChatSession, Grounded, ReplyStarted, SearchingDocuments
@@ -101,14 +102,7 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "run_comparison", "saved_settings", "start_engine"]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _HOMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'core.api' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup is an ordinary one
-    return value
+__getattr__ = lazy_getattr(globals(), _HOMES)
 
 
 def saved_settings(path: Path | None = None) -> AppSettings:

@@ -7,8 +7,9 @@ plain data) without numpy and SQLite coming along at start-up.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from core.rag.errors import IndexingError, UnknownCollection
@@ -27,9 +28,4 @@ __all__ = ["CollectionInfo", "DocumentInfo", "DocumentLibrary", "Hit", "IndexPro
            "IndexSummary", "IndexingError", "UnknownCollection"]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _HOMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'core.rag' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(globals(), _HOMES)

@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from core.background import generating
+from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.runner import ModelRunner
@@ -73,6 +74,17 @@ class _Server:
                     self._conn.send(("token", event))
         if done is not None:
             self._conn.send(("done", done))
+
+    def _complete(self, request: CompletionRequest) -> None:
+        done: CompletionDone | None = None
+        with generating():
+            for event in self._model().complete(request, self._cancel.is_set):
+                if isinstance(event, CompletionDone):
+                    done = event
+                else:
+                    self._conn.send(("piece", event))
+        if done is not None:
+            self._conn.send(("completed", done))
 
     def _vocab(self, path: str) -> Inspector:
         if path not in self._vocabs:
@@ -136,6 +148,8 @@ class _Server:
                 self._load(payload)
             elif op == "generate":
                 self._generate(payload)
+            elif op == "complete":
+                self._complete(payload)
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
             elif op == "inspect":

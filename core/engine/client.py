@@ -16,11 +16,11 @@ from typing import Any
 
 from core.defaults import DEFAULT_N_CTX
 from core.engine.capture_types import AttentionView, LensView
+from core.engine.completion_types import CompletionEvent, CompletionRequest
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
     ChatMessage,
-    DoneEvent,
     GenerateRequest,
     GenerationEvent,
     ModelInfo,
@@ -280,8 +280,16 @@ class EngineClient:
     ) -> Iterator[GenerationEvent]:
         """Stream a reply. Ends with one DoneEvent; cancel() makes it end early."""
         request = GenerateRequest(list(messages), sampling or SamplingSettings())
+        return self._stream("generate", request, "done")
+
+    def complete(self, request: CompletionRequest) -> Iterator[CompletionEvent]:
+        """Stream a completion as API clients ask for it (stop strings, grammar,
+        log-probabilities, echo). Ends with one CompletionDone; cancel() ends it early."""
+        return self._stream("complete", request, "completed")
+
+    def _stream(self, op: str, request: Any, last: str) -> Iterator[Any]:
         self._cancel.clear()
-        self._send("generate", request)
+        self._send(op, request)
         finished = False
         try:
             while True:
@@ -290,21 +298,21 @@ class EngineClient:
                 except GlassboxError:
                     finished = True  # an error reply ends the request; nothing to drain
                     raise
-                if kind == "done":
+                if kind == last:
                     finished = True
                     yield event
                     return
                 yield event
         finally:
             if not finished and self.alive:
-                self._drain_after_abandon()
+                self._drain_after_abandon(last)
 
-    def _drain_after_abandon(self) -> None:
-        # The caller stopped iterating early: stop the child and read up to its DoneEvent so
+    def _drain_after_abandon(self, last: str) -> None:
+        # The caller stopped iterating early: stop the child and read up to its last event so
         # the next request does not receive this reply's leftovers.
         self._cancel.set()
         try:
-            while not isinstance(self._receive()[1], DoneEvent):
+            while self._receive()[0] != last:
                 pass
         except Exception:  # the reply ended in an error or a crash: nothing left to drain
             pass

@@ -203,7 +203,7 @@ class Inspector:
         if len(head) + len(body) > llm.n_ctx():
             raise PromptError(f"The text has {len(head) + len(body):,} tokens; the context "
                               f"holds {llm.n_ctx():,}. Use a shorter text.")
-        logprobs = self._all_log_softmax(head + body)
+        logprobs = self.log_softmax_rows(head + body)
         tokens = []
         for i, token in enumerate(body):
             row = logprobs[len(head) - 1 + i]  # the row that predicts this token
@@ -214,7 +214,7 @@ class Inspector:
         nll = -sum(t.logprob for t in tokens) / len(tokens)
         return SurpriseView(tokens, math.exp(nll))
 
-    def _all_log_softmax(self, ids: list[int]) -> list[np.ndarray]:
+    def log_softmax_rows(self, ids: list[int]) -> list[np.ndarray]:
         """Log-probabilities at every position, decoding in batches with logits for each token."""
         llm = self._llm
         llm._ctx.kv_cache_seq_rm(-1, 0, -1)

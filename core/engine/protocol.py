@@ -1,9 +1,11 @@
 """Messages between the engine client and its child process: plain tuples of plain data.
 
 Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest)
+                            | ("complete", CompletionRequest)
                             | ("count_tokens", str) | ("inspect", InspectRequest)
                             | ("shutdown", None)
 Replies  (child -> client): ("loaded", ModelInfo) | ("token", TokenEvent) | ("done", DoneEvent)
+                            | ("piece", CompletionPiece) | ("completed", CompletionDone)
                             | ("count", int) | ("inspected", a view from introspect
                                                  or capture_types)
                             | ("error", ErrorReply)

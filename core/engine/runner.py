@@ -9,10 +9,12 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from core.defaults import DEFAULT_N_CTX, kv_bytes_per_element
 from core.engine.budget import fit_messages, reply_reserve
 from core.engine.chat_template import ChatTemplate
+from core.engine.completion_types import CompletionEvent, CompletionRequest
 from core.engine.introspect import Inspector
 from core.engine.memory_check import check_context_fits, context_failure
 from core.engine.types import (
@@ -96,6 +98,11 @@ class ModelRunner:
         )
 
     @property
+    def llm(self) -> Any:
+        """The llama-cpp-python `Llama` (for the completion and inspection code beside this)."""
+        return self._llm
+
+    @property
     def inspector(self) -> Inspector:
         if self._inspector is None:
             self._inspector = Inspector(self._llm)
@@ -111,7 +118,8 @@ class ModelRunner:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
-    def _tokenize_prompt(self, prompt: str) -> list[int]:
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        """A rendered prompt's tokens, special tokens read as such, BOS added if it lacks one."""
         bos = self._piece(self._llm.token_bos())
         # Many templates write the BOS text themselves; adding another would double it.
         add_bos = bool(bos) and self._llm._model.add_bos_token() and not prompt.startswith(bos)
@@ -126,7 +134,7 @@ class ModelRunner:
         return self._template.render(messages, add_generation_prompt)
 
     def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
-        return len(self._tokenize_prompt(self._template.render(messages)))
+        return len(self.tokenize_prompt(self._template.render(messages)))
 
     def generate(
         self,
@@ -140,9 +148,16 @@ class ModelRunner:
         n_ctx = self._llm.n_ctx()
         reserve = reply_reserve(sampling.max_tokens, n_ctx)
         kept, dropped = fit_messages(messages, self.count_prompt, n_ctx, reserve)
-        tokens = self._tokenize_prompt(self._template.render(kept))
+        tokens = self.tokenize_prompt(self._template.render(kept))
         self._llm.set_seed(sampling.seed if sampling.seed >= 0 else random.randrange(2**31))
         yield from self._stream(tokens, sampling, cancelled, dropped)
+
+    def complete(self, request: CompletionRequest,
+                 cancelled: Callable[[], bool]) -> Iterator[CompletionEvent]:
+        """A completion as API clients ask for it (stop strings, grammar, log-probabilities)."""
+        from core.engine.completion import stream_completion
+
+        return stream_completion(self, request, cancelled)
 
     def _stream(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -53,6 +54,10 @@ class EnginePool:
 
         path = resolve_model(self._spec)
         settings = self._settings or saved_settings().load
+        if settings.threads == 0 and self._parallel > 1:
+            # llama.cpp's threads spin at each layer's barrier: engines that together ask
+            # for more threads than there are cores slow each other down many times over.
+            settings = replace(settings, threads=max(1, (os.cpu_count() or 2) // self._parallel))
         try:
             for i in range(self._parallel):
                 engine = start_engine()
@@ -84,6 +89,11 @@ class EnginePool:
     @property
     def parallel(self) -> int:
         return len(self._engines)
+
+    @property
+    def pids(self) -> list[int]:
+        """The engine processes' ids (memory checks, the Server panel)."""
+        return [e.pid for e in self._engines if e.pid is not None]
 
     @property
     def waiting(self) -> int:
@@ -171,6 +181,3 @@ class EnginePool:
             log.warning("engine crashed while serving; it restarts for the next request")
             raise
 
-
-def with_max_tokens(settings: Any, max_tokens: int) -> Any:
-    return replace(settings, max_tokens=max_tokens)

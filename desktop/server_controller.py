@@ -138,8 +138,9 @@ class ServerController(QObject):
         pool = server.pool
         self._served_name = pool.name if pool is not None else ""
         if pool is not None and pool.info is not None:
-            self._panel.set_model(f"{self._model_name(pool.info.path)} "
-                                  f"(served as “{pool.name}”)")
+            shown = self._model_name(pool.info.path)
+            self._panel.set_model(shown if shown == pool.name
+                                  else f"{shown} (clients call it “{pool.name}”)")
         self._panel.show_running(server.url, pool.parallel if pool is not None else 1)
         self._show_snippets()
 

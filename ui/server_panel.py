@@ -140,6 +140,13 @@ class ServerPanel(QWidget):
         server_layout = QVBoxLayout(server_box)
         server_layout.addLayout(state_row)
         server_layout.addLayout(form)
+        note = QLabel("It serves the chat model in engines of its own, with your saved load "
+                      "and sampling settings. The requests below stay in memory only: "
+                      "nothing a client sends is written to disk.")
+        note.setWordWrap(True)
+        mark_secondary(note)
+        server_layout.addWidget(note)
+        server_layout.addStretch(1)  # the snippets beside it may be taller: keep rows together
 
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -168,7 +175,7 @@ class ServerPanel(QWidget):
         lower_layout.addLayout(detail_row)
         lower_layout.addWidget(self.details, 1)
         log_splitter.addWidget(lower)
-        log_splitter.setSizes([200, 260])
+        log_splitter.setSizes([240, 220])
         log_layout.addWidget(log_splitter)
 
         snippet_box = QGroupBox("Call it from your code")
@@ -292,7 +299,8 @@ class ServerPanel(QWidget):
             box = self._snippet_boxes.get(title)
             if box is None:
                 box = self._text_box()
-                box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+                # Wrapped, not scrolled sideways: the whole command is seen before it is copied.
+                box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
                 copy = QPushButton("Copy")
                 copy.setToolTip(f"Copy the {title} snippet")
                 copy.clicked.connect(lambda _=False, t=title: self.copy_snippet(t))

@@ -20,7 +20,9 @@ def _key(api_key: str | None) -> str:
 
 
 def curl(url: str, model: str, api_key: str | None = None) -> str:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": QUESTION}]})
+    # A field a line: short enough to read in the panel's snippet box without scrolling.
+    message = json.dumps({"role": "user", "content": QUESTION})
+    body = f'{{"model": {json.dumps(model)},\n       "messages": [{message}]}}'
     lines = [f"curl {shlex.quote(url + '/v1/chat/completions')} \\",
              '  -H "Content-Type: application/json" \\']
     if api_key:
@@ -33,7 +35,10 @@ def openai_python(url: str, model: str, api_key: str | None = None) -> str:
     return (
         "from openai import OpenAI\n"
         "\n"
-        f"client = OpenAI(base_url={url + '/v1'!r}, api_key={_key(api_key)!r})\n"
+        "client = OpenAI(\n"
+        f"    base_url={url + '/v1'!r},\n"
+        f"    api_key={_key(api_key)!r},\n"
+        ")\n"
         "reply = client.chat.completions.create(\n"
         f"    model={model!r},\n"
         f"    messages=[{{\"role\": \"user\", \"content\": {QUESTION!r}}}],\n"
@@ -45,8 +50,11 @@ def langchain(url: str, model: str, api_key: str | None = None) -> str:
     return (
         "from langchain_openai import ChatOpenAI\n"
         "\n"
-        f"llm = ChatOpenAI(base_url={url + '/v1'!r}, api_key={_key(api_key)!r},\n"
-        f"                 model={model!r})\n"
+        "llm = ChatOpenAI(\n"
+        f"    base_url={url + '/v1'!r},\n"
+        f"    api_key={_key(api_key)!r},\n"
+        f"    model={model!r},\n"
+        ")\n"
         f"print(llm.invoke({QUESTION!r}).content)\n")
 
 

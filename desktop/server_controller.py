@@ -202,6 +202,7 @@ class ServerController(QObject):
         # Before it runs, the file's stem: a name the server accepts for its model too.
         model = self._served_name if server is not None else (
             Path(path).stem if path else "default")
+        self._panel.set_address(url)  # where it will listen, before it does
         key = self._panel.settings().api_key or None
         shown_key = key if key is None or self._panel.key_shown() else _MASK
         self._panel.set_snippets(server_snippets(url, model, shown_key),

@@ -101,6 +101,7 @@ class ServerPanel(QWidget):
         self._running = False
         self._build()
         self._connect()
+        self.open_button.setEnabled(False)  # until a request the model answered is selected
         self.show_stopped()
 
     @staticmethod
@@ -288,6 +289,9 @@ class ServerPanel(QWidget):
     @property
     def running(self) -> bool:
         return self._running
+
+    def set_address(self, url: str) -> None:
+        self.address_edit.setText(url)
 
     def set_model(self, text: str) -> None:
         self.model_label.setText(text)

@@ -27,6 +27,8 @@ What is here, by task:
   `IndexProgress`, `Hit`, `Grounding`, `Source`
 - inspection: `EngineClient`'s capture and probability methods, `TokenPiece`
 - comparisons: `Variant`, `run_comparison`, `Comparison`
+- serving: `LocalServer`, `ServerConfig`, `ServerConfigError`, `RequestLog`, `RequestRecord`,
+  `ServerSettings`, `server_snippets` (FastAPI and uvicorn load only when a server starts)
 - errors: `GlassboxError` and its kinds
 """
 
@@ -61,7 +63,10 @@ if TYPE_CHECKING:
     from core.rag.index_store import CollectionInfo, DocumentInfo
     from core.rag.library import DocumentLibrary, IndexProgress
     from core.rag.retrieve import Hit
-    from core.settings import AppSettings, RecentModels, UIState
+    from core.server.config import ServerConfig, ServerConfigError
+    from core.server.local_server import LocalServer
+    from core.server.request_log import RequestLog, RequestRecord
+    from core.settings import AppSettings, RecentModels, ServerSettings, UIState
     from core.store import ChatStore, ChatSummary, StoredMessage
     from core.store.comparisons import Comparison
 
@@ -87,6 +92,10 @@ _HOMES = {
     "DocumentLibrary": "core.rag.library", "IndexProgress": "core.rag.library",
     "Hit": "core.rag.retrieve",
     "AppSettings": "core.settings", "RecentModels": "core.settings", "UIState": "core.settings",
+    "ServerSettings": "core.settings",
+    "ServerConfig": "core.server.config", "ServerConfigError": "core.server.config",
+    "LocalServer": "core.server.local_server",
+    "RequestLog": "core.server.request_log", "RequestRecord": "core.server.request_log",
     "ChatStore": "core.store", "ChatSummary": "core.store", "StoredMessage": "core.store",
     "Comparison": "core.store.comparisons",
 }
@@ -94,12 +103,14 @@ _HOMES = {
 __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore", "ChatSummary",
            "CollectionInfo", "Comparison", "DEFAULT_N_CTX", "DocumentInfo", "DocumentLibrary",
            "DoneEvent", "EngineClient", "EngineCrashed", "GlassboxError", "Grounded", "Grounding",
-           "Hit", "IndexProgress", "LoadSettings", "ModelEntry", "ModelInfo", "ModelLoadError",
-           "ModelRegistry", "NoModelLoaded", "PromptError", "RecentModels", "ReplyStarted",
-           "SamplingSettings", "SearchingDocuments", "Source", "StoreError", "StoredMessage",
-           "TokenEvent", "TokenPiece", "UIState", "UnknownModel", "Variant", "data_home",
-           "database_path", "load_model", "open_chats", "open_library", "resolve_model",
-           "run_comparison", "saved_settings", "start_engine"]
+           "Hit", "IndexProgress", "LoadSettings", "LocalServer", "ModelEntry", "ModelInfo",
+           "ModelLoadError", "ModelRegistry", "NoModelLoaded", "PromptError", "RecentModels",
+           "ReplyStarted", "RequestLog", "RequestRecord", "SamplingSettings", "SearchingDocuments",
+           "ServerConfig", "ServerConfigError", "ServerSettings", "Source", "StoreError",
+           "StoredMessage", "TokenEvent", "TokenPiece", "UIState", "UnknownModel", "Variant",
+           "data_home", "database_path", "load_model", "open_chats", "open_library",
+           "resolve_model", "run_comparison", "saved_settings", "server_snippets",
+           "start_engine"]
 
 
 __getattr__ = lazy_getattr(globals(), _HOMES)
@@ -154,3 +165,10 @@ def load_model(engine: EngineClient, model: str | Path | None = None,
 
     chosen = settings if settings is not None else saved_settings().load
     return load(engine, resolve_model(model), chosen)
+
+
+def server_snippets(url: str, model: str, api_key: str | None = None) -> dict[str, str]:
+    """Copy-paste programs that call the server at `url` (curl, OpenAI Python, LangChain)."""
+    from core.server.snippets import snippets
+
+    return snippets(url, model, api_key)

@@ -1,7 +1,8 @@
 """The user's settings as typed sections, read and written through the store's settings table.
 
 One section a key, each a frozen dataclass: sampling ("sampling"), how models load ("load",
-with the context length), the models used lately ("models") and where the window was ("ui").
+with the context length), the models used lately ("models"), where the window was ("ui") and
+the Server panel's choices ("server").
 Reading never fails: a missing row, a value of the wrong type or an unreadable one gives that
 field its default, so a hand-edited or damaged database never stops the app or the CLI.
 
@@ -19,13 +20,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.engine.types import SamplingSettings, sampling_from
 from core.models.load_settings import LoadSettings
+from core.server.config import ServerConfig
+
+_SERVE = ServerConfig()  # `glassbox serve`'s defaults: the panel starts from the same ones
 
 if TYPE_CHECKING:
     from core.store.settings import SettingsStore
 
 __all__ = ["MAX_RECENT_MODELS", "AppSettings", "LoadSettings", "RecentModels",
-           "SamplingSettings", "UIState", "read", "read_saved", "read_settings", "sampling_from",
-           "save", "update"]
+           "SamplingSettings", "ServerSettings", "UIState", "read", "read_saved", "read_settings",
+           "sampling_from", "save", "update"]
 
 MAX_RECENT_MODELS = 8
 _MISSING = object()
@@ -79,18 +83,51 @@ class UIState:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """The Server panel's address, key and engines, and whether it was serving when the app
+    closed (then it serves again at the next start). The defaults are `glassbox serve`'s."""
+
+    host: str = _SERVE.host
+    port: int = _SERVE.port
+    api_key: str = ""  # kept in the user's own database, as the clients that call it keep it
+    parallel: int = _SERVE.parallel
+    running: bool = False
+
+    @classmethod
+    def from_value(cls, value: Any) -> ServerSettings:
+        if not isinstance(value, dict):
+            return cls()
+        base = cls()
+        host, key = value.get("host"), value.get("api_key")
+        return cls(host if isinstance(host, str) and host.strip() else base.host,
+                   _int(value.get("port"), 0, 65535, base.port),
+                   key if isinstance(key, str) else base.api_key,
+                   _int(value.get("parallel"), 1, 16, base.parallel),
+                   value.get("running") is True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class AppSettings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     load: LoadSettings = field(default_factory=LoadSettings)
     models: RecentModels = field(default_factory=RecentModels)
     ui: UIState = field(default_factory=UIState)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-S = TypeVar("S", SamplingSettings, LoadSettings, RecentModels, UIState)
+def _int(value: Any, low: int, high: int, default: int) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    return value if ok else default
+
+
+S = TypeVar("S", SamplingSettings, LoadSettings, RecentModels, UIState, ServerSettings)
 
 
 @dataclass(frozen=True)
@@ -111,6 +148,7 @@ _SECTIONS: dict[type, _Section[Any]] = {
                             "crashed_model": "crashed"}),
     UIState: _Section("ui", UIState.from_value, UIState.to_dict,
                       {"selected_chat": "selected_chat"}),
+    ServerSettings: _Section("server", ServerSettings.from_value, ServerSettings.to_dict),
 }
 
 
@@ -130,7 +168,8 @@ def read(store: SettingsStore, kind: type[S]) -> S:
 def read_settings(store: SettingsStore) -> AppSettings:
     """Every section at once."""
     return AppSettings(read(store, SamplingSettings), read(store, LoadSettings),
-                       read(store, RecentModels), read(store, UIState))
+                       read(store, RecentModels), read(store, UIState),
+                       read(store, ServerSettings))
 
 
 def read_saved(path: Path | None = None) -> AppSettings:
@@ -142,7 +181,8 @@ def read_saved(path: Path | None = None) -> AppSettings:
     return peek_settings(path or database_path(), read_settings, AppSettings())
 
 
-def save(store: SettingsStore, value: SamplingSettings | LoadSettings | RecentModels | UIState,
+def save(store: SettingsStore,
+         value: SamplingSettings | LoadSettings | RecentModels | UIState | ServerSettings,
          ) -> None:
     """Store one section in its current form (the old rows it replaces go), in one write."""
     section: _Section[Any] = _SECTIONS[type(value)]

@@ -158,6 +158,19 @@ class LearnController(QObject):
             # The Next-token tab starts where the model started this reply, to step through it.
             self._submit(self._lanes["reply_start"], tag=None, messages=context)
 
+    def open_request(self, prompt: str, reply: str, messages: list[ChatMessage]) -> None:
+        """A request an API client sent: its exact prompt in "What the model sees" and in
+        Next token (where the model began its reply), the reply in Surprise read after its
+        messages. A text completion has no messages: its reply is read after its prompt."""
+        self._panel.next_token.set_prompt(prompt)
+        if messages:
+            self._reply_context = (reply, messages)
+            self._panel.show_surprise().set_text(reply)
+            self._on_measure(reply)
+        else:
+            self.measure(prompt + reply)
+        self._panel.show_tokenizer().show_template(prompt)
+
     # -- results ----------------------------------------------------------------------------
     def _finish(self, request_id: int) -> tuple[_Lane, Any] | None:
         lane = self._by_id.pop(request_id, None)

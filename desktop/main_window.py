@@ -1,9 +1,9 @@
 """The main window: puts the panels together, starts the workers, shows errors, shuts down.
 
 What the first paint needs is built in __init__: the Chat tab. The other tabs (Learn, Documents,
-Models, Compare) and the dialogs are built, and the controllers and their modules imported, in
-start(), which run_app calls after the first paint: together they were more than half of the
-cold start (bench/startup.py). A tab opened before start() builds them then.
+Models, Compare, Server) and the dialogs are built, and the controllers and their modules
+imported, in start(), which run_app calls after the first paint: together they were more than
+half of the cold start (bench/startup.py). A tab opened before start() builds them then.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.models_library_controller import ModelsLibraryController
     from desktop.presets_controller import PresetsController
     from desktop.quant_lab_controller import QuantLabController
+    from desktop.server_controller import ServerController
     from desktop.sources_controller import SourcesController
     from desktop.store_worker import StoreClient
     from desktop.welcome_controller import WelcomeController
@@ -58,11 +59,12 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from ui.models_panel import ModelsPanel
     from ui.presets_dialog import PresetsDialog
     from ui.sampling_dialog import SamplingDialog
+    from ui.server_panel import ServerPanel
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_SIZE = (1100, 760)
-_LATER_TABS = ("Learn", "Documents", "Models", "Compare")  # after Chat, in this order
+_LATER_TABS = ("Learn", "Documents", "Models", "Compare", "Server")  # after Chat, in order
 _FILTERS = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}
 
 
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.documents: DocumentsPanel
         self.models_panel: ModelsPanel
         self.compare_panel: ComparePanel
+        self.server_panel: ServerPanel
         self._later_tabs_built = False
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -130,6 +133,7 @@ class MainWindow(QMainWindow):
         self.library: ModelsLibraryController | None = None
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
+        self.server: ServerController | None = None
         self.database: DatabaseController | None = None
         self.welcome: WelcomeController | None = None
         self._closed = False
@@ -178,7 +182,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(splitter, "Chat")
         for title in _LATER_TABS:  # empty pages until _build_later_tabs replaces them
-            self.tabs.addTab(QWidget(), title)  # Compare last: the Ctrl+N numbers stay
+            self.tabs.addTab(QWidget(), title)  # new tabs go last: the Ctrl+N numbers stay
         self.setCentralWidget(self.tabs)
         for index in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
@@ -211,6 +215,7 @@ class MainWindow(QMainWindow):
         from ui.models_panel import ModelsPanel
         from ui.presets_dialog import PresetsDialog
         from ui.sampling_dialog import SamplingDialog
+        from ui.server_panel import ServerPanel
 
         self.sampling_dialog = SamplingDialog(self)
         self.presets_dialog = PresetsDialog(self)
@@ -218,7 +223,9 @@ class MainWindow(QMainWindow):
         self.documents = DocumentsPanel()
         self.models_panel = ModelsPanel()
         self.compare_panel = ComparePanel()
-        panels = (self.learn, self.documents, self.models_panel, self.compare_panel)
+        self.server_panel = ServerPanel()
+        panels = (self.learn, self.documents, self.models_panel, self.compare_panel,
+                  self.server_panel)
         current = self.tabs.currentIndex()
         signals_were_blocked = self.tabs.blockSignals(True)  # the same tab stays current
         for index, (panel, title) in enumerate(zip(panels, _LATER_TABS, strict=True), start=1):
@@ -237,7 +244,8 @@ class MainWindow(QMainWindow):
 
         self._icons_set = True
         palette = self.palette()
-        for index, name in enumerate(("chat", "learn", "documents", "models", "compare")):
+        for index, name in enumerate(("chat", "learn", "documents", "models", "compare",
+                                           "server")):
             self.tabs.setTabIcon(index, icon(name, palette))
         # Sources and Inspect reply keep their words; the settings-like three and Open GGUF
         # file become icons (their tooltips name them): the chat and the model's whole name
@@ -324,6 +332,12 @@ class MainWindow(QMainWindow):
                                          self._current_model_path, self.show_error, self,
                                          model_name=self.models.name_of_path)
         self.compare_panel.export_requested.connect(self._export_comparison)
+        from desktop.server_controller import ServerController
+
+        self.server = ServerController(self.store, self.server_panel, self._current_model_path,
+                                       self, model_name=self.models.name_of_path)
+        self.engine.worker.model_loaded.connect(self.server.on_model_loaded)
+        self.server.open_in_learn.connect(self._open_request_in_learn)
         self.chat_list.export_requested.connect(self._export_chat)
         self.chat_list.import_requested.connect(self._import_chat)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
@@ -344,6 +358,7 @@ class MainWindow(QMainWindow):
         assert self.models is not None and self.documents_controller is not None
         assert self.library is not None and self.compare is not None
         assert self.maps_controller is not None and self.quant_lab_controller is not None
+        assert self.server is not None
         if self._closed:
             return
         self.store.start()
@@ -355,6 +370,7 @@ class MainWindow(QMainWindow):
         self.compare.start()
         self.maps_controller.start()
         self.quant_lab_controller.start()
+        self.server.start()  # after the store: it reads whether it was serving
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -377,6 +393,13 @@ class MainWindow(QMainWindow):
         assert self.learn_controller is not None
         self.tabs.setCurrentWidget(self.learn)
         self.learn_controller.measure(conversation[last].content, conversation[:last])
+
+    def _open_request_in_learn(self, prompt: str, reply: str,
+                               messages: list[ChatMessage]) -> None:
+        """A request from the Server tab's log, opened in Learn (prompt, reply, Next token)."""
+        assert self.learn_controller is not None
+        self.tabs.setCurrentWidget(self.learn)
+        self.learn_controller.open_request(prompt, reply, messages)
 
     # -- prompt lab -------------------------------------------------------------------------
     def _current_model_path(self) -> str | None:

@@ -24,6 +24,7 @@ from core.settings import (
     LoadSettings,
     RecentModels,
     SamplingSettings,
+    ServerSettings,
     UIState,
     read,
     read_saved,
@@ -54,13 +55,14 @@ def test_every_section_round_trips_through_the_store(store: ChatStore) -> None:
         LoadSettings(gpu_layers=-1, threads=3, flash_attn=True, kv_type="q4_0", n_ctx=8192),
         RecentModels("/m/a.gguf", ("/m/a.gguf", "/m/b.gguf"), "/m/b.gguf"),
         UIState(selected_chat=12),
+        ServerSettings("0.0.0.0", 9000, "k3y", 2, running=True),
     )
-    for section in (chosen.sampling, chosen.load, chosen.models, chosen.ui):
+    for section in (chosen.sampling, chosen.load, chosen.models, chosen.ui, chosen.server):
         save(store.settings, section)
     assert read_settings(store.settings) == chosen
     with ChatStore(database_path()) as reopened:
         assert read_settings(reopened.settings) == chosen
-    assert set(_rows(store)) == {"sampling", "load", "models", "ui"}
+    assert set(_rows(store)) == {"sampling", "load", "models", "ui", "server"}
 
 
 def test_nothing_stored_reads_as_the_defaults(store: ChatStore) -> None:
@@ -109,6 +111,9 @@ def test_the_new_key_wins_over_an_old_row(store: ChatStore) -> None:
     ("recent_models", {"a": 1}),
     ("ui", {"selected_chat": True}),
     ("selected_chat", "12"),
+    ("server", {"host": " ", "port": 70000, "api_key": 5, "parallel": 0, "running": "yes"}),
+    ("server", {"port": True, "parallel": 2.0}),
+    ("server", "on"),
 ])
 def test_damaged_values_fall_back_to_the_defaults(store: ChatStore, key: str,
                                                   value: Any) -> None:

@@ -173,7 +173,8 @@ def _mix(a: str, b: str, amount: float) -> str:
 ICONS = {  # what a thing is -> Material Design Icons 6 name (qtawesome's "mdi6." set)
     "chat": "mdi6.chat-outline", "learn": "mdi6.school-outline",
     "documents": "mdi6.file-document-multiple-outline", "models": "mdi6.cube-outline",
-    "compare": "mdi6.compare-horizontal", "send": "mdi6.send", "stop": "mdi6.stop",
+    "compare": "mdi6.compare-horizontal", "server": "mdi6.server-network", "send": "mdi6.send",
+    "stop": "mdi6.stop",
     "sources": "mdi6.book-open-variant", "inspect": "mdi6.magnify-scan",
     "system_prompt": "mdi6.card-text-outline", "sampling": "mdi6.tune-variant",
     "presets": "mdi6.bookmark-multiple-outline", "new_chat": "mdi6.plus",

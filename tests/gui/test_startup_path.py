@@ -19,6 +19,7 @@ LATER = ("ui.learn.learn_panel", "ui.documents_panel", "ui.models_panel", "ui.co
          "ui.presets_dialog", "ui.sampling_dialog", "desktop.chat_controller",
          "desktop.store_worker", "desktop.engine_worker", "desktop.documents_controller",
          "desktop.models_library_controller", "desktop.compare_controller",
+         "ui.server_panel", "desktop.server_controller", "core.server", "fastapi", "uvicorn",
          # imported by the chat tab only for types, or with the first grounded reply / code block
          "core.store", "apsw", "core.rag.grounding", "core.engine.types", "pygments")
 
@@ -34,14 +35,15 @@ def test_a_tab_opened_before_start_is_built_in_place(qtbot: QtBot) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Chat", "Learn", "Documents", "Models", "Compare"]
+    assert titles == ["Chat", "Learn", "Documents", "Models", "Compare", "Server"]
     assert not hasattr(window, "learn")  # built after the first paint
     window.show()
     qtbot.waitExposed(window)
     window.tabs.setCurrentIndex(2)  # Ctrl+3, before the workers start
     assert window.tabs.currentWidget() is window.documents
-    pages = [window.tabs.widget(i) for i in range(1, 5)]
-    assert pages == [window.learn, window.documents, window.models_panel, window.compare_panel]
+    pages = [window.tabs.widget(i) for i in range(1, 6)]
+    assert pages == [window.learn, window.documents, window.models_panel, window.compare_panel,
+                     window.server_panel]
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == titles
     window.tabs.setCurrentWidget(window.compare_panel)  # its models list is filled on show
     assert window.tabs.currentIndex() == 4

@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.server.config import ServerConfig
 from core.server.pool import EnginePool
 from core.server.request_log import RequestLog
 from core.server.state import ServerState
+
+if TYPE_CHECKING:
+    from core.models.load_settings import LoadSettings
 
 _START_TIMEOUT_S = 30.0
 
@@ -20,9 +23,11 @@ class LocalServer:
     """Loads the model into `config.parallel` engines, then serves. Blocking calls: run
     them off the GUI thread."""
 
-    def __init__(self, config: ServerConfig, log: RequestLog | None = None) -> None:
+    def __init__(self, config: ServerConfig, log: RequestLog | None = None,
+                 load: LoadSettings | None = None) -> None:
         config.check()
         self.config = config
+        self._load = load  # None: the load settings saved in the app
         self.log = log or RequestLog(path=config.log_path)
         self.pool: EnginePool | None = None
         self._server: Any = None  # uvicorn.Server, imported only when serving
@@ -34,7 +39,7 @@ class LocalServer:
         from core.api import saved_settings
         from core.server.app import create_app
 
-        settings = saved_settings().load
+        settings = self._load or saved_settings().load
         if self.config.n_ctx:
             from dataclasses import replace
 

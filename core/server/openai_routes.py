@@ -22,6 +22,7 @@ from core.engine.completion_types import (
 )
 from core.engine.types import ChatMessage
 from core.server import completions as shared
+from core.server import grounded
 from core.server.app import glassbox_state
 from core.server.errors import ApiError
 from core.server.schemas import (
@@ -134,6 +135,10 @@ async def chat_completions(body: ChatCompletionRequest,
                            request: Request) -> JSONResponse | StreamingResponse:
     state = glassbox_state(request)
     completion = chat_request(state, body)
+    grounding = None
+    if body.collections is not None:  # Glassbox's own: answer from these collections
+        completion, grounding = await grounded.ground_request(state, completion,
+                                                              body.collections)
     record = shared.record_of(request)
     if record is not None:
         record.stream = body.stream
@@ -142,8 +147,8 @@ async def chat_completions(body: ChatCompletionRequest,
     events = shared.run(state, completion, record)
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        return _sse(_chat_chunks(events, reply_id, state.pool.name, usage,
-                                 body.logprobs))
+        chunks = _chat_chunks(events, reply_id, state.pool.name, usage, body.logprobs)
+        return _sse(chunks if grounding is None else grounded.with_citations(chunks, grounding))
     pieces: list[TokenLogprob] = []
     done: CompletionDone | None = None
     async for event in events:
@@ -152,8 +157,9 @@ async def chat_completions(body: ChatCompletionRequest,
         else:
             done = event
     assert done is not None
+    extra = {} if grounding is None else {"glassbox": await grounded.judged(grounding, done.text)}
     return JSONResponse({
-        "id": reply_id, "object": "chat.completion", "created": int(time.time()),
+        **extra, "id": reply_id, "object": "chat.completion", "created": int(time.time()),
         "model": state.pool.name, "system_fingerprint": None,
         "choices": [{"index": 0,
                      "message": {"role": "assistant", "content": done.text, "refusal": None},

@@ -5,7 +5,8 @@ way to run a completion on the pool that also fills in the request log."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -13,10 +14,12 @@ from core.engine.completion_types import (
     MAX_TOP_LOGPROBS,
     CompletionDone,
     CompletionEvent,
+    CompletionPiece,
     CompletionRequest,
 )
 from core.engine.types import SamplingSettings
 from core.server.errors import ApiError
+from core.server.pool import QueueFull
 from core.server.request_log import RequestRecord
 from core.server.state import ServerState
 
@@ -115,18 +118,37 @@ def schema_grammar(schema: Any, param: str) -> str:
 
 
 async def run(state: ServerState, request: CompletionRequest,
-              record: RequestRecord | None) -> AsyncIterator[CompletionEvent]:
+              record: RequestRecord | None) -> AsyncGenerator[CompletionEvent, None]:
     """The completion's events from an engine of the pool; the request log gets the prompt
     the model read and the reply."""
     if record is not None:
         record.model = state.pool.name
-    async for event in state.pool.stream(lambda engine: engine.complete(request)):
-        if isinstance(event, CompletionDone) and record is not None:
-            record.prompt, record.reply = event.prompt, event.text
-            record.prompt_tokens = event.prompt_tokens
-            record.completion_tokens = event.completion_tokens
-            record.finish_reason = event.finish_reason
-        yield event
+    # Closing this generator (core.server.streaming does, however a stream ends) must close
+    # the pool's stream too: that is what cancels the reply and frees the engine.
+    texts: list[str] = []
+    try:
+        async with aclosing(state.pool.stream(lambda engine: engine.complete(request))) as events:
+            async for event in events:
+                if isinstance(event, CompletionDone) and record is not None:
+                    record.prompt, record.reply = event.prompt, event.text
+                    record.prompt_tokens = event.prompt_tokens
+                    record.completion_tokens = event.completion_tokens
+                    record.finish_reason = event.finish_reason
+                elif isinstance(event, CompletionPiece):
+                    texts.append(event.text)
+                yield event
+    finally:
+        if record is not None and not record.finish_reason:  # the client left mid-reply
+            record.reply = "".join(texts)
+            record.completion_tokens = len(texts)  # a piece a token, but for split characters
+            record.finish_reason = "cancelled"
+
+
+def check_capacity(state: ServerState) -> None:
+    """Refuse a stream now (429) rather than after its 200 headers have gone out."""
+    if state.pool.full:
+        raise QueueFull(f"{state.pool.waiting} requests are already waiting for the model; "
+                        "try again shortly.")
 
 
 def record_of(request: Any) -> RequestRecord | None:

@@ -47,6 +47,7 @@ from core.server.schemas import (
     OllamaShowRequest,
 )
 from core.server.state import ServerState
+from core.server.streaming import EventStream
 
 router = APIRouter()
 
@@ -286,8 +287,9 @@ async def _answer(state: ServerState, request: Request, body: OllamaRun,
         if body.logprobs:
             reply["logprobs"] = _logprobs(tuple(tokens))
         return JSONResponse(reply)
-    return StreamingResponse(_lines(events, model, kind, body.logprobs, started),
-                             media_type="application/x-ndjson")
+    shared.check_capacity(state)
+    return EventStream(_lines(events, model, kind, body.logprobs, started), events,
+                       media_type="application/x-ndjson")
 
 
 async def _lines(events: AsyncIterator[CompletionEvent], model: str, kind: str,

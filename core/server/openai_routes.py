@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from core.server.schemas import (
     EmbeddingRequest,
     Message,
 )
+from core.server.streaming import EventStream
 
 router = APIRouter()
 
@@ -147,8 +148,10 @@ async def chat_completions(body: ChatCompletionRequest,
     events = shared.run(state, completion, record)
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
+        shared.check_capacity(state)
         chunks = _chat_chunks(events, reply_id, state.pool.name, usage, body.logprobs)
-        return _sse(chunks if grounding is None else grounded.with_citations(chunks, grounding))
+        return _sse(chunks if grounding is None else grounded.with_citations(chunks, grounding),
+                    events)
     pieces: list[TokenLogprob] = []
     done: CompletionDone | None = None
     async for event in events:
@@ -192,7 +195,8 @@ async def _chat_chunks(events: AsyncIterator[Any], reply_id: str, model: str,
                        "model": model, "choices": [], "usage": _usage(event)}
 
 
-def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
+def _sse(chunks: AsyncIterator[dict[str, Any]],
+         events: AsyncGenerator[Any, None]) -> StreamingResponse:
     async def lines() -> AsyncIterator[bytes]:
         try:
             async for item in chunks:
@@ -206,8 +210,8 @@ def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
                                                     "type": "server_error"}}).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(lines(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(lines(), events, media_type="text/event-stream",
+                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 # -- text completions ------------------------------------------------------------------------
@@ -242,8 +246,9 @@ async def completions(body: CompletionRequestBody,
     events = shared.run(state, completion, record)
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
+        shared.check_capacity(state)
         return _sse(_text_chunks(events, reply_id, state.pool.name, usage, body.echo, prompt,
-                                 logprobs is not None))
+                                 logprobs is not None), events)
     tokens: list[TokenLogprob] = []
     done: CompletionDone | None = None
     async for event in events:

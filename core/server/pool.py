@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -114,9 +114,14 @@ class EnginePool:
                 self._idle.put_nowait(engine)
         return self._idle
 
+    @property
+    def full(self) -> bool:
+        """No engine is free and the queue is at its limit: a new request would be refused."""
+        return self._queue().empty() and self._waiting >= self._max_queue
+
     async def _acquire(self) -> EngineClient:
         idle = self._queue()
-        if idle.empty() and self._waiting >= self._max_queue:
+        if self.full:
             raise QueueFull(f"{self._waiting} requests are already waiting for the model; "
                             "try again shortly.")
         self._waiting += 1
@@ -136,7 +141,8 @@ class EnginePool:
         finally:
             self._release(engine)
 
-    async def stream(self, work: Callable[[EngineClient], Iterator[T]]) -> AsyncIterator[T]:
+    async def stream(self, work: Callable[[EngineClient], Iterator[T]],
+                     ) -> AsyncGenerator[T, None]:
         """The events of `work(engine)` as they come. Leaving early (the client went away,
         the request was cancelled) cancels the engine and waits for it to drain."""
         engine = await self._acquire()
@@ -166,9 +172,11 @@ class EnginePool:
         finally:
             stop.set()
             engine.cancel()
-            # Shielded: the engine must finish its reply before another request gets it.
-            await asyncio.shield(producer)
-            self._release(engine)
+            # The engine goes back once its thread has read the reply to its end, so the next
+            # request never gets this one's leftovers. A callback, not an await: a stream
+            # cut off by a disconnect ends in a cancelled task group (anyio), where every
+            # further await is cancelled again and the engine would never come back.
+            producer.add_done_callback(lambda _: self._release(engine))
 
     @staticmethod
     def _guarded(engine: EngineClient, work: Callable[[EngineClient], Any]) -> Any:

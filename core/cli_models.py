@@ -1,10 +1,12 @@
-"""`glassbox models ...`: the model library from the command line (list, hub, pull, import)."""
+"""`glassbox models ...`: the model library from the command line (list, hub, pull, import,
+scan)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any, TextIO
 
+from core import cli_models_scan
 from core.cli_shape import command, print_json
 from core.defaults import DEFAULT_N_CTX
 from core.errors import GlassboxError
@@ -54,6 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     default = sub.add_parser("default", help="the model used when none is named")
     default.add_argument("model", metavar="MODEL")
     hardware = sub.add_parser("hardware", help="memory, CPU threads and GPU backend here")
+    cli_models_scan.add_parser(sub)
     for p in (listing, search, files, pull, imp, info, remove, default, hardware):
         p.add_argument("--json", action="store_true", help="print JSON")
     for p in (pull, imp):
@@ -353,4 +356,4 @@ def _hardware(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 _COMMANDS = {"list": _list, "search": _search, "files": _files, "pull": _pull,
              "import": _import, "info": _info, "remove": _remove, "default": _default,
-             "hardware": _hardware}
+             "hardware": _hardware, "scan": cli_models_scan.run_scan}

@@ -179,9 +179,11 @@ def _on_disk(entry: ModelEntry) -> bool:
     return Path(entry.path).is_file() or entry.name == bundled.COMPARISON_BASE_ID
 
 
-def _slug(text: str) -> str:
+def library_name(text: str) -> str:
+    """`text` as a model name: letters, digits and `._-:` ("ollama:llama3.2:1b", as Ollama
+    writes model:tag); anything else becomes "-"."""
     text = re.sub(r"\.gguf$", "", text, flags=re.IGNORECASE)
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "model"
+    return re.sub(r"[^A-Za-z0-9._:-]+", "-", text).strip("-.:") or "model"
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -342,7 +344,7 @@ class ModelRegistry:
         with _file_lock():
             state = _load()
             taken = {e.name for e in state.models} | {b.name for b in _bundled_entries()}
-            wanted = _slug(name) if name else _slug(path.name)
+            wanted = library_name(name) if name else library_name(path.name)
             if name and wanted.lower() in {t.lower() for t in taken}:
                 raise ModelLibraryError(f"There is already a model named {wanted!r}; "
                                         "choose another name.")

@@ -204,6 +204,7 @@ class _Scanner:
                 self._skip(folder, root.source, f"Could not read the folder {folder}: "
                                                 f"{exc.strerror or exc}; not searched.")
                 continue
+            below: list[tuple[Path, int]] = []
             for entry in entries:
                 path = Path(entry.path)
                 try:
@@ -219,7 +220,7 @@ class _Scanner:
                                        f"{root.path} were not searched (starting at {path}).")
                             too_deep_said = True
                         continue
-                    stack.append((path, depth + 1))
+                    below.append((path, depth + 1))
                 elif entry.name.lower().endswith(".gguf"):
                     if not is_file:
                         self._skip(path, root.source, f"{path} is a link to a file that is "
@@ -233,6 +234,7 @@ class _Scanner:
                     if target is not None and target.is_file():
                         yield _Candidate(target, JAN, f"jan:{path.parent.name}",
                                          path.parent.name)
+            stack.extend(reversed(below))  # popped in name order: a stable, readable list
 
     def _tree_candidate(self, root: ScanRoot, path: Path) -> _Candidate | None:
         shard = _LATER_SHARD.search(path.name)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from core.models.starter import STARTER_MODELS
 from desktop.models_worker import ModelsHandle, download_key, import_key
 from ui.download_list_view import CANCELLED, DONE, FAILED, PAUSED, RUNNING, format_transfer
+from ui.model_scan_view import ModelScanDialog
 from ui.models_panel import DOWNLOAD, INSTALLED, ModelsPanel
 
 if TYPE_CHECKING:  # the worker imports these modules; the GUI thread only needs the types
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the worker imports these modules; the GUI thread only needs
     from core.models.download import DownloadProgress, PartialDownload
     from core.models.hardware import HardwareInfo
     from core.models.hub import HubModel, HubRepo
+    from core.models.scan import FoundModel
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ModelsLibraryController(QObject):
         self._downloads: dict[str, _Download] = {}
         self._wanted_repo: str | None = None
         self._pending_import_select: set[str] = set()
+        self.scan_dialog: ModelScanDialog | None = None
         self._connect_worker()
         self._connect_panel()
         panel.starters.set_models(STARTER_MODELS)
@@ -87,6 +90,7 @@ class ModelsLibraryController(QObject):
         p.downloads.resume_requested.connect(self._on_resume)
         p.downloads.cancel_requested.connect(self._on_cancel)
         p.load_settings.settings_changed.connect(self._on_settings_changed)
+        p.scan_button.clicked.connect(self.open_scan)
 
     def start(self) -> None:
         self.handle.start()
@@ -113,6 +117,39 @@ class ModelsLibraryController(QObject):
                                         pausable=False)
         row.set_state(RUNNING, "Checking the file…")
         self.handle.import_file(path, copy)
+
+    def open_scan(self) -> ModelScanDialog:
+        """Show *Find models on this computer* and start looking (on the scan thread)."""
+        if self.scan_dialog is None:
+            dialog = ModelScanDialog(self._panel)
+            dialog.scan_requested.connect(self._on_scan_requested)
+            dialog.register_requested.connect(self._on_register_requested)
+            self.scan_dialog = dialog
+        self.scan_dialog.show()
+        self.scan_dialog.raise_()
+        self.scan_dialog.request_scan()
+        return self.scan_dialog
+
+    def _on_scan_requested(self, folders: list[str]) -> None:
+        dialog = self.scan_dialog
+        if dialog is None:
+            return
+        self.handle.scan(folders, dialog.set_result,
+                         lambda exc: self._on_scan_failed(f"The search failed: {exc}"),
+                         dialog.show_progress)
+
+    def _on_register_requested(self, found: list[FoundModel]) -> None:
+        dialog = self.scan_dialog
+        if dialog is None:
+            return
+        self.handle.register_found(
+            found, lambda result: dialog.set_registered(*result),
+            lambda exc: self._on_scan_failed(f"Could not add the models: {exc}"))
+
+    def _on_scan_failed(self, message: str) -> None:
+        self.errors.append(message)
+        if self.scan_dialog is not None:
+            self.scan_dialog.set_failed(message)
 
     def _on_use(self, name: str) -> None:
         entry = next((e for e in self.entries if e.name == name), None)

@@ -235,6 +235,9 @@ class ModelsHandle(QObject):
         self.transfer_jobs = JobThread("glassbox-transfers", self,
                                        interrupt=self._pause_everything,
                                        stop_wait_ms=_STOP_WAIT_MS)
+        # Searching other apps' folders (and the user's, which may be big) has a thread of
+        # its own, so the library list and transfers answer while it looks.
+        self.scan_jobs = JobThread("glassbox-model-scan", self, stop_wait_ms=_STOP_WAIT_MS)
         self.library_jobs.move_here(self.library)
         self.transfer_jobs.move_here(self.transfers)
         tr = self.transfers
@@ -253,11 +256,12 @@ class ModelsHandle(QObject):
         return self.transfer_jobs.qthread
 
     def threads(self) -> list[QThread]:
-        return [self.worker_thread, self.transfer_thread]
+        return [self.worker_thread, self.transfer_thread, self.scan_jobs.qthread]
 
     def start(self) -> None:
         self.library_jobs.start()
         self.transfer_jobs.start()
+        self.scan_jobs.start()
         self._on_library(self.library.start)
 
     def refresh(self) -> None:
@@ -305,11 +309,44 @@ class ModelsHandle(QObject):
         if token is not None:
             token.set()
 
+    def scan(self, folders: list[str], on_done: Callable[[Any], None],
+             on_error: Callable[[BaseException], None],
+             on_progress: Callable[..., None]) -> None:
+        """Look for other apps' models (and in `folders`); the result (a ScanResult) comes to
+        `on_done` on the GUI thread, as does each (files checked, where) progress step."""
+        def job(ctx: Any) -> object:
+            from core.models.scan import scan
+
+            return scan(folders=folders, cancel=ctx.cancel_event, progress=ctx.progress)
+
+        self.scan_jobs.cancel()  # a new search replaces one still looking
+        self.scan_jobs.call(job, on_done, on_error, on_progress)
+
+    def register_found(self, found: list[Any], on_done: Callable[[Any], None],
+                       on_error: Callable[[BaseException], None]) -> None:
+        """Add found models in place; `on_done` gets ([(found, library name)], [failures])."""
+        def job(_ctx: Any) -> object:
+            from core.models.scan import register
+
+            added, failed = [], []
+            for model in found:
+                try:
+                    added.append((model, register(model).name))
+                except GlassboxError as exc:  # changed since the scan: say so, add the rest
+                    failed.append(f"{model.name}: {exc}")
+            return added, failed
+
+        def done(result: Any) -> None:
+            self.refresh()
+            on_done(result)
+
+        self.scan_jobs.call(job, done, on_error)
+
     def shutdown(self) -> None:
         """Pause every transfer, skip what is queued, end both threads."""
-        for jobs in (self.library_jobs, self.transfer_jobs):
+        for jobs in (self.library_jobs, self.transfer_jobs, self.scan_jobs):
             jobs.begin_stop()
-        for jobs in (self.library_jobs, self.transfer_jobs):
+        for jobs in (self.library_jobs, self.transfer_jobs, self.scan_jobs):
             jobs.join()
 
     def _pause_everything(self) -> None:

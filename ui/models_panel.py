@@ -64,6 +64,10 @@ class ModelsPanel(QWidget):
         self.copy_check = QCheckBox("Copy into Glassbox's folder")
         self.copy_check.setChecked(True)
         self.copy_check.setToolTip("Off: use the file where it is (moving it breaks the entry)")
+        self.scan_button = QPushButton("Find models on this computer…")
+        self.scan_button.setToolTip("GGUF models that Ollama, LM Studio, GPT4All or Jan "
+                                    "downloaded (or in a folder you choose): add them "
+                                    "without copying")
         self.use_button = QPushButton("Use in chat")
         self.default_button = QPushButton("Set as default")
         self.default_button.setToolTip("The model loaded at start and by `glassbox ask`")
@@ -87,6 +91,7 @@ class ModelsPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.import_button)
         bar.addWidget(self.copy_check)
+        bar.addWidget(self.scan_button)
         bar.addStretch(1)
         for button in (self.use_button, self.default_button, self.remove_button):
             bar.addWidget(button)

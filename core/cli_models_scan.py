@@ -82,6 +82,9 @@ def _print(out: TextIO, result: Any, added: list[Any]) -> None:
         for row in rows:
             out.write("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
                       .rstrip() + "\n")
+        for m in result.models:  # one file that several apps (or tags) share
+            if m.aliases:
+                out.write(f"  {m.name} is also {', '.join(m.aliases)} (the same file)\n")
     if result.skipped:
         out.write(f"Skipped {len(result.skipped)}:\n")
         out.writelines(f"  {s.message}\n" for s in result.skipped)

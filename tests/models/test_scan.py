@@ -97,7 +97,7 @@ def test_a_jan_model_imported_from_elsewhere_is_found_through_its_model_yml(
 
 
 def test_one_file_in_several_apps_is_listed_once_with_its_other_names(
-        tmp_path: Path, gguf: tuple[Path, str]) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, gguf: tuple[Path, str]) -> None:
     home = tmp_path / "home"
     lay.ollama(home, *gguf, tag="latest")
     lay.ollama(home, *gguf, tag="135m")  # two tags, one blob: `ollama pull` shares it
@@ -107,6 +107,9 @@ def test_one_file_in_several_apps_is_listed_once_with_its_other_names(
     assert model.name == "ollama:smollm2:135m"  # the tag that says the size, not "latest"
     assert set(model.aliases) == {"ollama:smollm2:latest", "lmstudio:SmolLM2-135M-Instruct-Q4_1",
                                   "gpt4all:smollm2-135m-instruct.Q4_1"}
+    code, out, err = cli(capsys, "scan", "--home", str(home))
+    assert code == 0 and "Found 1 model (1 not in the library yet)" in out
+    assert "ollama:smollm2:135m is also ollama:smollm2:latest" in out
 
 
 def test_register_in_place_load_it_then_a_deleted_file_shows_missing(

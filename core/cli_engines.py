@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _registry() -> Any:
-    from core.engine.engines import EngineRegistry
+    from core.remote_engines import EngineRegistry
 
     return EngineRegistry()
 
@@ -96,7 +96,7 @@ def run_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 @command
 def run_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.engine.engines import check
+    from core.remote_engines import check
 
     steps = check(_registry().engine(args.name))
     if args.json:

@@ -113,7 +113,7 @@ def start_engine(args: argparse.Namespace) -> EngineClient:
     from core import api
 
     if getattr(args, "engine", None):
-        from core.engine.engines import EngineRegistry
+        from core.remote_engines import EngineRegistry
 
         remote = EngineRegistry().engine(args.engine, args.model, n_ctx=args.ctx)
         remote.start()

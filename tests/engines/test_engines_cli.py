@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.config import data_home, database_path
-from core.engine.engines import EngineRegistry
+from core.remote_engines import EngineRegistry
 from core.secrets import keyring_works
 from core.server.config import ServerConfig
 from core.server.local_server import LocalServer
@@ -45,6 +45,13 @@ def test_add_list_test_ask_remove(glassbox_server: LocalServer) -> None:
     assert code == 0, err
     answer = json.loads(out)
     assert answer["text"].strip() and answer["completion_tokens"] >= 1
+
+    code, out, err = _run("compare", "Say hi", "--engine", "box", "--plain",
+                          "--also-temperature", "1.2", "--max-tokens", "4", "--json", "--no-save")
+    assert code == 0, err
+    rows = json.loads(out)["variants"]
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+    assert all(r["completion_tokens"] >= 1 for r in rows)
 
     code, out, _ = _run("engines", "remove", "box")
     assert code == 0 and "Removed engine box" in out

@@ -1,4 +1,5 @@
 """The saved remote engines: name, kind, address, model and where the key is (never the key).
+(Beside core.engine, not in it: the engine package may not reach the store.)
 
 Kept in the settings table of the app's database under one key, so the app and the CLI see
 the same list; keys live in core.secrets. `check()` is the Models tab's *Test connection* and

@@ -27,6 +27,11 @@ What is here, by task:
   `IndexProgress`, `Hit`, `Grounding`, `Source`
 - inspection: `EngineClient`'s capture and probability methods, `TokenPiece`
 - comparisons: `Variant`, `run_comparison`, `Comparison`
+- remote engines: `RemoteEngine` (a server's model with EngineClient's interface),
+  `EngineRegistry` (saved engines: add, list, get, remove, engine), `EngineConfig`,
+  `check_engine` (Test connection: a list of `CheckStep`), `RemoteNextTokenView`,
+  `NeedsLocalModel`, `RemoteEngineError`, `RemoteAuthError`, `RemoteTimeout`,
+  `RemoteStreamLost`, `keyring_works`
 - serving: `LocalServer`, `ServerConfig`, `ServerConfigError`, `RequestLog`, `RequestRecord`,
   `ServerSettings`, `server_snippets` (FastAPI and uvicorn load only when a server starts)
 - errors: `GlassboxError` and its kinds
@@ -45,14 +50,21 @@ if TYPE_CHECKING:
     from core.defaults import DEFAULT_N_CTX
     from core.engine.client import EngineClient
     from core.engine.introspect_types import TokenPiece
+    from core.engine.remote import RemoteEngine
+    from core.engine.remote_inspect import RemoteNextTokenView
     from core.engine.types import ChatMessage, DoneEvent, ModelInfo, SamplingSettings, TokenEvent
     from core.errors import (
         Cancelled,
         EngineCrashed,
         GlassboxError,
         ModelLoadError,
+        NeedsLocalModel,
         NoModelLoaded,
         PromptError,
+        RemoteAuthError,
+        RemoteEngineError,
+        RemoteStreamLost,
+        RemoteTimeout,
         StoreError,
         UnknownModel,
     )
@@ -63,6 +75,8 @@ if TYPE_CHECKING:
     from core.rag.index_store import CollectionInfo, DocumentInfo
     from core.rag.library import DocumentLibrary, IndexProgress
     from core.rag.retrieve import Hit
+    from core.remote_engines import CheckStep, EngineConfig, EngineRegistry
+    from core.secrets import keyring_works
     from core.server.config import ServerConfig, ServerConfigError
     from core.server.local_server import LocalServer
     from core.server.request_log import RequestLog, RequestRecord
@@ -78,6 +92,12 @@ _HOMES = {
     "DEFAULT_N_CTX": "core.defaults",
     "EngineClient": "core.engine.client",
     "TokenPiece": "core.engine.introspect_types",
+    "CheckStep": "core.remote_engines", "EngineConfig": "core.remote_engines",
+    "EngineRegistry": "core.remote_engines", "RemoteEngine": "core.engine.remote",
+    "RemoteNextTokenView": "core.engine.remote_inspect", "keyring_works": "core.secrets",
+    "NeedsLocalModel": "core.errors", "RemoteAuthError": "core.errors",
+    "RemoteEngineError": "core.errors", "RemoteStreamLost": "core.errors",
+    "RemoteTimeout": "core.errors",
     "ChatMessage": "core.engine.types", "DoneEvent": "core.engine.types",
     "ModelInfo": "core.engine.types", "SamplingSettings": "core.engine.types",
     "TokenEvent": "core.engine.types",
@@ -108,6 +128,9 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "ReplyStarted", "RequestLog", "RequestRecord", "SamplingSettings", "SearchingDocuments",
            "ServerConfig", "ServerConfigError", "ServerSettings", "Source", "StoreError",
            "StoredMessage", "TokenEvent", "TokenPiece", "UIState", "UnknownModel", "Variant",
+           "CheckStep", "EngineConfig", "EngineRegistry", "NeedsLocalModel", "RemoteAuthError",
+           "RemoteEngine", "RemoteEngineError", "RemoteNextTokenView", "RemoteStreamLost",
+           "RemoteTimeout", "check_engine", "keyring_works",
            "data_home", "database_path", "load_model", "open_chats", "open_library",
            "resolve_model", "run_comparison", "saved_settings", "server_snippets",
            "start_engine"]
@@ -165,6 +188,14 @@ def load_model(engine: EngineClient, model: str | Path | None = None,
 
     chosen = settings if settings is not None else saved_settings().load
     return load(engine, resolve_model(model), chosen)
+
+
+def check_engine(engine: RemoteEngine) -> list[CheckStep]:
+    """Test connection: try each thing the remote `engine` does (reachable, key, models, chat,
+    log-probabilities, tokenizer) and say what works; the engine is closed after."""
+    from core.remote_engines import check
+
+    return check(engine)
 
 
 def server_snippets(url: str, model: str, api_key: str | None = None) -> dict[str, str]:

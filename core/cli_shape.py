@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import apsw
 
@@ -82,6 +82,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctx", type=int, default=None, help="context window in tokens (default: "
                    f"the app's load settings, else {DEFAULT_N_CTX})")
     p.add_argument("--system", default="", help="system prompt")
+    p.add_argument("--engine", metavar="NAME", default=None, help="run on a saved remote "
+                   "engine (`glassbox engines list`); --model then names the server's model")
 
 
 def sampling(args: argparse.Namespace) -> SamplingSettings:
@@ -106,8 +108,19 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
 
 
 def start_engine(args: argparse.Namespace) -> EngineClient:
-    """An engine with `args.model` loaded with `load_settings(args)`; the caller closes it."""
+    """An engine with `args.model` loaded with `load_settings(args)`; the caller closes it.
+    With `--engine NAME`, the saved remote engine instead (its model, or `--model`)."""
     from core import api
+
+    if getattr(args, "engine", None):
+        from core.remote_engines import EngineRegistry
+
+        remote = EngineRegistry().engine(args.engine, args.model, n_ctx=args.ctx)
+        remote.start()
+        # RemoteEngine has EngineClient's interface for everything these commands call
+        # (generate, cancel, model, count_tokens, render_prompt, close; checked by
+        # tests/engines/test_interface.py); the cast spares each caller a union type.
+        return cast("EngineClient", remote)
 
     settings = load_settings(args)
     engine = api.EngineClient()  # no process until the load

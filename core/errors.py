@@ -53,3 +53,30 @@ class DownloadError(GlassboxError):
 
 class CaptureError(GlassboxError):
     """The model's internals (attention, residual streams) could not be read out of llama.cpp."""
+
+
+class NeedsLocalModel(GlassboxError):
+    """The feature reads the model's insides (attention, residual stream, weights) or its
+    tokenizer, and the model runs on a remote server that does not expose them."""
+
+
+class RemoteEngineError(GlassboxError):
+    """A remote engine (an OpenAI-compatible or Ollama server) could not be used: unreachable,
+    not an API, a TLS failure, an answer too large or malformed, a model it no longer has."""
+
+
+class RemoteAuthError(RemoteEngineError):
+    """The remote server refused the API key (HTTP 401 or 403), or wants one and got none."""
+
+
+class RemoteTimeout(RemoteEngineError):
+    """The remote server accepted the request but sent nothing back in time."""
+
+
+class RemoteStreamLost(EngineCrashed):
+    """The remote server stopped in the middle of a reply. Like a local engine crash, what
+    arrived before is kept (the chat marks the reply interrupted); `text` holds it."""
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text

@@ -4,6 +4,7 @@ way to run a completion on the pool that also fills in the request log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -120,13 +121,20 @@ async def run(state: ServerState, request: CompletionRequest,
     the model read and the reply."""
     if record is not None:
         record.model = state.pool.name
-    async for event in state.pool.stream(lambda engine: engine.complete(request)):
-        if isinstance(event, CompletionDone) and record is not None:
-            record.prompt, record.reply = event.prompt, event.text
-            record.prompt_tokens = event.prompt_tokens
-            record.completion_tokens = event.completion_tokens
-            record.finish_reason = event.finish_reason
-        yield event
+    try:
+        async for event in state.pool.stream(lambda engine: engine.complete(request)):
+            if isinstance(event, CompletionDone) and record is not None:
+                record.prompt, record.reply = event.prompt, event.text
+                record.prompt_tokens = event.prompt_tokens
+                record.completion_tokens = event.completion_tokens
+                record.finish_reason = event.finish_reason
+            yield event
+    except (GeneratorExit, asyncio.CancelledError):
+        # The client left (or the server is stopping) before the reply ended: the log says
+        # so rather than showing a request that looks complete.
+        if record is not None and not record.finish_reason:
+            record.finish_reason = "cancelled"
+        raise
 
 
 def record_of(request: Any) -> RequestRecord | None:

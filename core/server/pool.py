@@ -128,11 +128,19 @@ class EnginePool:
 
     async def stream(self, work: Callable[[EngineClient], Iterator[T]]) -> AsyncIterator[T]:
         """The events of `work(engine)` as they come. Leaving early (the client went away,
-        the request was cancelled) cancels the engine and waits for it to drain."""
+        the request was cancelled) cancels the engine. The engine goes back to the pool as
+        soon as its reply has drained, not when the client has read it all: a client that
+        never reads its stream holds its own events, never an engine."""
         engine = await self._acquire()
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
+        leased = True  # read and written on the event loop only
+
+        def give_back() -> None:
+            nonlocal leased
+            leased = False
+            self._release(engine)
 
         def produce() -> None:
             try:
@@ -143,6 +151,8 @@ class EnginePool:
                 loop.call_soon_threadsafe(events.put_nowait, _END)
             except BaseException as exc:  # handed to the consumer, raised there
                 loop.call_soon_threadsafe(events.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(give_back)
 
         producer = loop.run_in_executor(None, produce)
         try:
@@ -155,10 +165,11 @@ class EnginePool:
                 yield event
         finally:
             stop.set()
-            engine.cancel()
-            # Shielded: the engine must finish its reply before another request gets it.
+            if leased:  # still this request's engine: stop its reply (no await since the check)
+                engine.cancel()
+            # Shielded: a cancelled request still waits for its engine to drain, so the next
+            # request finds it idle.
             await asyncio.shield(producer)
-            self._release(engine)
 
     @staticmethod
     def _guarded(engine: EngineClient, work: Callable[[EngineClient], Any]) -> Any:

@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
 
     defaults = ServerConfig()
     serve = sub.add_parser(
-        "serve", help="serve an OpenAI-compatible API (and Ollama's) on this computer",
+        "serve", help="serve an OpenAI-compatible API on this computer",
         description="Serve the model over HTTP: /v1/models, /v1/chat/completions, "
         "/v1/completions, /v1/embeddings. Binds 127.0.0.1 unless told otherwise; any other "
         f"address needs an API key (--api-key or {KEY_VARIABLE}). Ctrl+C stops it.")

@@ -178,3 +178,26 @@ def test_with_two_engines_others_are_served_beside_a_stuck_stream(tmp_path: Path
             for _ in range(2):
                 assert_still_serving(http, server)
             assert http.get("/health").json()["engines"] == 2
+
+
+def test_a_full_queue_is_429_for_streams_too(tmp_path: Path) -> None:
+    """No waiting room: while the one engine writes a reply, others are told to come back
+    (as a status, before any stream starts), and served once it is free."""
+    with serving(tmp_path / "home", max_queue=0) as server, \
+            httpx.Client(base_url=server.url, timeout=WAIT_S) as http:
+        body = json.dumps(hello(server, messages=LONG_REPLY, max_tokens=300,
+                                stream=True)).encode()
+        with raw_request(server, f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         f"application/json\r\nContent-Length: {len(body)}\r\n\r\n",
+                         body) as busy:
+            seen = b""
+            while b"data: " not in seen:  # the engine is writing its reply
+                chunk = busy.recv(65536)
+                assert chunk, seen
+                seen += chunk
+            for stream in (False, True):
+                error = assert_openai_error(http.post(CHAT, json=hello(server, stream=stream)),
+                                            429)
+                assert error["code"] == "queue_full"
+        wait_for_record(server, lambda r: r.stream and r.status == 200)
+        assert_still_serving(http, server)

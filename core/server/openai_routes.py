@@ -153,14 +153,7 @@ async def chat_completions(body: ChatCompletionRequest,
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return _sse(_chat_chunks(events, reply_id, state.pool.name, usage,
                                  body.logprobs, plan))
-    pieces: list[TokenLogprob] = []
-    done: CompletionDone | None = None
-    async for event in events:
-        if isinstance(event, CompletionPiece):
-            pieces.extend(event.logprobs)
-        else:
-            done = event
-    assert done is not None
+    pieces, done = await shared.collect(events, request)
     message: dict[str, Any] = {"role": "assistant", "content": done.text, "refusal": None}
     finish = _finish(done)
     call = tools.parse_call(done.text) if plan is not None else None
@@ -293,14 +286,7 @@ async def completions(body: CompletionRequestBody,
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return _sse(_text_chunks(events, reply_id, state.pool.name, usage, body.echo, prompt,
                                  logprobs is not None))
-    tokens: list[TokenLogprob] = []
-    done: CompletionDone | None = None
-    async for event in events:
-        if isinstance(event, CompletionPiece):
-            tokens.extend(event.logprobs)
-        else:
-            done = event
-    assert done is not None
+    tokens, done = await shared.collect(events, request)
     text = (prompt + done.text) if body.echo else done.text
     scored = (list(done.echo) + tokens) if body.echo else tokens
     return JSONResponse({

@@ -157,6 +157,21 @@ def test_a_client_that_leaves_mid_stream_frees_the_engine(http: httpx.Client,
     assert http.get("/health").json()["waiting"] == 0
 
 
+def test_a_client_that_gives_up_waiting_frees_the_engine(http: httpx.Client,
+                                                        server: LocalServer) -> None:
+    """Not streamed: the client times out and hangs up; its generation stops too."""
+    # 400 numbers at the least: the model cannot finish before the client gives up.
+    endless = {"type": "json_schema", "json_schema": {"name": "numbers", "schema": {
+        "type": "array", "items": {"type": "integer"}, "minItems": 400}}}
+    body = hello(server, max_tokens=4000, response_format=endless)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server.url + CHAT, json=body, timeout=httpx.Timeout(WAIT_S, read=2.0))
+    left = wait_for_record(server, lambda r: not r.stream and r.status == 499)
+    assert left.finish_reason == "cancelled"
+    assert_still_serving(http, server)
+    assert http.get("/health").json()["waiting"] == 0
+
+
 def test_a_client_that_never_reads_leaves_the_server_up(http: httpx.Client,
                                                         server: LocalServer) -> None:
     """One engine: the stuck stream holds its engine only while the model writes its reply

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core import cli_doctor, cli_engines, cli_inspect, cli_models, cli_prompts
+from core import cli_doctor, cli_engines, cli_inspect, cli_models, cli_prompts, cli_serve
 from core.cli_shape import (
     add_model_options,
     command,
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from core.rag.library import DocumentLibrary
 
 # Every command module registers its parsers the same way (see core.cli_shape).
-_COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor, cli_engines)
+_COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor, cli_engines,
+                    cli_serve)
 
 
 def add_parser(sub: Any) -> None:

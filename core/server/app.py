@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from core.errors import GlassboxError, PromptError, UnknownModel
+from core.server.completions import ClientGone
 from core.server.errors import ApiError, error_body
 from core.server.guard import GuardMiddleware
 from core.server.pool import QueueFull
@@ -70,6 +71,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(ClientGone)
+    async def gone(request: Request, exc: ClientGone) -> JSONResponse:
+        # Nobody reads this answer; the status (nginx's "client closed request") is for the log.
+        return _error(request, 499, str(exc), "client_closed_request")
 
     @app.exception_handler(QueueFull)
     async def busy(request: Request, exc: QueueFull) -> JSONResponse:

@@ -4,8 +4,9 @@ way to run a completion on the pool that also fills in the request log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
@@ -16,6 +17,7 @@ from core.engine.completion_types import (
     CompletionEvent,
     CompletionPiece,
     CompletionRequest,
+    TokenLogprob,
 )
 from core.engine.types import SamplingSettings
 from core.server.errors import ApiError
@@ -154,3 +156,41 @@ def check_capacity(state: ServerState) -> None:
 def record_of(request: Any) -> RequestRecord | None:
     record: RequestRecord | None = request.scope.get("state", {}).get("record")
     return record
+
+
+class ClientGone(Exception):
+    """The client hung up before its (non-streamed) reply was ready."""
+
+
+async def collect(events: AsyncIterator[CompletionEvent], request: Any
+                  ) -> tuple[list[TokenLogprob], CompletionDone]:
+    """The whole reply of a request that is not streamed, with its tokens' log-probabilities.
+    A client that hangs up meanwhile cancels the generation, as a streaming client does,
+    instead of holding an engine for a reply nobody will read (ClientGone)."""
+    async def drain() -> tuple[list[TokenLogprob], CompletionDone]:
+        tokens: list[TokenLogprob] = []
+        async for event in events:
+            if isinstance(event, CompletionDone):
+                return tokens, event
+            tokens.extend(event.logprobs)
+        raise RuntimeError("the engine ended a completion without its last event")
+
+    async def hung_up() -> None:
+        # The body has been read: what comes next from the server is a disconnect.
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    reply = asyncio.ensure_future(drain())
+    watch = asyncio.ensure_future(hung_up())
+    try:
+        await asyncio.wait({reply, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if reply.done():
+        return reply.result()
+    reply.cancel()  # the pool stops the engine and waits for it to drain
+    try:
+        await reply
+    except asyncio.CancelledError:
+        pass
+    raise ClientGone("The client closed the connection before the reply was ready.")

@@ -22,7 +22,7 @@ from core.engine.completion_types import (
 )
 from core.engine.types import ChatMessage
 from core.server import completions as shared
-from core.server import grounded
+from core.server import grounded, tools
 from core.server.app import glassbox_state
 from core.server.errors import ApiError
 from core.server.schemas import (
@@ -78,8 +78,7 @@ def chat_messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
             out.append(ChatMessage("system", text))
         elif message.role == "assistant":
             if message.tool_calls:
-                text = (text + "\n" if text else "") + json.dumps(
-                    [call.get("function", call) for call in message.tool_calls])
+                text = (text + "\n" if text else "") + tools.call_text(message.tool_calls)
             out.append(ChatMessage("assistant", text))
         elif message.role in ("tool", "function"):
             who = message.name or message.tool_call_id or "the tool"
@@ -89,7 +88,8 @@ def chat_messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
     return tuple(out)
 
 
-def chat_request(state: Any, body: ChatCompletionRequest) -> CompletionRequest:
+def chat_request(state: Any, body: ChatCompletionRequest,
+                 plan: tools.ToolPlan | None = None) -> CompletionRequest:
     shared.check_model(state, body.model)
     shared.check_n(body.n)
     if body.top_logprobs is not None and not body.logprobs:
@@ -105,8 +105,15 @@ def chat_request(state: Any, body: ChatCompletionRequest) -> CompletionRequest:
     elif body.response_format is not None and body.response_format.type == "json_schema":
         spec = body.response_format.json_schema or {}
         grammar = shared.schema_grammar(spec.get("schema"), "response_format.json_schema")
+    messages = chat_messages(body.messages)
+    if plan is not None:
+        if grammar is not None:
+            raise ApiError(400, "response_format and tools cannot be used together: a tool "
+                           "call is already JSON.", param="response_format")
+        grammar = plan.grammar
+        messages = tools.with_instructions(messages, plan)
     return CompletionRequest(
-        messages=chat_messages(body.messages), sampling=sampling,
+        messages=messages, sampling=sampling,
         stop=shared.stops_for(body.stop), presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,
         logprobs=shared.top_logprobs_for(body.top_logprobs, "top_logprobs")
@@ -135,7 +142,8 @@ def _finish(done: CompletionDone) -> str:
 async def chat_completions(body: ChatCompletionRequest,
                            request: Request) -> JSONResponse | StreamingResponse:
     state = glassbox_state(request)
-    completion = chat_request(state, body)
+    plan = tools.plan_for(body.tools, body.tool_choice)
+    completion = chat_request(state, body, plan)
     grounding = None
     if body.collections is not None:  # Glassbox's own: answer from these collections
         completion, grounding = await grounded.ground_request(state, completion,
@@ -145,34 +153,53 @@ async def chat_completions(body: ChatCompletionRequest,
         record.stream = body.stream
         record.messages = [m.model_dump(exclude_none=True) for m in body.messages]
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    events = shared.run(state, completion, record)
+    events = await _started(shared.run(state, completion, record))
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        shared.check_capacity(state)
-        chunks = _chat_chunks(events, reply_id, state.pool.name, usage, body.logprobs)
+        chunks = _chat_chunks(events, reply_id, state.pool.name, usage, body.logprobs, plan)
         return _sse(chunks if grounding is None else grounded.with_citations(chunks, grounding),
                     events)
-    pieces: list[TokenLogprob] = []
-    done: CompletionDone | None = None
-    async for event in events:
-        if isinstance(event, CompletionPiece):
-            pieces.extend(event.logprobs)
-        else:
-            done = event
-    assert done is not None
+    pieces, done = await shared.collect(events, request)
+    message: dict[str, Any] = {"role": "assistant", "content": done.text, "refusal": None}
+    finish = _finish(done)
+    call = tools.parse_call(done.text) if plan is not None else None
+    if call is not None:
+        message.update(content=None, tool_calls=[call])
+        finish = "tool_calls"
     extra = {} if grounding is None else {"glassbox": await grounded.judged(grounding, done.text)}
     return JSONResponse({
         **extra, "id": reply_id, "object": "chat.completion", "created": int(time.time()),
         "model": state.pool.name, "system_fingerprint": None,
-        "choices": [{"index": 0,
-                     "message": {"role": "assistant", "content": done.text, "refusal": None},
+        "choices": [{"index": 0, "message": message,
                      "logprobs": _chat_logprobs(tuple(pieces)) if body.logprobs else None,
-                     "finish_reason": _finish(done)}],
+                     "finish_reason": finish}],
         "usage": _usage(done)})
 
 
+async def _started(events: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    """`events` with its first event already read, so what fails before the model writes
+    (a full queue, a grammar llama.cpp refuses) is an HTTP status, not an event in a stream
+    that already said 200."""
+    try:
+        first = await events.__anext__()
+    except StopAsyncIteration:
+        first = None
+
+    async def rest() -> AsyncGenerator[Any, None]:
+        try:
+            if first is not None:
+                yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()
+
+    return rest()
+
+
 async def _chat_chunks(events: AsyncIterator[Any], reply_id: str, model: str,
-                       include_usage: bool, logprobs: bool) -> AsyncIterator[dict[str, Any]]:
+                       include_usage: bool, logprobs: bool,
+                       plan: tools.ToolPlan | None = None) -> AsyncIterator[dict[str, Any]]:
     created = int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None,
@@ -183,13 +210,32 @@ async def _chat_chunks(events: AsyncIterator[Any], reply_id: str, model: str,
         return {"id": reply_id, "object": "chat.completion.chunk", "created": created,
                 "model": model, "system_fingerprint": None, "choices": [choice]}
 
+    # With tools, text is held until its first character says call or answer; a call is
+    # sent whole once it is complete (its arguments must parse).
+    held, held_tokens = "", ()  # type: tuple[str, tuple[TokenLogprob, ...]]
+    calling: bool | None = None if plan is not None else False
     yield chunk({"role": "assistant", "content": ""})
     async for event in events:
         if isinstance(event, CompletionPiece):
-            if event.text or event.logprobs:
-                yield chunk({"content": event.text}, tokens=event.logprobs)
+            if calling is False:
+                if event.text or event.logprobs:
+                    yield chunk({"content": event.text}, tokens=event.logprobs)
+                continue
+            held, held_tokens = held + event.text, held_tokens + event.logprobs
+            if calling is None and held.strip():
+                calling = tools.looks_like_call(held)
+                if not calling:
+                    yield chunk({"content": held}, tokens=held_tokens)
+                    held, held_tokens = "", ()
         else:
-            yield chunk({}, _finish(event))
+            finish = _finish(event)
+            call = tools.parse_call(event.text) if calling else None
+            if call is not None:
+                yield chunk({"tool_calls": [{"index": 0, **call}]}, tokens=held_tokens)
+                finish = "tool_calls"
+            elif held:  # a call cut off by max_tokens: the text as it came
+                yield chunk({"content": held}, tokens=held_tokens)
+            yield chunk({}, finish)
             if include_usage:
                 yield {"id": reply_id, "object": "chat.completion.chunk", "created": created,
                        "model": model, "choices": [], "usage": _usage(event)}
@@ -243,20 +289,12 @@ async def completions(body: CompletionRequestBody,
         record.stream = body.stream
         record.messages = [{"role": "prompt", "content": prompt}]
     reply_id = f"cmpl-{uuid.uuid4().hex[:24]}"
-    events = shared.run(state, completion, record)
+    events = await _started(shared.run(state, completion, record))
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        shared.check_capacity(state)
         return _sse(_text_chunks(events, reply_id, state.pool.name, usage, body.echo, prompt,
                                  logprobs is not None), events)
-    tokens: list[TokenLogprob] = []
-    done: CompletionDone | None = None
-    async for event in events:
-        if isinstance(event, CompletionPiece):
-            tokens.extend(event.logprobs)
-        else:
-            done = event
-    assert done is not None
+    tokens, done = await shared.collect(events, request)
     text = (prompt + done.text) if body.echo else done.text
     scored = (list(done.echo) + tokens) if body.echo else tokens
     return JSONResponse({

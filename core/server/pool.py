@@ -144,11 +144,19 @@ class EnginePool:
     async def stream(self, work: Callable[[EngineClient], Iterator[T]],
                      ) -> AsyncGenerator[T, None]:
         """The events of `work(engine)` as they come. Leaving early (the client went away,
-        the request was cancelled) cancels the engine and waits for it to drain."""
+        the request was cancelled) cancels the engine. The engine goes back to the pool as
+        soon as its reply has drained, not when the client has read it all: a client that
+        never reads its stream holds its own events, never an engine."""
         engine = await self._acquire()
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
+        leased = True  # read and written on the event loop only
+
+        def give_back() -> None:
+            nonlocal leased
+            leased = False
+            self._release(engine)
 
         def produce() -> None:
             try:
@@ -159,6 +167,8 @@ class EnginePool:
                 loop.call_soon_threadsafe(events.put_nowait, _END)
             except BaseException as exc:  # handed to the consumer, raised there
                 loop.call_soon_threadsafe(events.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(give_back)
 
         producer = loop.run_in_executor(None, produce)
         try:
@@ -171,12 +181,11 @@ class EnginePool:
                 yield event
         finally:
             stop.set()
-            engine.cancel()
-            # The engine goes back once its thread has read the reply to its end, so the next
-            # request never gets this one's leftovers. A callback, not an await: a stream
-            # cut off by a disconnect ends in a cancelled task group (anyio), where every
-            # further await is cancelled again and the engine would never come back.
-            producer.add_done_callback(lambda _: self._release(engine))
+            if leased:  # still this request's engine: stop its reply (no await since the check)
+                engine.cancel()
+            # Shielded: a cancelled request still waits for its engine to drain, so the next
+            # request finds it idle.
+            await asyncio.shield(producer)
 
     @staticmethod
     def _guarded(engine: EngineClient, work: Callable[[EngineClient], Any]) -> Any:

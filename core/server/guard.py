@@ -37,11 +37,22 @@ class GuardMiddleware:
         scope.setdefault("state", {})["record"] = record
         started = time.perf_counter()
         status = 500
+        logged = False
+
+        def log_once() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                self._log.finish(record, status, (time.perf_counter() - started) * 1000)
 
         async def send_logged(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the last byte goes out: a client that has its answer finds
+                # its request in the log (the Server tab, /v1/glassbox/requests).
+                log_once()
             await send(message)
 
         try:
@@ -62,7 +73,7 @@ class GuardMiddleware:
                 return
             await self.app(scope, _replay(body, receive), send_logged)
         finally:
-            self._log.finish(record, status, (time.perf_counter() - started) * 1000)
+            log_once()
 
     def _authorized(self, scope: Scope) -> bool:
         assert self._key is not None

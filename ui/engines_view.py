@@ -56,6 +56,7 @@ class EnginesView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setMaximumHeight(180)  # a few engines; the form and the steps need the room
         self.test_button = QPushButton("Test connection")
         self.remove_button = QPushButton("Remove…")
         self.confirm = InlineConfirmView("Remove")
@@ -106,9 +107,13 @@ class EnginesView(QWidget):
         layout.addWidget(intro)
         layout.addLayout(bar)
         layout.addWidget(self.confirm)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.steps)
+        layout.addWidget(self.table)
+        test_box = QGroupBox("Test connection")
+        QVBoxLayout(test_box).addWidget(self.steps)
+        self.steps.setText("Select an engine and press Test connection to see what works.")
+        layout.addWidget(test_box)
         layout.addWidget(form_box)
+        layout.addStretch(1)
 
     # -- what the controller calls ----------------------------------------------------------
     def set_engines(self, engines: Sequence[EngineConfig]) -> None:

@@ -98,6 +98,11 @@ def test_chat_and_learn_on_a_remote_engine(qtbot: QtBot, server: LocalServer,
     note = nxt.source_label.text()
     assert note.split()[2] == "12" and int(note.split()[0]) > 0, note  # "N of 12 …"
     assert nxt.bars.isEnabled()
+    # No ids from a server: each candidate keeps its own probability (text tells them apart).
+    from ui.learn.next_token_panel import chart_rows
+
+    assert nxt._view is not None
+    assert [final for c, final in chart_rows(nxt._view)] == [c.prob for c in nxt._view.raw]
     window.grab().save(str(SHOTS / "learn_next_token_remote.png"))
 
     # -- Attention needs a local model: said plainly, with a button that loads one ------

@@ -55,10 +55,11 @@ class Step:
 
 def chart_rows(view: NextTokenView) -> list[tuple[Candidate, float | None]]:
     """The raw top candidates (plus any the samplers promoted) with their final probability."""
-    final = {c.id: c.prob for c in view.final}
+    # Keyed by id and text: a remote server's candidates share one unknown id.
+    final = {(c.id, c.piece): c.prob for c in view.final}
     rows = list(view.raw)
-    rows += [c for c in view.final if c.id not in {r.id for r in rows}]
-    return [(c, final.get(c.id)) for c in rows]
+    rows += [c for c in view.final if (c.id, c.piece) not in {(r.id, r.piece) for r in rows}]
+    return [(c, final.get((c.id, c.piece))) for c in rows]
 
 
 class NextTokenPanel(QWidget):

@@ -23,6 +23,7 @@ from core.api import (
     LoadSettings,
     ModelInfo,
     ModelLoadError,
+    NeedsLocalModel,
     SamplingSettings,
     TokenEvent,
 )
@@ -30,9 +31,10 @@ from core.engine.load_guard import LoadGuard
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
 from core.settings import read
 from desktop.job_thread import JobThread
+from desktop.remote_switch import is_remote, switch_engine
 
 if TYPE_CHECKING:
-    from core.api import ChatSession, ChatStore, DocumentLibrary, EngineClient, Hit
+    from core.api import ChatSession, ChatStore, DocumentLibrary, EngineClient, Hit, RemoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ class EngineWorker(QObject):
     model_crashed = Signal(str, str)
     inspected = Signal(int, object)  # request id, a view from core.engine.introspect
     inspect_failed = Signal(int, str)  # request id, message for a person
+    # A Learn request that a remote model cannot answer (after inspect_failed, same message):
+    # the window offers to load a local model.
+    needs_local_model = Signal(str)
     searching = Signal(int)  # chat id: retrieval for a grounded reply has begun
     grounded = Signal(int, int, object)  # chat id, reply message id, core.rag Grounding
 
@@ -60,7 +65,8 @@ class EngineWorker(QObject):
         self._db_path = db_path
         self._guard = LoadGuard(home)
         self._home = home
-        self._engine: EngineClient | None = None
+        self._engine: EngineClient | RemoteEngine | None = None
+        self._local: EngineClient | None = None  # kept while a remote engine answers
         self._store: ChatStore | None = None
         self._session: ChatSession | None = None
         self._library: DocumentLibrary | None = None  # opened on the first grounded reply
@@ -88,7 +94,7 @@ class EngineWorker(QObject):
         from core.api import ChatSession, ChatStore, EngineClient
 
         self._store = ChatStore(self._db_path)
-        self._engine = EngineClient()
+        self._engine = self._local = EngineClient()
         self._session = ChatSession(self._store, self._engine, search=self._search)
         try:
             self._engine.start()
@@ -106,7 +112,12 @@ class EngineWorker(QObject):
         return searcher(self._library)(query, collections, top_k)
 
     def load_model(self, path: str) -> None:
+        """Load a GGUF file on the local engine, or use a remote engine's model for a
+        "remote:NAME/MODEL" path (remote_switch.py): the chat session follows either."""
         if self._closing.is_set() or self._engine is None:
+            return
+        if is_remote(path) or self._engine is not self._local:
+            self._switch(path)
             return
         try:
             info = self._load(path)
@@ -118,6 +129,23 @@ class EngineWorker(QObject):
         else:
             self._last_path = path
             self.model_loaded.emit(info)
+
+    def _switch(self, path: str) -> None:
+        assert self._local is not None and self._session is not None
+        assert self._engine is not None
+        try:
+            engine, info = switch_engine(self._engine, self._local, path, self._db_path)
+        except GlassboxError as exc:
+            self.model_failed.emit(str(exc))
+            return
+        # The session takes either engine: RemoteEngine has EngineClient's interface.
+        self._engine = engine
+        self._session.engine = engine  # type: ignore[assignment]
+        if info is None:  # back on the local engine: load the file there
+            self.load_model(path)
+            return
+        self._last_path = path
+        self.model_loaded.emit(info)
 
     def _load(self, path: str) -> ModelInfo:
         assert self._engine is not None and self._store is not None
@@ -152,7 +180,8 @@ class EngineWorker(QObject):
         if self._engine is None or self._closing.is_set():
             return
         engine = self._engine
-        methods = {"tokens": engine.tokenize, "next": engine.next_token,
+        methods: dict[str, Callable[..., Any]] = {
+                   "tokens": engine.tokenize, "next": engine.next_token,
                    "surprise": engine.surprise, "template": engine.render_prompt,
                    "attention": engine.attention, "lens": engine.logit_lens,
                    "anatomy": engine.anatomy, "histogram": engine.weight_histogram}
@@ -163,6 +192,9 @@ class EngineWorker(QObject):
         except EngineCrashed as exc:
             self.inspect_failed.emit(request_id, str(exc))
             self._model_crashed(str(exc))
+        except NeedsLocalModel as exc:
+            self.inspect_failed.emit(request_id, str(exc))
+            self.needs_local_model.emit(str(exc))
         except GlassboxError as exc:
             self.inspect_failed.emit(request_id, str(exc))
         else:
@@ -171,10 +203,13 @@ class EngineWorker(QObject):
     def close(self) -> None:
         """On the worker thread, when it stops: the engine child and the connections."""
         engine, store, library = self._engine, self._store, self._library
+        local, self._local = self._local, None
         self._engine = self._store = self._session = self._library = None
         try:
-            if engine is not None:
-                engine.close()
+            if engine is not None and engine is not local:
+                engine.close()  # a remote engine: its connections
+            if local is not None:
+                local.close()
         except Exception:  # the thread must end whatever state the child is in
             log.exception("closing the engine failed")
         finally:

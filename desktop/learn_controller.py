@@ -209,6 +209,12 @@ class LearnController(QObject):
         panel = self._panel.next_token
         text = panel.prompt() + "".join(step.piece for step in panel.steps())
         panel.show_view(view, text)
+        # A server sends only the top few log-probabilities: say how many, so nobody reads
+        # them as the whole vocabulary.
+        alternatives, asked = getattr(view, "alternatives", None), getattr(view, "asked", 0)
+        panel.set_source_note(None if alternatives is None else
+                              f"{alternatives} of {asked} alternatives from the server "
+                              "(the rest of the vocabulary is not sent)")
 
     def _show_tokens_b(self, pieces: list[TokenPiece]) -> None:
         if self._panel.comparison():

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.documents_controller import DocumentsController
     from desktop.embedding_maps_controller import EmbeddingMapsController
     from desktop.engine_worker import EngineHandle
+    from desktop.engines_controller import EnginesController
     from desktop.learn_controller import LearnController
     from desktop.model_controller import ModelController
     from desktop.models_library_controller import ModelsLibraryController
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
         self.library: ModelsLibraryController | None = None
+        self.engines: EnginesController | None = None
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
         self.server: ServerController | None = None
@@ -314,6 +316,11 @@ class MainWindow(QMainWindow):
             self.sources_controller.on_collections)
         self.library = ModelsLibraryController(self.models_panel, self)
         self.library.library_changed.connect(self.models.set_library)
+        from desktop.engines_controller import EnginesController
+
+        self.engines = EnginesController(self.models_panel.engines, database_path(),
+                                         self.models_panel.show_error, self)
+        self.engines.remote_models.connect(self.models.set_remote)
         self.library.use_requested.connect(self._use_model)
         self.sources_controller.download_requested.connect(self.library.download_starter)
         self.maps_controller = EmbeddingMapsController(self.learn.maps, self.show_error,
@@ -323,7 +330,8 @@ class MainWindow(QMainWindow):
             self.maps_controller.on_collections)
         self.quant_lab_controller = QuantLabController(self.learn.quant_lab, self.show_error,
                                                        self._current_model_path, self,
-                                                       model_name=self.models.name_of_path)
+                                                       model_name=self.models.name_of_path,
+                                                       needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.quant_lab_controller.on_model_loaded)
         self.quant_lab_controller.import_requested.connect(self._import_quantized_copy)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
@@ -357,6 +365,7 @@ class MainWindow(QMainWindow):
         assert self.store is not None and self.engine is not None and self.chats is not None
         assert self.models is not None and self.documents_controller is not None
         assert self.library is not None and self.compare is not None
+        assert self.engines is not None
         assert self.maps_controller is not None and self.quant_lab_controller is not None
         assert self.server is not None
         if self._closed:
@@ -367,6 +376,7 @@ class MainWindow(QMainWindow):
         self.models.start()
         self.documents_controller.start()
         self.library.start()
+        self.engines.start()
         self.compare.start()
         self.maps_controller.start()
         self.quant_lab_controller.start()

@@ -23,6 +23,7 @@ from core.models.bundled import CHAT_MODEL_ID, NOTES, bundled_chat_models
 from core.models.startup import startup_model
 from core.settings import read, save, update
 from desktop.engine_worker import EngineHandle
+from desktop.remote_switch import is_remote
 from desktop.store_worker import StoreClient
 from ui.error_banner_view import ErrorBannerView
 from ui.model_picker_view import ModelPickerView
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 RESTART = "Restart"
 LOAD_ANYWAY = "Load it"
+LOAD_LOCAL = "Load the local model"
 
 
 def remember_model(store: ChatStore, path: str, library: list[str]) -> list[str]:
@@ -86,6 +88,8 @@ class ModelController(QObject):
         self._library = [(_bundled_label(), p) for p in self._bundled]
         self._names = {p: CHAT_MODEL_ID for p in self._bundled}  # path -> library name
         self._recent: list[str] = []
+        self._remote: list[tuple[str, str]] = []  # (label, "remote:NAME/MODEL")
+        self._last_local: str | None = None  # what "Load the local model" loads
         self.model: ModelInfo | None = None
         self.loading: str | None = None
         picker.model_chosen.connect(self.load)
@@ -94,11 +98,12 @@ class ModelController(QObject):
         worker.model_failed.connect(self._on_failed)
         worker.engine_crashed.connect(self._on_crashed)
         worker.model_crashed.connect(self._on_model_crashed)
+        worker.needs_local_model.connect(self.offer_local)
         if banner is not None:
             banner.action_triggered.connect(self._on_banner_action)
 
     def start(self) -> None:
-        self._picker.set_models(self._library, [])
+        self._picker.set_models(self._listed(), [])
         self._store.call(
             lambda s: (read(s.settings, RecentModels), chosen_default()),
             self._on_settings,
@@ -111,17 +116,30 @@ class ModelController(QObject):
         self._library = [(picker_label(e), e.path) for e in entries
                          if not e.missing and Path(e.path).is_file()]
         self._names = {e.path: e.name for e in entries}
-        self._picker.set_models(self._library, self._recent)
+        self._picker.set_models(self._listed(), self._recent)
         if self.model is not None:
             self._status.set_model(self._name_of(self.model), self.model.n_ctx)
 
+    def set_remote(self, entries: list[tuple[str, str]]) -> None:
+        """The saved remote engines' models (label, "remote:NAME/MODEL"), listed after the
+        local ones; choosing one sends the chat's replies to that server."""
+        self._remote = list(entries)
+        self._picker.set_models(self._listed(), self._recent)
+
+    def _listed(self) -> list[tuple[str, str]]:
+        return self._library + self._remote
+
     def _name_of(self, info: ModelInfo) -> str:
         """A model's library name when it has one (one name everywhere), else its file's."""
+        if is_remote(info.path):
+            return info.path
         return self._names.get(info.path, info.name)
 
     def name_of_path(self, path: str) -> str:
         """The name the status bar gives the model at `path`: its library name, else its file's
         stem (as the engine names a file it loads). The Learn panels name models by this too."""
+        if is_remote(path):
+            return path  # "remote:NAME/MODEL": which server, and which of its models
         return self._names.get(path, Path(path).stem)
 
     def load(self, path: str) -> None:
@@ -155,12 +173,15 @@ class ModelController(QObject):
         self._picker.set_current(info.path)
         self._status.set_model(self._name_of(info), info.n_ctx)
         self._status.set_state("Ready")
+        if is_remote(info.path):
+            return  # a server's model is not a file to load at start-up
+        self._last_local = info.path
         library = [path for _label, path in self._library]
         self._store.call(lambda s: remember_model(s, info.path, library), self._set_recent)
 
     def _set_recent(self, recent: list[str]) -> None:
         self._recent = recent
-        self._picker.set_models(self._library, recent)
+        self._picker.set_models(self._listed(), recent)
 
     def _on_failed(self, message: str) -> None:
         # The engine keeps (or restores) the model it had, so the picker goes back to it.
@@ -195,6 +216,15 @@ class ModelController(QObject):
         self._store.call(lambda s: update(s.settings, RecentModels, crashed=path))
         self._offer(path, message, RESTART)
 
+    def offer_local(self, message: str) -> None:
+        """A Learn view needs the model's insides, which a remote engine does not send: say
+        so, with a button that loads the local model used last (else the bundled one)."""
+        path = self._last_local or (self._bundled[0] if self._bundled else None)
+        if path is None:
+            self._show_error(message)
+            return
+        self._offer(path, message, LOAD_LOCAL)
+
     def _offer(self, path: str, message: str, action: str) -> None:
         banner = self._find_banner()
         if banner is None:
@@ -215,5 +245,5 @@ class ModelController(QObject):
 
     def _on_banner_action(self, action: str) -> None:
         path, self._offered = self._offered, None
-        if action in (RESTART, LOAD_ANYWAY) and path is not None:
+        if action in (RESTART, LOAD_ANYWAY, LOAD_LOCAL) and path is not None:
             self.load(path)

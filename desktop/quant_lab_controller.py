@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.models.quant_lab_types import DEFAULT_TEXT, DEFAULT_TYPE, QUANT_TYPES, summary_rows
 from desktop.learn_lab_worker import LabHandle, LabProgress
+from desktop.remote_switch import is_remote
 from ui.learn.quant_lab_panel import QuantLabPanel
 
 if TYPE_CHECKING:
@@ -36,10 +37,13 @@ class QuantLabController(QObject):
     def __init__(self, panel: QuantLabPanel, show_error: Callable[[str], None],
                  model_path_source: Callable[[], str | None],
                  parent: QObject | None = None, *,
-                 model_name: Callable[[str], str] | None = None) -> None:
+                 model_name: Callable[[str], str] | None = None,
+                 needs_local: Callable[[str], None] | None = None) -> None:
+        """`needs_local(message)`: say the chat model is remote and offer a local one."""
         super().__init__(parent)
         self._panel = panel
         self._show_error = show_error
+        self._needs_local = needs_local or show_error
         self._model_path = model_path_source
         self._model_name = model_name or (lambda path: Path(path).stem)
         self.handle = LabHandle("glassbox-quant-lab", show_error, self)
@@ -80,6 +84,10 @@ class QuantLabController(QObject):
         if not path:
             self._show_error("Load a chat model first, or choose “Other model…” to pick the "
                              "GGUF file to quantize.")
+            return
+        if is_remote(path):
+            self._needs_local(f"The quantization lab rewrites the model file's weights, so it "
+                              f"needs a local model ({path} runs on a server).")
             return
         if not text.strip():
             self._show_error("Type or paste a text for the two models to read.")

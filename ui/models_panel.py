@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.models.metadata import format_bytes
 from ui.download_list_view import DownloadListView
+from ui.engines_view import EnginesView
 from ui.error_banner_view import ErrorBannerView
 from ui.fit_view import FitView
 from ui.hub_search_view import HubSearchView
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from core.api import ModelEntry
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
-INSTALLED, DOWNLOAD = range(2)
+INSTALLED, DOWNLOAD, ENGINES = range(3)
 
 
 def gguf_paths(mime: QMimeData) -> list[str]:
@@ -78,6 +79,7 @@ class ModelsPanel(QWidget):
         self.downloads = DownloadListView()
         self.fit = FitView()
         self.load_settings = LoadSettingsView()
+        self.engines = EnginesView()
         self.tabs = QTabWidget()
         self._pending_delete: dict[str, bool] = {}
         self._build_layout()
@@ -115,6 +117,7 @@ class ModelsPanel(QWidget):
         dl.addWidget(search, 1)
         self.tabs.addTab(installed, "Installed")
         self.tabs.addTab(download, "Download")
+        self.tabs.addTab(self.engines, "Remote engines")
         side = QWidget()
         right = QVBoxLayout(side)
         right.setContentsMargins(0, 0, 0, 0)

@@ -55,10 +55,11 @@ class Step:
 
 def chart_rows(view: NextTokenView) -> list[tuple[Candidate, float | None]]:
     """The raw top candidates (plus any the samplers promoted) with their final probability."""
-    final = {c.id: c.prob for c in view.final}
+    # Keyed by id and text: a remote server's candidates share one unknown id.
+    final = {(c.id, c.piece): c.prob for c in view.final}
     rows = list(view.raw)
-    rows += [c for c in view.final if c.id not in {r.id for r in rows}]
-    return [(c, final.get(c.id)) for c in rows]
+    rows += [c for c in view.final if (c.id, c.piece) not in {(r.id, r.piece) for r in rows}]
+    return [(c, final.get((c.id, c.piece))) for c in rows]
 
 
 class NextTokenPanel(QWidget):
@@ -85,6 +86,9 @@ class NextTokenPanel(QWidget):
         self.title_label = QLabel("Next token")
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.entropy_label = QLabel()
+        self.source_label = QLabel()  # "N of M alternatives from the server" on a remote model
+        self.source_label.setWordWrap(True)
+        self.source_label.hide()
         self.bars = ProbabilityBarsView()
         self.waterfall = SamplerWaterfallView()
         # Why each stage changed a token, in words, under the table (details in its tooltips).
@@ -121,6 +125,7 @@ class NextTokenPanel(QWidget):
         chart_layout.setContentsMargins(0, 0, 0, 0)
         chart_layout.addWidget(self.title_label)
         chart_layout.addWidget(self.entropy_label)
+        chart_layout.addWidget(self.source_label)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -203,6 +208,12 @@ class NextTokenPanel(QWidget):
         self.waterfall.show_stages([c for c, _ in rows], view.stages, self.settings())
         why = self.waterfall.why() or ["No stage removed or lowered a listed token."]
         self.why_label.setText("\n".join([*(f"• {line}" for line in why), _MARKS]))
+
+    def set_source_note(self, note: str | None) -> None:
+        """Where the numbers came from when not from the whole vocabulary (a remote server's
+        top log-probabilities); None: the local model's full distribution."""
+        self.source_label.setText(note or "")
+        self.source_label.setVisible(bool(note))
 
     def add_step(self, token_id: int, piece: str = "", prob: float | None = None) -> None:
         """Append `token_id` to the path (a click, or the window's sample) and ask for the next."""

@@ -46,11 +46,12 @@ def waterfall(candidates: list[Candidate],
         row: list[tuple[Cell, float]] = []
         gone = False
         for stage in stages:
-            probs = {c.id: c.prob for c in stage.top}
+            # By id and text: a remote server's candidates have no ids (all unknown).
+            probs = {(c.id, c.piece): c.prob for c in stage.top}
             if gone:
                 row.append((Cell.GONE, 0.0))
-            elif candidate.id in probs:
-                row.append((Cell.KEPT, probs[candidate.id]))
+            elif (candidate.id, candidate.piece) in probs:
+                row.append((Cell.KEPT, probs[candidate.id, candidate.piece]))
             elif len(stage.top) >= stage.kept:  # every survivor is listed: it is not one
                 gone = True
                 row.append((Cell.REMOVED, 0.0))

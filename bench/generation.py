@@ -46,23 +46,28 @@ def long_prompt(llm: Any) -> str:
     return text
 
 
-class _Bare:
-    """The baseline: one bare `llama_cpp.Llama`, loaded once, driven by hand."""
+APP_SAMPLING = {"temp": 0.7, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1}
 
-    def __init__(self) -> None:
+
+class Bare:
+    """The baseline: one bare `llama_cpp.Llama`, loaded once, driven by hand with `sampling`
+    (llama-cpp-python's argument names; the app's defaults unless told otherwise)."""
+
+    def __init__(self, threads: int | None = None,
+                 sampling: dict[str, float] | None = None) -> None:
         import llama_cpp
 
         self._lib = llama_cpp
+        self._sampling = sampling or APP_SAMPLING
         self.llm = llama_cpp.Llama(str(default_chat_model()), n_ctx=N_CTX,
-                                   n_threads=default_threads(), verbose=False)
+                                   n_threads=threads or default_threads(), verbose=False)
 
-    def tokens_per_s(self) -> float:
+    def tokens_per_s(self, prompt: str = PROMPT, seed: int = 1) -> float:
         llm = self.llm
-        tokens = llm.tokenize(_template(PROMPT), add_bos=False, special=True)
-        llm.set_seed(1)
+        tokens = llm.tokenize(_template(prompt), add_bos=False, special=True)
+        llm.set_seed(seed)
         count, first = 0, 0.0
-        for token in llm.generate(tokens, temp=0.7, top_k=40, top_p=0.95, min_p=0.05,
-                                  repeat_penalty=1.1, reset=True):
+        for token in llm.generate(tokens, reset=True, **self._sampling):
             if self._lib.llama_vocab_is_eog(llm._model.vocab, token):
                 break  # end of turn: Glassbox stops there too
             count += 1
@@ -107,7 +112,7 @@ def _ours_first_token_ms(engine: EngineClient, text: str) -> float:
 
 
 def run() -> dict[str, Any]:
-    bare = _Bare()
+    bare = Bare()
     text = long_prompt(bare.llm)
     prompt_tokens = len(bare.llm.tokenize(_template(text), add_bos=False, special=True))
     ours_rate: list[float] = []

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from bench._stats import figure
+from bench.generation import TOKENS, Bare
 from core.defaults import DEFAULT_N_CTX
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.runner import default_threads
@@ -26,46 +27,9 @@ from core.models.bundled import default_chat_model
 from core.models.load_settings import LoadSettings
 
 PROMPT = "Write a long story about a lighthouse keeper and a storm."
-TOKENS = 128
 ROUNDS = 5
 TEMPERATURE, TOP_P = 0.7, 0.95  # what the API sends; it turns the app's other filters off
 CLIENTS = 4
-
-
-def _template(text: str) -> bytes:
-    return ("<|im_start|>user\n" + text + "<|im_end|>\n<|im_start|>assistant\n").encode()
-
-
-class _Bare:
-    """The baseline: a bare `llama_cpp.Llama` decode loop with the API's sampling."""
-
-    def __init__(self, threads: int) -> None:
-        import llama_cpp
-
-        self._lib = llama_cpp
-        self.llm = llama_cpp.Llama(str(default_chat_model()), n_ctx=DEFAULT_N_CTX,
-                                   n_threads=threads, verbose=False)
-
-    def tokens_per_s(self, seed: int) -> float:
-        llm = self.llm
-        tokens = llm.tokenize(_template(PROMPT), add_bos=False, special=True)
-        llm.set_seed(seed)
-        count, first = 0, 0.0
-        for token in llm.generate(tokens, temp=TEMPERATURE, top_k=0, top_p=TOP_P, min_p=0.0,
-                                  repeat_penalty=1.0, reset=True):
-            if self._lib.llama_vocab_is_eog(llm._model.vocab, token):
-                break
-            count += 1
-            if count == 1:
-                first = time.perf_counter()
-            if count == TOKENS:
-                break
-        rate = (count - 1) / (time.perf_counter() - first)
-        llm.reset()
-        return rate
-
-    def close(self) -> None:
-        self.llm.close()
 
 
 def _stream(client: Any, model: str, seed: int, max_tokens: int = TOKENS) -> tuple[float, float]:
@@ -133,7 +97,8 @@ def run() -> dict[str, Any]:
 
     threads = default_threads()
     settings = LoadSettings(gpu_layers=0, n_ctx=DEFAULT_N_CTX)
-    bare = _Bare(threads)
+    bare = Bare(threads, {"temp": TEMPERATURE, "top_k": 0, "top_p": TOP_P, "min_p": 0.0,
+                           "repeat_penalty": 1.0})
     served_rate: list[float] = []
     bare_rate: list[float] = []
     served_first: list[float] = []
@@ -151,18 +116,18 @@ def run() -> dict[str, Any]:
             with start_engine() as engine:
                 load_model(engine, default_chat_model(), settings)
                 _stream(client, name, 1, 8)  # warm both sides, untimed
-                bare.tokens_per_s(1)
+                bare.tokens_per_s(PROMPT, 1)
                 for i in range(ROUNDS):
                     first, rate = _stream(client, name, 10 + i)
                     served_first.append(first)
                     served_rate.append(rate)
-                    bare_rate.append(bare.tokens_per_s(10 + i))
+                    bare_rate.append(bare.tokens_per_s(PROMPT, 10 + i))
                     engine_first.append(_engine_first_ms(engine, 10 + i))
         with LocalServer(ServerConfig(port=0, parallel=2), load=settings) as pair:
             assert pair.pool is not None
             for _ in range(3):
                 together.append(_concurrent_rate(pair.url, pair.pool.name))
-                single.append(bare.tokens_per_s(7))
+                single.append(bare.tokens_per_s(PROMPT, 7))
     finally:
         bare.close()
     added = [s - e for s, e in zip(served_first, engine_first, strict=True)]

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from remote_fakes import free_port
 
+from core.engine.client import EngineClient
 from core.models.bundled import default_chat_model
 from core.server.config import ServerConfig
 from core.server.local_server import LocalServer
@@ -63,3 +65,14 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def glassbox_server() -> Iterator[LocalServer]:
     with LocalServer(ServerConfig(port=0)) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def engine(model_path: Path) -> Iterator[EngineClient]:
+    """A local engine for the comparisons in this folder, ended with its module. The shared
+    session engine (tests/conftest.py) would outlive this folder, which runs before tests/gui,
+    and the window tests check that closing the window leaves no engine process behind."""
+    client = EngineClient()
+    client.load(model_path, n_ctx=2048)
+    yield client
+    client.close()

@@ -21,7 +21,6 @@ from core.engine.completion_types import (
 )
 from core.engine.types import SamplingSettings
 from core.server.errors import ApiError
-from core.server.pool import QueueFull
 from core.server.request_log import RequestRecord
 from core.server.state import ServerState
 
@@ -146,11 +145,25 @@ async def run(state: ServerState, request: CompletionRequest,
             record.finish_reason = "cancelled"
 
 
-def check_capacity(state: ServerState) -> None:
-    """Refuse a stream now (429) rather than after its 200 headers have gone out."""
-    if state.pool.full:
-        raise QueueFull(f"{state.pool.waiting} requests are already waiting for the model; "
-                        "try again shortly.")
+async def started(events: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    """`events` with its first event already read, so what fails before the model writes
+    (a full queue, a grammar llama.cpp refuses) is an HTTP status, not an event in a stream
+    that already said 200."""
+    try:
+        first = await events.__anext__()
+    except StopAsyncIteration:
+        first = None
+
+    async def rest() -> AsyncGenerator[Any, None]:
+        try:
+            if first is not None:
+                yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()
+
+    return rest()
 
 
 def record_of(request: Any) -> RequestRecord | None:

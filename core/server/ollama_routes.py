@@ -271,7 +271,7 @@ async def _answer(state: ServerState, request: Request, body: OllamaRun,
     record = shared.record_of(request)
     if record is not None:
         record.stream = body.stream
-    events = shared.run(state, completion, record)
+    events = await shared.started(shared.run(state, completion, record))
     model = state.pool.name
     if not body.stream:
         tokens: list[TokenLogprob] = []
@@ -287,7 +287,6 @@ async def _answer(state: ServerState, request: Request, body: OllamaRun,
         if body.logprobs:
             reply["logprobs"] = _logprobs(tuple(tokens))
         return JSONResponse(reply)
-    shared.check_capacity(state)
     return EventStream(_lines(events, model, kind, body.logprobs, started), events,
                        media_type="application/x-ndjson")
 

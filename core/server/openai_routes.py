@@ -153,7 +153,7 @@ async def chat_completions(body: ChatCompletionRequest,
         record.stream = body.stream
         record.messages = [m.model_dump(exclude_none=True) for m in body.messages]
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    events = await _started(shared.run(state, completion, record))
+    events = await shared.started(shared.run(state, completion, record))
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = _chat_chunks(events, reply_id, state.pool.name, usage, body.logprobs, plan)
@@ -174,27 +174,6 @@ async def chat_completions(body: ChatCompletionRequest,
                      "logprobs": _chat_logprobs(tuple(pieces)) if body.logprobs else None,
                      "finish_reason": finish}],
         "usage": _usage(done)})
-
-
-async def _started(events: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
-    """`events` with its first event already read, so what fails before the model writes
-    (a full queue, a grammar llama.cpp refuses) is an HTTP status, not an event in a stream
-    that already said 200."""
-    try:
-        first = await events.__anext__()
-    except StopAsyncIteration:
-        first = None
-
-    async def rest() -> AsyncGenerator[Any, None]:
-        try:
-            if first is not None:
-                yield first
-            async for event in events:
-                yield event
-        finally:
-            await events.aclose()
-
-    return rest()
 
 
 async def _chat_chunks(events: AsyncIterator[Any], reply_id: str, model: str,
@@ -289,7 +268,7 @@ async def completions(body: CompletionRequestBody,
         record.stream = body.stream
         record.messages = [{"role": "prompt", "content": prompt}]
     reply_id = f"cmpl-{uuid.uuid4().hex[:24]}"
-    events = await _started(shared.run(state, completion, record))
+    events = await shared.started(shared.run(state, completion, record))
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return _sse(_text_chunks(events, reply_id, state.pool.name, usage, body.echo, prompt,

@@ -20,6 +20,7 @@ from core.cli_shape import (
 )
 from core.config import database_path
 from core.engine.loading import load_model
+from core.engine.remote_paths import PREFIX, is_remote
 from core.engine.types import SamplingSettings
 from core.errors import GlassboxError
 from core.prompts.compare import (
@@ -35,6 +36,7 @@ from core.store.comparisons import VariantResult
 
 if TYPE_CHECKING:
     from core.engine.client import EngineClient
+    from core.engine.remote import RemoteEngine
     from core.engine.types import ModelInfo
     from core.store import ChatStore
 
@@ -62,7 +64,11 @@ def _add_compare_parser(sub: Any) -> None:
     p.add_argument("--also-temperature", type=float, action="append", default=[], metavar="T",
                    help="the first variant again at temperature T (repeatable)")
     p.add_argument("--also-model", action="append", default=[], metavar="MODEL",
-                   help="the first variant again on another model (repeatable)")
+                   help="the first variant again on another model (repeatable; "
+                        "remote:ENGINE/MODEL for a saved remote engine's model)")
+    p.add_argument("--also-engine", action="append", default=[], metavar="ENGINE[/MODEL]",
+                   help="the first variant again on a saved remote engine (`glassbox engines "
+                        "add`), beside the local model (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--no-save", action="store_true",
                    help="do not keep the comparison in the app's list")
@@ -170,8 +176,12 @@ def build_variants(args: argparse.Namespace, store: ChatStore,
         variants.append(replace(base, label=f"{base.label} · T={t:g}",
                                 sampling=replace(base.sampling, temperature=t)))
     for model in args.also_model:
-        path = str(ModelRegistry().resolve(model))
-        variants.append(replace(base, label=f"{base.label} · {Path(path).stem}",
+        path = model if is_remote(model) else str(ModelRegistry().resolve(model))
+        variants.append(replace(base, label=f"{base.label} · {_model_label(path)}",
+                                model_path=path))
+    for name in args.also_engine:
+        path = name if is_remote(name) else PREFIX + name
+        variants.append(replace(base, label=f"{base.label} · {_model_label(path)}",
                                 model_path=path))
     if len(variants) < 2:
         raise GlassboxError("A comparison needs at least two variants: add --plain, another "
@@ -180,6 +190,10 @@ def build_variants(args: argparse.Namespace, store: ChatStore,
         raise GlassboxError(f"A comparison takes at most {MAX_VARIANTS} variants; "
                             f"{len(variants)} were asked for.")
     return variants
+
+
+def _model_label(path: str) -> str:
+    return path[len(PREFIX):] if is_remote(path) else Path(path).stem
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -199,9 +213,12 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = _open_store()
     try:
         variants = build_variants(args, store, chosen)
+        from core.remote_engines import EngineRegistry  # HTTP clients: only when comparing
+
         with start_engine(args) as engine:
             results = _stream(engine, prompt, variants, out, echo=not args.json,
-                              load=lambda path: load_model(engine, path, settings))
+                              load=lambda path: load_model(engine, path, settings),
+                              open_remote=EngineRegistry().open)
         saved = None if args.no_save else store.comparisons.save(prompt, [
             VariantResult(v, r["text"], r["status"], r.get("stats"))
             for v, r in zip(variants, results, strict=True)])
@@ -216,10 +233,12 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _stream(engine: EngineClient, prompt: str, variants: list[Variant], out: TextIO,
-            echo: bool, load: Callable[[str], ModelInfo]) -> list[dict[str, Any]]:
+            echo: bool, load: Callable[[str], ModelInfo],
+            open_remote: Callable[[str], RemoteEngine]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{"text": "", "status": "interrupted"} for _ in variants]
     try:
-        for event in run_comparison(engine, prompt, variants, load=load):
+        for event in run_comparison(engine, prompt, variants, load=load,
+                                    open_remote=open_remote):
             if isinstance(event, VariantStarted) and echo:
                 out.write(f"\n== {variants[event.index].label} ({event.model_name}) ==\n")
             elif isinstance(event, VariantToken) and echo:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.remote import EngineKind, RemoteEngine
+from core.engine.remote_paths import parse_remote
 from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
 from core.errors import GlassboxError, NeedsLocalModel, RemoteEngineError
 from core.secrets import KeyRef, KeySource, delete_key, read_key, store_key
@@ -136,6 +137,14 @@ class EngineRegistry:
         delete_key(name, config.key)
         self._write(lambda raw: raw.pop(name, None))
         return config
+
+    def open(self, path: str) -> RemoteEngine:
+        """The started engine for a "remote:NAME/MODEL" path (core/engine/remote_paths.py):
+        the server is asked for its models now, so a missing one is a clear error here."""
+        name, model = parse_remote(path)
+        engine = self.engine(name, model=model)
+        engine.start()
+        return engine
 
     def engine(self, name: str, model: str | None = None, n_ctx: int | None = None,
                **options: Any) -> RemoteEngine:

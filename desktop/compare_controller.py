@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core.api import EngineCrashed, GlassboxError, LoadSettings, SamplingSettings
+from core.engine.remote_paths import is_remote
 from core.settings import read
 from desktop.job_thread import JobThread
 from desktop.store_worker import StoreClient
 from ui.compare_panel import ComparePanel
 
 if TYPE_CHECKING:
-    from core.api import ChatStore, Comparison, EngineClient, ModelInfo, Variant
+    from core.api import ChatStore, Comparison, EngineClient, ModelInfo, RemoteEngine, Variant
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,15 @@ class CompareWorker(QObject):
         self._db_path = db_path
         self._store: ChatStore | None = None
         self._engine: EngineClient | None = None
+        self._remote: RemoteEngine | None = None  # the server answering the current column
         self._stop = threading.Event()
 
     def stop(self) -> None:
         """Called from the GUI thread: end the current column and run no further ones."""
         self._stop.set()
-        engine = self._engine
-        if engine is not None:
-            engine.cancel()
+        for engine in (self._engine, self._remote):
+            if engine is not None:
+                engine.cancel()
 
     def run(self, prompt: str, specs: list[dict[str, Any]], values: dict[str, str],
             model_path: str) -> None:
@@ -102,15 +104,21 @@ class CompareWorker(QObject):
             i: ("", "interrupted", None) for i in range(len(variants))}
         self._engine = engine = EngineClient()
         load = self._loader(engine)
-        load(model_path)
-        for event in run_comparison(engine, prompt, variants, self._stop.is_set, load):
+        if is_remote(model_path):
+            # The chat is on a server: the columns without a model of their own ask it too,
+            # and no local model is loaded unless a column names one.
+            variants = [v if v.model_path else replace(v, model_path=model_path)
+                        for v in variants]
+        else:
+            load(model_path)
+        for event in run_comparison(engine, prompt, variants, self._stop.is_set, load,
+                                    self._open_remote):
             if self._stop.is_set():
-                engine.cancel()  # a Stop that came between two columns
+                self.stop()  # a Stop that came between two columns, or before a server
             if isinstance(event, VariantToken):
                 self.token.emit(event.index, event.text)
             elif isinstance(event, VariantStarted):
-                path = engine.model.path if engine.model is not None else ""
-                self.column_started.emit(event.index, event.model_name, path)
+                self.column_started.emit(event.index, event.model_name, event.model_path)
             elif isinstance(event, VariantDone):
                 status = "interrupted" if event.finish_reason == "cancelled" else "complete"
                 stats = asdict(event.stats)
@@ -120,6 +128,12 @@ class CompareWorker(QObject):
                 outputs[event.index] = (event.text or event.message, "failed", None)
                 self.column_failed.emit(event.index, event.message)
         return outputs
+
+    def _open_remote(self, path: str) -> RemoteEngine:
+        from core.api import EngineRegistry
+
+        self._remote = EngineRegistry(self._db_path).open(path)
+        return self._remote
 
     def _loader(self, engine: EngineClient) -> Callable[[str], ModelInfo]:
         from core.engine.loading import load_model

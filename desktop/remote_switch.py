@@ -11,29 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.engine.remote_paths import PREFIX, is_remote, parse_remote, remote_path
+
+__all__ = ["PREFIX", "is_remote", "parse_remote", "remote_path", "switch_engine"]
+
 if TYPE_CHECKING:
     from core.api import EngineClient, ModelInfo, RemoteEngine
-
-PREFIX = "remote:"
-
-
-def is_remote(path: str) -> bool:
-    return path.startswith(PREFIX)
-
-
-def remote_path(engine: str, model: str) -> str:
-    return f"{PREFIX}{engine}/{model}"
-
-
-def parse_remote(path: str) -> tuple[str, str | None]:
-    """(engine name, model or None) of a "remote:NAME/MODEL" path; the model may hold "/"
-    (Hugging Face ids), the engine name may not."""
-    from core.api import RemoteEngineError
-
-    name, _slash, model = path[len(PREFIX):].partition("/")
-    if not name:
-        raise RemoteEngineError(f"{path!r} names no engine: expected remote:NAME/MODEL.")
-    return name, model or None
 
 
 def switch_engine(current: EngineClient | RemoteEngine, local: EngineClient, path: str,
@@ -51,8 +34,7 @@ def switch_engine(current: EngineClient | RemoteEngine, local: EngineClient, pat
     name, model = parse_remote(path)
     if isinstance(current, RemoteEngine) and current.name == name and current.alive:
         return current, current.select_model(model)  # another model of the same server
-    engine = EngineRegistry(db_path).engine(name, model=model)
-    engine.start()  # asks the server for its models: a clear error if it is not there
+    engine = EngineRegistry(db_path).open(path)  # a clear error if it is not there
     if current is not local:
         current.close()
     assert engine.model is not None

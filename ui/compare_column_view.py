@@ -45,8 +45,9 @@ class CompareColumnView(QFrame):
                                           decimals=2)
         self.temperature.setToolTip("0 always takes the likeliest token; higher is more varied")
         self.model_combo = QComboBox()
-        self.model_combo.setToolTip("The model this variant runs on; another model is loaded "
-                                    "for it and the chat's model comes back afterwards")
+        self.model_combo.setToolTip("The model this variant runs on: another local model is "
+                                    "loaded for it and the chat's model comes back afterwards; "
+                                    "a remote engine's model is asked on its server")
         self.model_label = QLabel()
         mark_secondary(self.model_label)  # quieter, still AA
         self.output = QPlainTextEdit(readOnly=True)

@@ -82,6 +82,14 @@ def _finish(reason: str | None) -> FinishReason:
     return "length" if reason == "length" else "stop"
 
 
+def sampling_extensions(s: SamplingSettings) -> dict[str, Any]:
+    """The settings beyond the OpenAI API that differ from its behaviour (no top-k cut, no
+    min-p, no repeat penalty): only those are sent."""
+    wanted = {"top_k": s.top_k, "min_p": s.min_p, "repeat_penalty": s.repeat_penalty}
+    neutral = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
+    return {k: v for k, v in wanted.items() if v != neutral[k]}
+
+
 def api_root(url: str) -> str:
     """The server's root: the address without a trailing /v1 (clients add it back)."""
     root = url.strip().rstrip("/")
@@ -115,6 +123,7 @@ class RemoteEngine:
         self._client: Any = None
         self._model: ModelInfo | None = None
         self._tokenizer: str | None = None  # the tokenize endpoint found, "" when none
+        self._plain_openai = False  # True once the server refused the sampling extensions
 
     # -- lifetime --------------------------------------------------------------------------
     @property
@@ -346,11 +355,34 @@ class RemoteEngine:
                     sampling)))
             return
         extra: dict[str, Any] = {"seed": sampling.seed} if sampling.seed >= 0 else {}
-        stream = self._client.chat.completions.create(
-            model=self._wanted, messages=wire, stream=True, max_tokens=sampling.max_tokens,
-            temperature=sampling.temperature, top_p=sampling.top_p,
-            stream_options={"include_usage": True}, **extra)
-        yield from self._openai_chunks(stream, opened)
+
+        def create(extensions: dict[str, Any] | None) -> Any:
+            return self._client.chat.completions.create(
+                model=self._wanted, messages=wire, stream=True, max_tokens=sampling.max_tokens,
+                temperature=sampling.temperature, top_p=sampling.top_p,
+                stream_options={"include_usage": True}, extra_body=extensions, **extra)
+
+        yield from self._openai_chunks(self._with_extensions(create, sampling), opened)
+
+    def _with_extensions(self, create: Callable[[dict[str, Any] | None], Any],
+                         sampling: SamplingSettings) -> Any:
+        """`create(extensions)` with the sampling settings the OpenAI API has no field for
+        (top_k, min_p, repeat_penalty: llama.cpp's server, llama-cpp-python, LM Studio and
+        `glassbox serve` take them by these names), so a remote column samples as a local
+        one does. A server that refuses unknown fields (400) is asked again without them,
+        and not sent them again."""
+        extensions = None if self._plain_openai else sampling_extensions(sampling)
+        if not extensions:
+            return create(None)
+        import openai  # loaded by start() already
+
+        try:
+            return create(extensions)
+        except openai.BadRequestError as exc:
+            if not any(name in str(exc) for name in extensions):
+                raise
+            self._plain_openai = True
+            return create(None)
 
     def _openai_chunks(self, stream: Any, opened: list[Any]) -> Iterator[_Chunk]:
         opened.append(stream)

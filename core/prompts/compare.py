@@ -2,7 +2,9 @@
 
 `run_comparison` is a generator of plain events: the desktop worker, the CLI and the tests all
 drive it the same way. Variants run one after another on one engine; a variant with its own
-model loads it, and the model that was loaded before is put back at the end.
+model loads it, and the model that was loaded before is put back at the end. A variant whose
+model is a saved remote engine's ("remote:NAME/MODEL") runs on that server instead, so a local
+and a remote model can answer side by side; the local engine is left as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.defaults import DEFAULT_N_CTX
 from core.engine.loading import load_model
+from core.engine.remote_paths import is_remote
 from core.engine.types import (
     ChatMessage,
     DoneEvent,
@@ -29,6 +32,9 @@ from core.prompts.presets import Preset
 
 if TYPE_CHECKING:  # the store reads variants without starting any engine
     from core.engine.client import EngineClient
+    from core.engine.remote import RemoteEngine
+
+    OpenRemote = Callable[[str], RemoteEngine]
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
 
@@ -89,6 +95,7 @@ class Variant:
 class VariantStarted:
     index: int
     model_name: str
+    model_path: str = ""  # the file, or "remote:NAME/MODEL"
 
 
 @dataclass(frozen=True)
@@ -139,11 +146,15 @@ def run_comparison(
     engine: EngineClient, prompt: str, variants: Sequence[Variant],
     should_stop: Callable[[], bool] = lambda: False,
     load: Callable[[str], ModelInfo] | None = None,
+    open_remote: OpenRemote | None = None,
 ) -> Iterator[CompareEvent]:
     """Stream `prompt` through each variant in turn. A failing variant (a prompt too long
-    for the context, a model that does not load) is reported and the next one runs; a crash
-    of the engine ends the run. `load(path)` loads a variant's model (default: same context
-    size as now, on the CPU; the app and the CLI pass their load settings)."""
+    for the context, a model that does not load, a server that does not answer) is reported
+    and the next one runs; a crash of the local engine ends the run. `load(path)` loads a
+    variant's model (default: same context size as now, on the CPU; the app and the CLI pass
+    their load settings). `open_remote(path)` gives a started engine for a remote variant
+    (the callers pass `EngineRegistry.open`, a layer above this one); it is closed when the
+    variant ends."""
     check_variants(prompt, variants)
     original = engine.model
     if original is None and any(v.model_path is None for v in variants):
@@ -154,7 +165,10 @@ def run_comparison(
         for index, variant in enumerate(variants):
             if should_stop():
                 return
-            yield from _run_one(engine, index, variant, prompt, original, loader)
+            if is_remote(variant.model_path):
+                yield from _run_remote(index, variant, prompt, open_remote or _no_remote)
+            else:
+                yield from _run_one(engine, index, variant, prompt, original, loader)
     finally:
         current = engine.model
         if original is not None and engine.alive and (current is None
@@ -171,17 +185,50 @@ def _run_one(engine: EngineClient, index: int, variant: Variant, prompt: str,
         if wanted and (engine.model is None or _differs(engine.model.path, wanted)):
             loader(wanted)
         assert engine.model is not None
-        yield VariantStarted(index, engine.model.name)
+        yield VariantStarted(index, engine.model.name, engine.model.path)
         for event in engine.generate(variant.messages(prompt), variant.sampling):
-            if isinstance(event, TokenEvent):
-                text += event.text
-                yield VariantToken(index, event.text)
-            elif isinstance(event, DoneEvent):
-                yield VariantDone(index, event.text, event.finish_reason, event.stats)
+            text, out = _step(index, text, event)
+            if out is not None:
+                yield out
     except EngineCrashed:
         raise
     except GlassboxError as exc:
         yield VariantFailed(index, str(exc), text)
+
+
+def _run_remote(index: int, variant: Variant, prompt: str, open_remote: OpenRemote
+                ) -> Iterator[CompareEvent]:
+    """A variant on a server. Its failures, a lost stream included, are that column's: the
+    local engine and the other variants go on."""
+    assert variant.model_path is not None
+    text = ""
+    try:
+        remote = open_remote(variant.model_path)
+        try:
+            assert remote.model is not None
+            yield VariantStarted(index, remote.model.name, remote.model.path)
+            for event in remote.generate(variant.messages(prompt), variant.sampling):
+                text, out = _step(index, text, event)
+                if out is not None:
+                    yield out
+        finally:
+            remote.close()
+    except GlassboxError as exc:
+        yield VariantFailed(index, str(exc), text)
+
+
+def _step(index: int, text: str, event: object) -> tuple[str, CompareEvent | None]:
+    """The text so far and the comparison event for one generation event."""
+    if isinstance(event, TokenEvent):
+        return text + event.text, VariantToken(index, event.text)
+    if isinstance(event, DoneEvent):
+        return text, VariantDone(index, event.text, event.finish_reason, event.stats)
+    return text, None
+
+
+def _no_remote(path: str) -> RemoteEngine:
+    raise PromptError(f"{path} is a remote engine's model, and this comparison was started "
+                      "without access to the saved engines.")
 
 
 def _differs(a: str, b: str) -> bool:

@@ -54,7 +54,8 @@ def max_tokens_for(state: ServerState, asked: int | None, param: str = "max_toke
 
 def sampling_for(state: ServerState, *, max_tokens: int | None, temperature: float | None,
                  top_p: float | None, seed: int | None, param: str = "max_tokens",
-                 top_k: int | None = None) -> SamplingSettings:
+                 top_k: int | None = None, min_p: float | None = None,
+                 repeat_penalty: float | None = None) -> SamplingSettings:
     chosen = base_sampling()
     changes: dict[str, Any] = {"max_tokens": max_tokens_for(state, max_tokens, param)}
     if temperature is not None:
@@ -73,6 +74,11 @@ def sampling_for(state: ServerState, *, max_tokens: int | None, temperature: flo
         changes.setdefault("top_k", 0)
         changes["min_p"] = 0.0
         changes["repeat_penalty"] = 1.0
+    # ...unless they name those too (llama.cpp's extensions; a remote Glassbox sends them).
+    if min_p is not None:
+        changes["min_p"] = float(min_p)
+    if repeat_penalty is not None:
+        changes["repeat_penalty"] = float(repeat_penalty)
     return replace(chosen, **changes)
 
 

@@ -98,7 +98,9 @@ def chat_request(state: Any, body: ChatCompletionRequest,
         else body.max_tokens
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
     sampling = shared.sampling_for(state, max_tokens=asked, temperature=body.temperature,
-                                   top_p=body.top_p, seed=body.seed, param=param)
+                                   top_p=body.top_p, seed=body.seed, param=param,
+                                   top_k=body.top_k, min_p=body.min_p,
+                                   repeat_penalty=body.repeat_penalty)
     grammar = None
     if body.response_format is not None and body.response_format.type == "json_object":
         grammar = shared.json_grammar()
@@ -255,7 +257,8 @@ async def completions(body: CompletionRequestBody,
         prompt = body.prompt
     sampling = shared.sampling_for(state, max_tokens=body.max_tokens,
                                    temperature=body.temperature, top_p=body.top_p,
-                                   seed=body.seed)
+                                   seed=body.seed, top_k=body.top_k, min_p=body.min_p,
+                                   repeat_penalty=body.repeat_penalty)
     logprobs = shared.top_logprobs_for(body.logprobs, "logprobs") \
         if body.logprobs is not None else None
     completion = CompletionRequest(prompt=prompt, sampling=sampling,

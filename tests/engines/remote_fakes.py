@@ -26,7 +26,7 @@ def http_server(route: Route) -> Iterator[str]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            self.rfile.read(length)
+            self.body = self.rfile.read(length)  # type: ignore[attr-defined]
             route(self)
 
         def log_message(self, *args: object) -> None:  # keep the test output clean

@@ -128,3 +128,34 @@ def test_a_100_mb_answer_is_cut_off() -> None:
 
     with http_server(flood) as url, pytest.raises(ResponseTooLarge, match="more than 32 MB"):
         RemoteEngine(url).start()
+
+
+def test_a_server_that_refuses_the_sampling_extensions_is_asked_again_without() -> None:
+    """top_k, min_p and repeat_penalty go to servers that take them (llama.cpp's names); one
+    that answers 400 to unknown fields, as OpenAI's own API does, is asked again without them
+    and not sent them again."""
+    bodies: list[dict[str, object]] = []
+
+    def strict(h: BaseHTTPRequestHandler) -> None:
+        if h.path.endswith("/models"):
+            send(h, 200, MODELS)
+            return
+        body = json.loads(h.body)  # type: ignore[attr-defined]
+        bodies.append(body)
+        extra = sorted(set(body) & {"top_k", "min_p", "repeat_penalty"})
+        if extra:
+            send(h, 400, json.dumps({"error": {
+                "message": f"Unrecognized request argument supplied: {extra[0]}",
+                "type": "invalid_request_error"}}).encode())
+        else:
+            send(h, 200, chunk("Hi", "stop") + b"data: [DONE]\n\n", "text/event-stream")
+
+    sampling = SamplingSettings(temperature=0.0, top_k=40, min_p=0.05, repeat_penalty=1.1)
+    with http_server(strict) as url, RemoteEngine(url) as remote:
+        first = list(remote.generate(HI, sampling))[-1]
+        second = list(remote.generate(HI, sampling))[-1]
+    assert isinstance(first, DoneEvent) and first.text == "Hi"
+    assert isinstance(second, DoneEvent) and second.text == "Hi"
+    assert [sorted(set(b) & {"top_k", "min_p", "repeat_penalty"}) for b in bodies] == [
+        ["min_p", "repeat_penalty", "top_k"], [], []]
+    assert bodies[0]["top_k"] == 40 and bodies[0]["repeat_penalty"] == 1.1

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from core.store.settings import SettingsStore
 
 __all__ = ["MAX_RECENT_MODELS", "AppSettings", "LoadSettings", "RecentModels",
-           "SamplingSettings", "ServerSettings", "UIState", "read", "read_saved", "read_settings",
-           "sampling_from", "save", "update"]
+           "SamplingSettings", "ServerSettings", "UIState", "keep_server_key", "read",
+           "read_saved", "read_settings", "sampling_from", "save", "update", "with_server_key"]
 
 MAX_RECENT_MODELS = 8
 _MISSING = object()
@@ -82,31 +82,70 @@ class UIState:
         return asdict(self)
 
 
+SERVER_KEY_NAME = "@server"  # the Server panel's own key in core.secrets: no engine name has "@"
+_KEY_SOURCES = ("none", "keyring", "file")
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """The Server panel's address, key and engines, and whether it was serving when the app
-    closed (then it serves again at the next start). The defaults are `glassbox serve`'s."""
+    closed (then it serves again at the next start). The defaults are `glassbox serve`'s.
+
+    The key itself is never stored in the database: `keep_server_key` puts it in the system
+    keyring (or a file only the user can read) and the row says only where; `with_server_key`
+    reads it back. A key an older version stored in the row is still read, and moved out at
+    the next save."""
 
     host: str = _SERVE.host
     port: int = _SERVE.port
-    api_key: str = ""  # kept in the user's own database, as the clients that call it keep it
+    api_key: str = ""
     parallel: int = _SERVE.parallel
     running: bool = False
+    key_source: str = field(default="none", compare=False)  # where keep_server_key put it
 
     @classmethod
     def from_value(cls, value: Any) -> ServerSettings:
         if not isinstance(value, dict):
             return cls()
         base = cls()
-        host, key = value.get("host"), value.get("api_key")
+        host, key, source = value.get("host"), value.get("api_key"), value.get("key_source")
         return cls(host if isinstance(host, str) and host.strip() else base.host,
                    _int(value.get("port"), 0, 65535, base.port),
                    key if isinstance(key, str) else base.api_key,
                    _int(value.get("parallel"), 1, 16, base.parallel),
-                   value.get("running") is True)
+                   value.get("running") is True,
+                   source if source in _KEY_SOURCES else "none")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        value = asdict(self)
+        del value["api_key"]
+        return value
+
+
+def keep_server_key(value: ServerSettings) -> ServerSettings:
+    """Store the panel's key where secrets belong (or forget it when cleared) and return the
+    settings to save, which name only the place."""
+    from core.secrets import KeyRef, delete_key, store_key
+
+    delete_key(SERVER_KEY_NAME, KeyRef(value.key_source))  # type: ignore[arg-type]
+    if not value.api_key:
+        return replace(value, key_source="none")
+    return replace(value, key_source=store_key(SERVER_KEY_NAME, value.api_key).source)
+
+
+def with_server_key(value: ServerSettings) -> ServerSettings:
+    """`value` with its key read back from where `keep_server_key` put it. A key that is gone
+    (a keyring reset, a deleted file) reads as none: the panel then asks for a new one before
+    it serves beyond this computer, rather than refusing to open."""
+    if value.key_source == "none" or value.api_key:
+        return value
+    from core.secrets import KeyRef, SecretError, read_key
+
+    try:
+        key = read_key(SERVER_KEY_NAME, KeyRef(value.key_source))  # type: ignore[arg-type]
+    except SecretError:
+        return replace(value, key_source="none")
+    return replace(value, api_key=key or "")
 
 
 @dataclass(frozen=True)

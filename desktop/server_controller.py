@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
@@ -30,6 +30,9 @@ from core.api import (
 from desktop.job_thread import JobContext, JobThread
 from desktop.store_worker import StoreClient
 from ui.server_panel import ServerPanel
+
+if TYPE_CHECKING:
+    from core.api import ChatStore
 
 _MASK = "•" * 8  # the key in the snippets while the key field hides it
 _ROLES = ("system", "user", "assistant")
@@ -64,6 +67,7 @@ class ServerController(QObject):
         self._live: LocalServer | None = None  # owned by the worker thread
         self.server: LocalServer | None = None  # the GUI thread's view of it, once started
         self._start_when_loaded = False
+        self._key_source = "none"  # where the saved key is (core.settings.keep_server_key)
         self._served_name = ""
         panel.start_requested.connect(self.start_server)
         panel.stop_requested.connect(self.stop_server)
@@ -79,11 +83,17 @@ class ServerController(QObject):
         from core.settings import read
 
         self.jobs.start()
-        self._store.call(lambda s: read(s.settings, ServerSettings), self._on_settings_read)
+        from core.settings import with_server_key
+
+        self._store.call(lambda s: with_server_key(read(s.settings, ServerSettings)),
+                         self._on_settings_read)
 
     def _on_settings_read(self, saved: object) -> None:
         assert isinstance(saved, ServerSettings)
+        self._key_source = saved.key_source
         self._panel.set_settings(saved)
+        if saved.api_key and saved.key_source == "none":
+            self._save()  # a key an older version kept in the database: move it out now
         self._show_snippets()
         if saved.running:
             # The chat model may still be loading: serve it, not the library's default.
@@ -177,12 +187,19 @@ class ServerController(QObject):
     def _save(self, running: bool | None = None) -> None:
         from dataclasses import replace
 
-        from core.settings import save
+        from core.settings import keep_server_key, save
 
         value = self._panel.settings()
         if running is not None:
             value = replace(value, running=running)
-        self._store.call(lambda s: save(s.settings, value))
+
+        def keep(store: ChatStore) -> None:
+            # On the store's thread, saves in order: each knows where the last put the key.
+            kept = keep_server_key(replace(value, key_source=self._key_source))
+            self._key_source = kept.key_source
+            save(store.settings, kept)
+
+        self._store.call(keep)
 
     def _on_settings_changed(self) -> None:
         self._save()

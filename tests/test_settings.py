@@ -7,6 +7,7 @@ import inspect
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_every_section_round_trips_through_the_store(store: ChatStore) -> None:
         LoadSettings(gpu_layers=-1, threads=3, flash_attn=True, kv_type="q4_0", n_ctx=8192),
         RecentModels("/m/a.gguf", ("/m/a.gguf", "/m/b.gguf"), "/m/b.gguf"),
         UIState(selected_chat=12),
-        ServerSettings("0.0.0.0", 9000, "k3y", 2, running=True),
+        ServerSettings("0.0.0.0", 9000, "", 2, running=True),  # the key: see the server key test
     )
     for section in (chosen.sampling, chosen.load, chosen.models, chosen.ui, chosen.server):
         save(store.settings, section)
@@ -222,3 +223,31 @@ def test_models_info_estimates_at_the_saved_context_and_kv_type(
         save(s.settings, LoadSettings(n_ctx=2 * DEFAULT_N_CTX, kv_type="q8_0"))
     assert kv_cache() == int(plain * 2 * (34 / 32) / 2)
     assert kv_cache("--ctx", str(DEFAULT_N_CTX)) == int(plain * (34 / 32) / 2)
+
+
+def test_the_server_key_is_kept_out_of_the_database(store: ChatStore) -> None:
+    """The Server panel's key goes where remote engines' keys go (keyring, else a 0600 file);
+    the settings row names only the place. A key an older version stored in the row is still
+    read (and `keep_server_key` moves it out)."""
+    from core.settings import keep_server_key, with_server_key
+
+    chosen = ServerSettings("0.0.0.0", 8080, "s3cret-key-for-the-test", 2)
+    save(store.settings, keep_server_key(chosen))
+    row = store.settings.get("server")
+    assert "s3cret-key-for-the-test" not in json.dumps(row)
+    assert row["key_source"] in ("keyring", "file")
+    plain = read(store.settings, ServerSettings)
+    assert plain.api_key == "" and plain == replace(chosen, api_key="")
+    assert with_server_key(plain) == chosen
+
+    cleared = keep_server_key(replace(with_server_key(plain), api_key=""))
+    save(store.settings, cleared)
+    assert cleared.key_source == "none"
+    assert with_server_key(read(store.settings, ServerSettings)).api_key == ""
+
+    store.settings.set("server", {"host": "0.0.0.0", "api_key": "old-plain-key"})
+    legacy = read(store.settings, ServerSettings)
+    assert legacy.api_key == "old-plain-key" and legacy.key_source == "none"
+    save(store.settings, keep_server_key(legacy))
+    assert "old-plain-key" not in json.dumps(store.settings.get("server"))
+    assert with_server_key(read(store.settings, ServerSettings)).api_key == "old-plain-key"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from guitools import REPLY_TIMEOUT_MS, STARTUP_TIMEOUT_MS, OpenWindow
 from pytestqt.qtbot import QtBot
 
 from core.api import ServerSettings, saved_settings
+from core.config import database_path
 from desktop.main_window import MainWindow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,7 +136,12 @@ def test_an_open_address_needs_a_key_and_the_choices_survive_a_restart(
     assert key in panel.snippet("curl")
     _start(qtbot, window, host="127.0.0.1", key=key)
     qtbot.waitUntil(lambda: not window.store_busy(), timeout=REPLY_TIMEOUT_MS)
-    assert saved_settings().server == ServerSettings("127.0.0.1", 0, key, 1, running=True)
+    saved = saved_settings().server  # the row as the CLI reads it: no key in it
+    assert saved == ServerSettings("127.0.0.1", 0, "", 1, running=True)
+    assert saved.key_source in ("keyring", "file")
+    with sqlite3.connect(database_path()) as db:
+        rows = db.execute("SELECT key, value FROM settings").fetchall()
+    assert rows and not [k for k, v in rows if key in str(v)]
     window.close()  # the app quits while serving: it serves again at the next start
 
     again = open_window()

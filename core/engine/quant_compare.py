@@ -49,22 +49,28 @@ def compare_models(original: str | Path, quantized: str | Path, text: str = DEFA
 
 # -- in the child process ----------------------------------------------------------------------
 @dataclass
-class _Reading:
+class Reading:
     ids: list[int]
     pieces: list[str]
     logprobs: np.ndarray  # float32 [position][vocab], log-softmax of the logits
     residual: dict[int, np.ndarray]  # layer -> float32 [position][n_embd]
 
 
-def _read(path: str, text: str, ids: list[int] | None) -> _Reading:
-    """Load the model, tokenize (unless `ids` are given), capture logits and residuals."""
+def read_text(path: str, text: str, ids: list[int] | None,
+              lora: tuple[str, float] | None = None) -> Reading:
+    """Load the model (with a LoRA adapter at a scale, when given), tokenize (unless `ids`
+    are given), capture logits and residuals. Also what the fine-tune lab's before-and-after
+    view reads (core/finetune/effect.py)."""
     from core.engine.capture import TensorCapture
     from core.llama_log import open_llama
 
+    adapter = {"lora_path": lora[0], "lora_scale": lora[1]} if lora else {}
     try:
-        llm = open_llama(path, n_ctx=256, n_batch=256, n_gpu_layers=0)
+        llm = open_llama(path, n_ctx=256, n_batch=256, n_gpu_layers=0, **adapter)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise LabJobError(f"llama.cpp could not load {Path(path).name}: {exc}") from exc
+        what = f"{Path(path).name} with the adapter {Path(lora[0]).name}" if lora else \
+            Path(path).name
+        raise LabJobError(f"llama.cpp could not load {what}: {exc}") from exc
     capture = TensorCapture(llm)
     try:
         if ids is None:
@@ -82,13 +88,13 @@ def _read(path: str, text: str, ids: list[int] | None) -> _Reading:
         assert captured.logits is not None
         pieces = [bytes(llm.detokenize([t], special=True)).decode("utf-8", errors="replace")
                   for t in ids]
-        return _Reading(ids, pieces, _log_softmax(captured.logits), captured.residual)
+        return Reading(ids, pieces, log_softmax(captured.logits), captured.residual)
     finally:
         capture.close()
         llm.close()
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
     import numpy as np
 
     x = logits.astype(np.float64)
@@ -97,14 +103,14 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _perplexity(logprobs: np.ndarray, ids: list[int]) -> float:
+def perplexity(logprobs: np.ndarray, ids: list[int]) -> float:
     import numpy as np
 
     picked = logprobs[np.arange(len(ids) - 1), ids[1:]].astype(np.float64)
     return math.exp(-float(picked.mean()))
 
 
-def _kl(p_log: np.ndarray, q_log: np.ndarray) -> np.ndarray:
+def kl(p_log: np.ndarray, q_log: np.ndarray) -> np.ndarray:
     """KL(p || q) per row, in nats, from log-probabilities (float64 sums)."""
     import numpy as np
 
@@ -113,7 +119,7 @@ def _kl(p_log: np.ndarray, q_log: np.ndarray) -> np.ndarray:
     return np.maximum(out, 0.0)  # rounding can leave -1e-9 for identical rows
 
 
-def _drift(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def drift(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
     layers = sorted(set(a) & set(b))
@@ -135,31 +141,31 @@ def _compare_in_child(original: str, quantized: str, text: str,
     import numpy as np
 
     progress(0, 3, "reading the text with the original model")
-    a = _read(original, text, None)
+    a = read_text(original, text, None)
     progress(1, 3, "reading the text with the quantized model")
-    b = _read(quantized, text, a.ids)
+    b = read_text(quantized, text, a.ids)
     progress(2, 3, "measuring the differences")
     n = len(a.ids) - 1
     pa, pb = a.logprobs[:n], b.logprobs[:n]
     top_a, top_b = pa.argmax(axis=1), pb.argmax(axis=1)
-    cosine, relative = _drift(a.residual, b.residual)
+    cosine, relative = drift(a.residual, b.residual)
 
     top_ids = sorted(set(top_a.tolist()) | set(top_b.tolist()))
-    pieces = _pieces(original, top_ids)
+    names = token_texts(original, top_ids)
     result = QuantComparison(
         original=original, quantized=quantized, original_size=0, quantized_size=0,
         pieces=a.pieces, ids=a.ids,
-        perplexity_original=_perplexity(a.logprobs, a.ids),
-        perplexity_quantized=_perplexity(b.logprobs, a.ids),
-        kl=_kl(pa, pb), flips=np.asarray(top_a != top_b),
-        top_original=[pieces[int(t)] for t in top_a],
-        top_quantized=[pieces[int(t)] for t in top_b],
+        perplexity_original=perplexity(a.logprobs, a.ids),
+        perplexity_quantized=perplexity(b.logprobs, a.ids),
+        kl=kl(pa, pb), flips=np.asarray(top_a != top_b),
+        top_original=[names[int(t)] for t in top_a],
+        top_quantized=[names[int(t)] for t in top_b],
         drift_cosine=cosine, drift_relative_l2=relative)
     progress(3, 3, "done")
     return result
 
 
-def _pieces(path: str, ids: list[int]) -> dict[int, str]:
+def token_texts(path: str, ids: list[int]) -> dict[int, str]:
     """Token id -> text, read with the model's tokenizer alone (a fraction of a second)."""
     from core.llama_log import open_llama
 

@@ -14,9 +14,9 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from core.engine.types import ChatMessage
+from core.engine.types import ChatMessage, Role
 from core.errors import TrainingDataError
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def from_chats(store: ChatStore, chat_ids: Iterable[int]) -> Dataset:
                     problems.append(f"chat {chat_id}: reply {message.id} skipped "
                                     f"({message.status or 'empty'})")
             if message.role in _ROLES:
-                history.append(ChatMessage(message.role, message.content))
+                history.append(ChatMessage(cast(Role, message.role), message.content))
     return Dataset(tuple(examples), f"chats {', '.join(map(str, chat_ids))}", tuple(problems))
 
 

@@ -57,6 +57,11 @@ def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
     return Checkpoint(step, path, state)
 
 
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """The checkpoint's step and history, written last: its presence marks a whole one."""
+    path.write_text(json.dumps(state), encoding="utf-8")
+
+
 def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any,
                     state: dict[str, Any]) -> Checkpoint:
     """Write checkpoint `step` (a PEFT model's adapter, the optimizer's state, `state`) and
@@ -72,7 +77,7 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any,
     def fill(tmp: Path) -> None:
         model.save_pretrained(str(tmp / _ADAPTER))
         torch.save(optimizer.state_dict(), str(tmp / _OPTIMIZER))
-        (tmp / _STATE).write_text(json.dumps(full_state), encoding="utf-8")
+        write_state(tmp / _STATE, full_state)
 
     try:
         target = write_folder_atomic(folder / f"step-{step:06d}", fill)

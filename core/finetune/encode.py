@@ -65,11 +65,11 @@ class Preview:
 
 
 def load_tokenizer(base_gguf: str | Path) -> Any:
-    """transformers' tokenizer read from the GGUF file (several seconds for a 49k vocabulary)."""
-    from transformers import AutoTokenizer
+    """transformers' tokenizer for the GGUF (several seconds the first time; see
+    core.finetune.base_cache)."""
+    from core.finetune.base_cache import load_tokenizer as load
 
-    path = Path(base_gguf)
-    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    return load(base_gguf)
 
 
 def template_for(base_gguf: str | Path, tokenizer: Any) -> ChatTemplate:

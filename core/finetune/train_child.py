@@ -49,12 +49,10 @@ class _CancelToken:
 
 def load_base(base_gguf: Path) -> tuple[Any, Any, ChatTemplate]:
     """(f32 model, tokenizer, chat template) from the GGUF, as transformers reads it."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    from core.finetune.base_cache import load_model
 
     tokenizer = load_tokenizer(base_gguf)
-    model = AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name,
-                                                 dtype=torch.float32)
+    model = load_model(base_gguf, tokenizer)
     return model, tokenizer, template_for(base_gguf, tokenizer)
 
 
@@ -159,7 +157,7 @@ class _Trainer:
                 tokens_done += int(tensors["attention_mask"].sum())
                 step_in_run += 1
                 self.step += 1
-                last_loss = float(loss)
+                last_loss = float(loss.detach())
                 self.history.append({"step": self.step, "train_loss": round(last_loss, 5)})
                 speed = tokens_done / training_s if training_s else 0.0
                 left = (self.total_steps - self.step) * training_s / step_in_run

@@ -14,6 +14,7 @@ across their data folders).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -72,7 +73,16 @@ def load_model(base_gguf: str | Path, tokenizer: Any) -> Any:
                                                  dtype=torch.float32)
 
     def fill(tmp: Path) -> None:
-        model.save_pretrained(str(tmp))
+        # Not model.save_pretrained: transformers marks a model read from a GGUF as
+        # "quantized with gguf" (though its weights are plain f32 now) and refuses to save
+        # it. The weights and a config without that mark make an ordinary checkpoint.
+        from safetensors.torch import save_model
+
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(str(tmp))
+        save_model(model, str(tmp / "model.safetensors"))
         tokenizer.save_pretrained(str(tmp))
         (tmp / _DONE).write_text(str(path), encoding="utf-8")
 

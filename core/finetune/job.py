@@ -94,6 +94,7 @@ class TrainingJob:
         if self.running:
             raise TrainingError("This run is training already.")
         self._check_base_unchanged()
+        self._reap()  # the pipe of an earlier, killed child
         receiver, sender = self._context.Pipe(duplex=False)
         self._cancel = self._context.Event()
         from core.finetune.train_child import run_child
@@ -127,32 +128,35 @@ class TrainingJob:
     def events(self, timeout_s: float | None = None) -> Iterator[Event]:
         """The child's events until its Finished. A child that dies without one (killed, out
         of memory) ends the stream with a Finished 'failed' saying so; the run stays
-        resumable from its latest checkpoint."""
+        resumable from its latest checkpoint. Stopping the iteration early leaves the child
+        running: call `events()` again to go on reading, or `cancel()` / `kill()`."""
         if self._process is None or self._conn is None:
             raise TrainingError("The run has not been started.")
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        try:
-            while True:
-                self._yield_to_generation()
-                if self._cancel_at is not None and \
-                        time.monotonic() - self._cancel_at > _CANCEL_GRACE_S:
-                    self.kill()
-                if deadline is not None and time.monotonic() > deadline:
-                    self.kill()
-                    raise TrainingError(f"Training took longer than {timeout_s:g} s and was "
-                                        "stopped; resume it to continue.")
-                try:
-                    event = self._conn.recv() if self._conn.poll(_POLL_S) else None
-                except (EOFError, OSError):
-                    yield self._died()
-                    return
-                if event is None:
-                    continue
+        while True:
+            self._yield_to_generation()
+            if self._cancel_at is not None and \
+                    time.monotonic() - self._cancel_at > _CANCEL_GRACE_S:
+                self.kill()
+            if deadline is not None and time.monotonic() > deadline:
+                self.kill()
+                self._reap()
+                raise TrainingError(f"Training took longer than {timeout_s:g} s and was "
+                                    "stopped; resume it to continue.")
+            try:
+                event = self._conn.recv() if self._conn.poll(_POLL_S) else None
+            except (EOFError, OSError):
+                died = self._died()
+                self._reap()
+                yield died
+                return
+            if event is None:
+                continue
+            if isinstance(event, Finished):
+                self._reap()  # the child has nothing left to do: do not leave it behind
                 yield event
-                if isinstance(event, Finished):
-                    return
-        finally:
-            self._reap()
+                return
+            yield event
 
     def run(self, on_event: Callable[[Event], None] | None = None, resume: bool = False,
             timeout_s: float | None = None) -> Finished:

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.api import resolve_model
     from core.finetune.data import check_usable
 
+    run_dir = runs.run_folder(args.out)  # a bad name fails before the data is read
     settings = with_overrides(_DEFAULTS, rank=args.rank, alpha=args.alpha, epochs=args.epochs,
                               learning_rate=args.learning_rate, max_length=args.max_length,
                               batch_size=args.batch_size, seed=args.seed)
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if len(dataset.problems) > 10:
         warn(err, f"... and {len(dataset.problems) - 10} more skipped")
     check_usable(dataset)
-    job = TrainingJob(settings, dataset, resolve_model(args.model), runs.run_folder(args.out))
+    job = TrainingJob(settings, dataset, resolve_model(args.model), run_dir)
     split = job.manifest["split"]
     err.write(f"{len(dataset.examples)} examples: {split['train']} to train on, "
               f"{split['held_out']} held out (seed {split['seed']}).\n")

@@ -85,8 +85,9 @@ class Split:
 
 
 def _chat_example(value: Any, where: str) -> Example:
-    """An example from one JSON object: {"prompt", "response"} (optional "system") or OpenAI's
-    {"messages": [...]} whose last message is the assistant's reply."""
+    """An example from one JSON object: {"prompt", "response"} (optional "system"), OpenAI's
+    {"messages": [...]} whose last message is the assistant's reply, {"messages", "response"}
+    (what write_jsonl writes) or {"text"} (continued pretraining)."""
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected a JSON object")
     if "messages" in value:
@@ -100,6 +101,11 @@ def _chat_example(value: Any, where: str) -> Example:
                 raise ValueError(f"{where}: each message needs a role (system, user, "
                                  "assistant) and text content")
             messages.append(ChatMessage(item["role"], item["content"]))
+        if isinstance(value.get("response"), str):
+            # Our own shape (write_jsonl): the conversation, then the reply on its own.
+            if not value["response"].strip():
+                raise ValueError(f"{where}: 'response' is empty")
+            return Example(tuple(messages), value["response"])
         if messages[-1].role != "assistant" or len(messages) < 2:
             raise ValueError(f"{where}: the last message must be the assistant's reply, "
                              "after at least one other message")

@@ -133,3 +133,33 @@ def test_chats_from_the_store(glassbox_home: Path) -> None:
                                          ChatMessage("user", "One?"))
     assert data.examples[0].response == "Uno."
     assert "interrupted" in data.problems[0]
+
+
+def test_a_collection_as_plain_text_in_document_order(glassbox_home: Path) -> None:
+    import numpy as np
+
+    from core.finetune.data import from_collection
+    from core.rag.chunk import Chunk
+    from core.rag.index_store import IndexStore
+
+    glassbox_home.mkdir(parents=True, exist_ok=True)
+    db = glassbox_home / "db.sqlite3"
+    with IndexStore(db) as store:
+        collection = store.create_collection("notes")
+        store.add_documents(collection, ["/docs/a.md"])
+        document = store.documents(collection)[0].id
+        chunks = [Chunk("Second part.", None, None, 1, 3), Chunk("First part.", None, None, 0, 3),
+                  Chunk("   ", None, None, 2, 1)]
+        store.store_document(document, chunks, np.ones((3, 384), dtype=np.float32), "h", 0.0, 1)
+    data = from_collection("notes", db)
+    assert [e.text for e in data.examples] == ["First part.", "Second part."]
+    assert all(e.is_text for e in data.examples)
+    with pytest.raises(TrainingDataError, match="No document collection"):
+        from_collection("missing", db)
+
+
+def test_files_written_for_a_run_load_back_as_training_data(tmp_path: Path) -> None:
+    examples = [Example((ChatMessage("system", "S"), ChatMessage("user", "Q")), "A"),
+                Example(text="plain")]
+    write_jsonl(examples, tmp_path / "x.jsonl")
+    assert load_jsonl(tmp_path / "x.jsonl").examples == tuple(examples)

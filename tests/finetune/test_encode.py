@@ -91,3 +91,19 @@ def test_preview_pieces_and_marks(tokenizer: Any, template: ChatTemplate) -> Non
     assert learned == "Arr, matey 0!<|im_end|>\n"
     squeezed = preview(example, tokenizer, template, max_length=8)
     assert squeezed.dropped and squeezed.token_count == shown.token_count
+
+
+def test_plan_shows_split_tokens_and_cost_before_a_run(model_path: Path,
+                                                       tokenizer: Any) -> None:
+    from core.finetune.data import Dataset
+    from core.finetune.plan import plan
+    from core.finetune.settings import TrainingSettings
+
+    data = Dataset((*pirate_examples(9), Example((ChatMessage("user", "x"),), "y " * 100)),
+                   "pirates")
+    chosen = plan(TrainingSettings(max_length=48, batch_size=2), data, model_path, tokenizer)
+    assert len(chosen.split.held_out) == 1
+    assert len(chosen.train.examples) + chosen.train.dropped == len(chosen.split.train)
+    assert chosen.train.truncated + chosen.held_out.truncated == 1  # the long one, wherever
+    assert chosen.estimate.tokens_per_epoch == chosen.train.tokens
+    assert chosen.estimate.steps == -(-len(chosen.train.examples) // 2)

@@ -199,8 +199,9 @@ def _evaluate(name: str, as_json: bool, out: TextIO, err: TextIO) -> int:
     runs.read_manifest(run_dir)  # a clear error for an unknown name, before a child starts
 
     def progress(done: int, total: int, what: str) -> None:
-        err.write(f"{what}...\n")
-        err.flush()
+        if done < total:
+            err.write(f"{what}...\n")
+            err.flush()
 
     result: EvalResult = run_in_child("core.finetune.evaluate:evaluate_run", (str(run_dir),),
                                       "evaluating the adapter", progress=progress)

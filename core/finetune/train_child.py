@@ -169,9 +169,16 @@ class _Trainer:
                         self.step < self.total_steps:
                     self._checkpoint(model, optimizer)
         held_loss = self._evaluate(model, held.examples, pad)
-        runs.write_folder_atomic(self.run_dir / runs.ADAPTER_DIR,
-                                 lambda tmp: model.save_pretrained(str(tmp)))
-        self._checkpoint(model, optimizer)  # a finished run resumes to "already done"
+        # The checkpoint first: if the disk fills, its clear message comes out, and a resume
+        # from it is all that saving the adapter needs ("already done" otherwise).
+        self._checkpoint(model, optimizer)
+        try:
+            runs.write_folder_atomic(self.run_dir / runs.ADAPTER_DIR,
+                                     lambda tmp: model.save_pretrained(str(tmp)))
+        except OSError as exc:
+            raise TrainingError(f"The adapter could not be saved ({exc.strerror or exc}); "
+                                f"training is complete in the checkpoint at step {self.step}: "
+                                "free some space and resume to save it.") from exc
         return self._finish("completed", model=model, held_out_loss=held_loss,
                             tokens_per_s=tokens_done / training_s if training_s else 0.0)
 
@@ -194,8 +201,16 @@ class _Trainer:
         adapter = str(self.run_dir / runs.ADAPTER_DIR) if model is not None else None
         runs.update_manifest(self.run_dir, status=status, step=self.step, history=self.history,
                              adapter=adapter, held_out_loss=held_out_loss,
-                             tokens_per_s=round(tokens_per_s, 1))
+                             tokens_per_s=round(tokens_per_s, 1), peak_rss_mb=_peak_rss_mb())
         return Finished(status, self.step, self.total_steps, adapter, None, held_out_loss)
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def run_child(conn: Any, cancel: Any, run_dir: str, resume: bool) -> None:

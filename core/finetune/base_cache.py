@@ -48,6 +48,14 @@ def clear_cache() -> int:
     return freed
 
 
+def _quiet() -> None:
+    # transformers draws progress bars for every load on the process's own stderr; the
+    # training child reports progress as events instead, and a CLI's stderr is for them.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_tokenizer(base_gguf: str | Path) -> Any:
     """transformers' tokenizer for the GGUF (from the cache when it is there)."""
     from transformers import AutoTokenizer
@@ -65,6 +73,7 @@ def load_model(base_gguf: str | Path, tokenizer: Any) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
+    _quiet()
     path = Path(base_gguf)
     cached = cache_folder(path)
     if (cached / _DONE).is_file():

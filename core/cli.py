@@ -8,7 +8,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core import cli_doctor, cli_engines, cli_inspect, cli_models, cli_prompts, cli_serve
+from core import (
+    cli_doctor,
+    cli_engines,
+    cli_finetune,
+    cli_inspect,
+    cli_models,
+    cli_prompts,
+    cli_serve,
+)
 from core.cli_shape import (
     add_model_options,
     command,
@@ -29,7 +37,7 @@ if TYPE_CHECKING:
 
 # Every command module registers its parsers the same way (see core.cli_shape).
 _COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor, cli_engines,
-                    cli_serve)
+                    cli_serve, cli_finetune)
 
 
 def add_parser(sub: Any) -> None:

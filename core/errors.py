@@ -80,3 +80,18 @@ class RemoteStreamLost(EngineCrashed):
     def __init__(self, message: str, text: str = "") -> None:
         super().__init__(message)
         self.text = text
+
+
+class TrainingDataError(GlassboxError):
+    """Fine-tuning data cannot be used: no file, an unknown format, no usable examples, or too
+    few to hold some back for evaluation."""
+
+
+class TrainingError(GlassboxError):
+    """A fine-tuning run cannot start, continue or finish (an unsupported base model, a full
+    disk while saving, a training child that died)."""
+
+
+class UnsupportedBaseModel(TrainingError):
+    """The base model's architecture is one transformers cannot load from a GGUF file, so it
+    cannot be fine-tuned here."""

@@ -80,3 +80,8 @@ class RemoteStreamLost(EngineCrashed):
     def __init__(self, message: str, text: str = "") -> None:
         super().__init__(message)
         self.text = text
+
+
+class AdapterError(GlassboxError):
+    """A LoRA adapter cannot be exported or applied: made for another base model, a layer or
+    module this Glassbox cannot carry to llama.cpp, a scale out of range."""

@@ -141,7 +141,7 @@ def _read_peft(folder: Path) -> _Peft:
         pairs.append(_Pair(layer, module, a, b))
     if not pairs:
         raise AdapterError(f"{folder / WEIGHTS_NAME} holds no LoRA weights.")
-    rank = int(config.get("r", pairs[0].a.shape[0]))
+    rank = int(config.get("r") or pairs[0].a.shape[0])
     alpha = float(config.get("lora_alpha", rank))
     if config.get("rank_pattern"):
         ranks = {p.a.shape[0] for p in pairs}

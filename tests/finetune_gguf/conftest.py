@@ -10,12 +10,14 @@ model is dropped before any test runs llama.cpp.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from core.engine.runner import ModelRunner
 
 PROMPTS = ("The capital of France is", "def fibonacci(n):\n    ", "Once upon a time, a small")
 TRAIN_TEXT = ("Glassbox lets learners look inside the model. Glassbox shows attention. "
@@ -90,6 +92,28 @@ def reference(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     del model, qk_model, peft_model, merged, optimizer
     gc.collect()
     yield Reference(folder, ids, base, adapted, root / "qk-lora", qk_adapted)
+
+
+def _llama_logits(runner: ModelRunner, ids: list[list[int]]) -> np.ndarray:
+    """Last-position logits of each prompt, each from an empty KV cache."""
+    import llama_cpp
+
+    llm = runner.llm
+    rows = []
+    for row in ids:
+        llm.reset()
+        llm._ctx.kv_cache_clear()
+        llm.eval(row)
+        ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        rows.append(np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy())
+    return np.stack(rows)
+
+
+@pytest.fixture(scope="session")
+def llama_logits() -> Callable[[ModelRunner, list[list[int]]], np.ndarray]:
+    """How the tests read llama.cpp's logits (a fixture: test modules do not import each
+    other)."""
+    return _llama_logits
 
 
 @pytest.fixture(scope="session")

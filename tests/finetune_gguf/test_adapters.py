@@ -15,7 +15,6 @@ from core.engine.types import lora_from_spec
 from core.errors import AdapterError
 from core.finetune import gguf_lora
 from core.finetune.gguf_lora import adapter_anatomy, write_gguf_lora
-from test_fidelity import _logits
 
 
 def _fake_peft(folder: Path, tensors: dict[str, np.ndarray], **config: object) -> Path:
@@ -94,26 +93,26 @@ def test_anatomy_is_the_same_from_peft_and_gguf(reference, adapter_gguf: Path) -
 
 
 # -- the engine ---------------------------------------------------------------------------------
-def test_scale_zero_is_the_base_model_bit_for_bit(reference, model_path: Path,  # type: ignore[no-untyped-def]
+def test_scale_zero_is_the_base_model_bit_for_bit(reference, llama_logits, model_path: Path,  # type: ignore[no-untyped-def]
                                                   adapter_gguf: Path) -> None:
     base = ModelRunner(model_path, n_ctx=256, n_threads=2)
     try:
-        expected = _logits(base, reference.token_ids)
+        expected = llama_logits(base, reference.token_ids)
     finally:
         base.close()
     runner = ModelRunner(model_path, n_ctx=256, n_threads=2, loras=[(adapter_gguf, 0.0)])
     try:
-        assert np.array_equal(_logits(runner, reference.token_ids), expected)
+        assert np.array_equal(llama_logits(runner, reference.token_ids), expected)
         # changing the scale needs no reload, and coming back gives the same logits
         runner.set_lora_scales({str(adapter_gguf): 1.0})
-        one = _logits(runner, reference.token_ids)
+        one = llama_logits(runner, reference.token_ids)
         runner.set_lora_scales({str(adapter_gguf): 0.5})
-        half = _logits(runner, reference.token_ids)
+        half = llama_logits(runner, reference.token_ids)
         assert not np.array_equal(half, one)
         runner.set_lora_scales({str(adapter_gguf): 1.0})
-        assert np.array_equal(_logits(runner, reference.token_ids), one)
+        assert np.array_equal(llama_logits(runner, reference.token_ids), one)
         runner.set_lora_scales({str(adapter_gguf): 0.0})
-        assert np.array_equal(_logits(runner, reference.token_ids), expected)
+        assert np.array_equal(llama_logits(runner, reference.token_ids), expected)
     finally:
         runner.close()
 

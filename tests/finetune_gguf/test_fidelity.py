@@ -35,25 +35,11 @@ NOISE = 1.0  # max |logit difference| between the two engines on the same base w
 MIN_CORR = 0.98
 
 
-def _logits(runner: ModelRunner, ids: list[list[int]]) -> np.ndarray:
-    import llama_cpp
-
-    llm = runner.llm
-    rows = []
-    for row in ids:
-        llm.reset()
-        llm._ctx.kv_cache_clear()
-        llm.eval(row)
-        ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
-        rows.append(np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy())
-    return np.stack(rows)
-
-
 @pytest.fixture(scope="module")
-def base_logits(model_path: Path, reference) -> np.ndarray:  # type: ignore[no-untyped-def]
+def base_logits(model_path: Path, reference, llama_logits) -> np.ndarray:  # type: ignore[no-untyped-def]
     runner = ModelRunner(model_path, n_ctx=256, n_threads=2)
     try:
-        return _logits(runner, reference.token_ids)
+        return llama_logits(runner, reference.token_ids)
     finally:
         runner.close()
 
@@ -80,9 +66,9 @@ def test_engines_agree_without_adapter(reference, base_logits) -> None:  # type:
     assert corr > 0.998 and worst < NOISE
 
 
-def test_logit_shift_matches_peft(reference, base_logits, adapted_runner) -> None:  # type: ignore[no-untyped-def]
+def test_logit_shift_matches_peft(reference, base_logits, adapted_runner, llama_logits) -> None:  # type: ignore[no-untyped-def]
     shift_peft = reference.adapted - reference.base
-    shift_llama = _logits(adapted_runner, reference.token_ids) - base_logits
+    shift_llama = llama_logits(adapted_runner, reference.token_ids) - base_logits
     corr, worst, mean = _compare(shift_llama, shift_peft)
     print(f"\ntrained: corr {corr:.5f} max|diff| {worst:.3f} mean|diff| {mean:.4f} "
           f"max|shift| {np.abs(shift_peft).max():.3f} mean|shift| {np.abs(shift_peft).mean():.3f}")
@@ -98,7 +84,7 @@ def test_logit_shift_matches_peft(reference, base_logits, adapted_runner) -> Non
     assert (adapted_llama.argmax(1) == reference.adapted.argmax(1))[clear].all()
 
 
-def test_qk_rows_are_reordered_as_llama_cpp_wants(reference, base_logits, model_path,
+def test_qk_rows_are_reordered_as_llama_cpp_wants(reference, base_logits, model_path, llama_logits,
                                                  tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from core.finetune import gguf_lora
 
@@ -107,7 +93,7 @@ def test_qk_rows_are_reordered_as_llama_cpp_wants(reference, base_logits, model_
     def shift(out: Path) -> np.ndarray:
         runner = ModelRunner(model_path, n_ctx=256, n_threads=2, loras=[(out, 1.0)])
         try:
-            return _logits(runner, reference.token_ids) - base_logits
+            return llama_logits(runner, reference.token_ids) - base_logits
         finally:
             runner.close()
 

@@ -21,12 +21,19 @@ from core.cli_shape import (
     add_model_options,
     command,
     fail,
+    load_settings,
     print_json,
     sampling,
     start_engine,
 )
 from core.config import database_path
-from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
+from core.engine.types import (
+    ChatMessage,
+    DoneEvent,
+    SamplingSettings,
+    TokenEvent,
+    lora_from_spec,
+)
 from core.errors import GlassboxError
 from core.rag import cli as rag_cli
 
@@ -50,12 +57,47 @@ def add_parser(sub: Any) -> None:
     ask.add_argument("--top", type=int, default=6, metavar="K",
                      help="passages to retrieve for --collection (default 6)")
     add_model_options(ask)
+    add_lora_option(ask)
     ask.set_defaults(func=run_ask)
     chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats; "
                           "`chat list|export|import` manage saved chats")
     add_model_options(chat)
+    add_lora_option(chat)
     chat.set_defaults(func=run_chat)
     cli_prompts.add_chat_subcommands(chat)
+
+
+def add_lora_option(p: argparse.ArgumentParser) -> None:
+    """`--lora PATH[:SCALE]`, repeatable (ask, chat, serve)."""
+    p.add_argument("--lora", action="append", default=[], metavar="PATH[:SCALE]",
+                   type=_lora_spec, help="apply this GGUF LoRA adapter over the model, at "
+                   "SCALE from 0 to 2 (default 1; repeatable)")
+
+
+def _lora_spec(value: str) -> tuple[str, float]:
+    try:
+        return lora_from_spec(value)
+    except GlassboxError as exc:  # argparse shows it as a usage error
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _start_engine(args: argparse.Namespace) -> EngineClient:
+    """`start_engine`, with the --lora adapters loaded over the model when there are any."""
+    if not args.lora:
+        return start_engine(args)
+    if args.engine:
+        raise GlassboxError("--lora needs a local model: a remote engine cannot load "
+                            "adapter files.")
+    from core import api
+    from core.engine.loading import load_model
+
+    engine = api.EngineClient()
+    try:
+        load_model(engine, api.resolve_model(args.model), load_settings(args), loras=args.lora)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +143,7 @@ def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     messages.append(ChatMessage("user", question))
     chosen = sampling(args)
     grounding = None
-    with _open_collections(args) as library, start_engine(args) as engine:
+    with _open_collections(args) as library, _start_engine(args) as engine:
         if library is not None:
             grounding = _ground(args, messages, engine, library, chosen)
             messages = list(grounding.messages)
@@ -181,7 +223,7 @@ def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     chosen = sampling(args)
     store = ChatStore(database_path())
     try:
-        with start_engine(args) as engine:
+        with _start_engine(args) as engine:
             session = ChatSession(store, engine)
             chat = store.create_chat(system_prompt=args.system)
             out.write(f"Chatting with {engine.model.name if engine.model else 'the model'}. "

@@ -50,6 +50,9 @@ def add_parser(sub: Any) -> None:
                        f"{defaults.max_tokens})")
     serve.add_argument("--ctx", type=int, default=None, metavar="N",
                        help="context window in tokens (default: the app's load settings)")
+    from core.cli import add_lora_option  # one --lora for ask, chat and serve
+
+    add_lora_option(serve)
     serve.set_defaults(func=run)
 
 
@@ -65,7 +68,8 @@ def config_from(args: argparse.Namespace) -> Any:
         host=args.host, port=args.port, model=args.model,
         api_key=args.api_key or os.environ.get(KEY_VARIABLE) or None,
         parallel=args.parallel, cors_origins=tuple(args.cors_origin),
-        log_path=args.log_file, max_tokens=args.max_tokens, n_ctx=args.ctx)
+        log_path=args.log_file, max_tokens=args.max_tokens, n_ctx=args.ctx,
+        loras=tuple(getattr(args, "lora", ())))
     config.check()
     return config
 

@@ -95,3 +95,8 @@ class TrainingError(GlassboxError):
 class UnsupportedBaseModel(TrainingError):
     """The base model's architecture is one transformers cannot load from a GGUF file, so it
     cannot be fine-tuned here."""
+
+
+class AdapterError(GlassboxError):
+    """A LoRA adapter cannot be exported or applied: made for another base model, a layer or
+    module this Glassbox cannot carry to llama.cpp, a scale out of range."""

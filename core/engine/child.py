@@ -16,7 +16,7 @@ from core.background import generating
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
-from core.engine.runner import ModelRunner
+from core.engine.runner import ModelRunner, check_adapter
 from core.engine.types import DoneEvent, GenerateRequest
 from core.errors import GlassboxError, NoModelLoaded
 from core.gguf.reader import read_header
@@ -40,8 +40,11 @@ class _Server:
         return self._runner
 
     def _load(self, request: LoadRequest) -> None:
-        # Check the new file before unloading the current model, so a bad pick keeps it.
+        # Check the new file and its adapters before unloading the current model, so a bad
+        # pick keeps it.
         read_header(request.path)
+        for adapter, _ in request.loras:
+            check_adapter(adapter, request.path)
         previous = self._runner
         if previous is not None:
             previous.close()  # two models at once may not fit in memory
@@ -49,13 +52,15 @@ class _Server:
         try:
             self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers,
                                        n_threads=request.n_threads,
-                                       flash_attn=request.flash_attn, kv_type=request.kv_type)
+                                       flash_attn=request.flash_attn, kv_type=request.kv_type,
+                                       loras=request.loras)
         except GlassboxError:
             if previous is not None:
                 # llama.cpp refused a file whose header looked fine: bring back the model
                 # the user had, so a bad pick never leaves them with none.
                 info = previous.info
-                self._runner = ModelRunner(info.path, info.n_ctx)
+                self._runner = ModelRunner(info.path, info.n_ctx, loras=[
+                    (lora.path, lora.scale) for lora in info.loras])
             raise
         self._conn.send(("loaded", self._runner.info))
 
@@ -150,6 +155,8 @@ class _Server:
                 self._generate(payload)
             elif op == "complete":
                 self._complete(payload)
+            elif op == "lora_scales":
+                self._conn.send(("loaded", self._model().set_lora_scales(payload)))
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
             elif op == "inspect":

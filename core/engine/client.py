@@ -7,8 +7,10 @@ thread; only `cancel()` may be called from another.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -25,8 +27,9 @@ from core.engine.types import (
     GenerationEvent,
     ModelInfo,
     SamplingSettings,
+    check_lora_scale,
 )
-from core.errors import EngineCrashed, GlassboxError
+from core.errors import AdapterError, EngineCrashed, GlassboxError
 from core.gguf.anatomy_types import AnatomyView, WeightHistogram
 
 _POLL_S = 0.05
@@ -178,11 +181,32 @@ class EngineClient:
 
     def load(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
              n_threads: int | None = None, flash_attn: bool = False,
-             kv_type: str = "f16") -> ModelInfo:
-        """Load a GGUF model, replacing the current one. Raises ModelLoadError, EngineCrashed."""
-        request = LoadRequest(str(path), n_ctx, n_gpu_layers, n_threads, flash_attn, kv_type)
+             kv_type: str = "f16",
+             loras: Sequence[tuple[str | Path, float]] = ()) -> ModelInfo:
+        """Load a GGUF model, replacing the current one, with the GGUF LoRA adapters `loras`
+        ((path, scale) pairs, scales 0..2) applied over it; `model.loras` lists them.
+        Raises ModelLoadError, AdapterError (an adapter for another base: the model loaded
+        before stays), EngineCrashed."""
+        adapters = tuple((os.path.abspath(p), check_lora_scale(s, str(p))) for p, s in loras)
+        request = LoadRequest(str(path), n_ctx, n_gpu_layers, n_threads, flash_attn, kv_type,
+                              adapters)
         info = self._load(request)
         self._last_load = request
+        return info
+
+    def set_lora_scales(self, scales: Mapping[str | Path, float]) -> ModelInfo:
+        """Change the scales of loaded LoRA adapters ({path: scale}, 0..2) without reloading
+        the model; the next reply or inspection uses them. Raises AdapterError."""
+        if self._model is None:
+            raise AdapterError("No model is loaded: load one with its adapters first.")
+        wanted = {os.path.abspath(p): check_lora_scale(s, str(p)) for p, s in scales.items()}
+        self._send("lora_scales", wanted)
+        kind, info = self._receive()
+        assert kind == "loaded"
+        self._model = info
+        if self._last_load is not None:  # a restart brings the adapters back as they are now
+            self._last_load = replace(self._last_load, loras=tuple(
+                (lora.path, lora.scale) for lora in info.loras))
         return info
 
     def count_tokens(self, text: str) -> int:

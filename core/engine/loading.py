@@ -3,6 +3,7 @@ the benchmarks take (see core/models/load_settings.py for the settings themselve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.engine.client import EngineClient
@@ -10,6 +11,11 @@ from core.engine.types import ModelInfo
 from core.models.load_settings import LoadSettings, load_options
 
 
-def load_model(engine: EngineClient, path: str | Path, settings: LoadSettings) -> ModelInfo:
-    """Load `path` on `engine` as `settings` say."""
-    return engine.load(path, **load_options(settings, path))
+def load_model(engine: EngineClient, path: str | Path, settings: LoadSettings,
+               loras: Sequence[tuple[str | Path, float]] | None = None) -> ModelInfo:
+    """Load `path` on `engine` as `settings` say, with the GGUF LoRA adapters `loras`
+    ((path, scale) pairs) applied over it."""
+    options = load_options(settings, path)
+    if loras:  # only when asked, so engines without adapter support load as before
+        options["loras"] = list(loras)
+    return engine.load(path, **options)

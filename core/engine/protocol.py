@@ -3,8 +3,9 @@
 Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest)
                             | ("complete", CompletionRequest)
                             | ("count_tokens", str) | ("inspect", InspectRequest)
-                            | ("shutdown", None)
-Replies  (child -> client): ("loaded", ModelInfo) | ("token", TokenEvent) | ("done", DoneEvent)
+                            | ("lora_scales", dict[str, float]) | ("shutdown", None)
+Replies  (child -> client): ("loaded", ModelInfo) (to "load" and "lora_scales")
+                            | ("token", TokenEvent) | ("done", DoneEvent)
                             | ("piece", CompletionPiece) | ("completed", CompletionDone)
                             | ("count", int) | ("inspected", a view from introspect
                                                  or capture_types)
@@ -29,6 +30,7 @@ class LoadRequest:
     n_threads: int | None = None  # None: one a core (runner.default_threads)
     flash_attn: bool = False
     kv_type: str = "f16"  # KV-cache element type: "f16", "q8_0" or "q4_0"
+    loras: tuple[tuple[str, float], ...] = ()  # GGUF LoRA adapters (absolute path, scale)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,15 @@ from core.engine.types import (
     FinishReason,
     GenerationEvent,
     GenerationStats,
+    LoraInfo,
     ModelInfo,
     SamplingSettings,
     TokenEvent,
+    check_lora_scale,
 )
-from core.errors import ModelLoadError, PromptError
+from core.errors import AdapterError, ModelLoadError, PromptError
 from core.gguf.reader import read_header
+from core.gguf.tensors import TensorTable, read_tensor_table
 from core.llama_log import open_llama
 
 log = logging.getLogger(__name__)
@@ -39,12 +44,48 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2))
 
 
+def check_adapter(adapter: str | Path, base: str | Path | TensorTable) -> None:
+    """Refuse, with words, a GGUF LoRA adapter that is not one or was made for another base.
+
+    llama.cpp checks the same and fails cleanly, but says only "failed to apply lora adapter"
+    in its log; this names the file, the tensor and both shapes. Reads headers only."""
+    name = Path(adapter).name
+    try:
+        table = read_tensor_table(adapter)
+    except ModelLoadError as exc:
+        raise AdapterError(f"The LoRA adapter {name} cannot be read: {exc}") from exc
+    meta = table.metadata
+    if meta.get("general.type") != "adapter" or meta.get("adapter.type") != "lora":
+        raise AdapterError(f"{name} is not a LoRA adapter (a GGUF adapter has general.type "
+                           "'adapter' and adapter.type 'lora'); is it a model file?")
+    base_table = base if isinstance(base, TensorTable) else read_tensor_table(base)
+    base_name = Path(base_table.path).name
+    arch = base_table.metadata.get("general.architecture")
+    if meta.get("general.architecture") != arch:
+        raise AdapterError(f"{name} is an adapter for a {meta.get('general.architecture')!r} "
+                           f"model; {base_name} is {arch!r}. Load it over its own base model.")
+    for tensor_name, entry in table.tensors.items():
+        weight, _, side = tensor_name.rpartition(".")
+        target = base_table.tensors.get(weight)
+        if side not in ("lora_a", "lora_b"):
+            continue  # norm vectors some tools add; llama.cpp skips them too
+        if target is None:
+            raise AdapterError(f"{name} changes {weight}, which {base_name} does not have: it "
+                               "was made for another base model.")
+        # GGUF dims: lora_a (in, r), lora_b (r, out), the weight (in, out)
+        axis = 0 if side == "lora_a" else 1
+        if entry.dims[axis] != target.dims[axis]:
+            raise AdapterError(f"{name} was made for another base model: its {tensor_name} "
+                               f"has shape {list(entry.dims)}, {base_name}'s {weight} is "
+                               f"{list(target.dims)}.")
+
+
 class ModelRunner:
     """One loaded GGUF model with its chat template. Owned by one thread."""
 
     def __init__(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
                  n_threads: int | None = None, flash_attn: bool = False,
-                 kv_type: str = "f16") -> None:
+                 kv_type: str = "f16", loras: Sequence[tuple[str | Path, float]] = ()) -> None:
         header = read_header(path)
         import llama_cpp  # heavy: imported only where a model really loads
 
@@ -76,8 +117,14 @@ class ModelRunner:
                 "llama.cpp can run (a damaged or hand-edited file, or an architecture newer "
                 f"than this Glassbox). Get the file again or pick another model. ({exc})"
             ) from exc
-        load_s = time.perf_counter() - started
         self._inspector: Inspector | None = None
+        self._adapters: list[tuple[LoraInfo, Any]] = []  # with llama.cpp's adapter pointer
+        try:
+            self._attach(Path(path), loras)
+        except BaseException:
+            self.close()
+            raise
+        load_s = time.perf_counter() - started
         meta = self._llm.metadata
         self._template = ChatTemplate(
             meta.get("tokenizer.chat_template"),
@@ -95,6 +142,7 @@ class ModelRunner:
             size_bytes=header.actual_size,
             has_chat_template=self._template.from_model,
             load_s=load_s,
+            loras=tuple(info for info, _ in self._adapters),
         )
 
     @property
@@ -111,7 +159,61 @@ class ModelRunner:
     def close(self) -> None:
         if self._inspector is not None:
             self._inspector.close()  # its capture context goes before the weights it reads
+        if self._adapters:
+            # Off the context first, so nothing holds an adapter while it is freed.
+            self._llama_cpp.llama_set_adapters_lora(self._llm._ctx.ctx, None, 0, None)
+            for _, adapter in self._adapters:
+                self._llama_cpp.llama_adapter_lora_free(adapter)
+            self._adapters = []
         self._llm.close()
+
+    # -- LoRA adapters ----------------------------------------------------------------------
+    def _attach(self, base: Path, loras: Sequence[tuple[str | Path, float]]) -> None:
+        if not loras:
+            return
+        base_table = read_tensor_table(base)
+        for raw_path, raw_scale in loras:
+            path = os.path.abspath(raw_path)
+            scale = check_lora_scale(raw_scale, path)
+            if not Path(path).is_file():
+                raise AdapterError(f"LoRA adapter not found: {path}")
+            if any(info.path == path for info, _ in self._adapters):
+                raise AdapterError(f"The LoRA adapter {path} is listed twice.")
+            check_adapter(path, base_table)
+            adapter = self._llama_cpp.llama_adapter_lora_init(
+                self._llm._model.model, path.encode("utf-8"))
+            if not adapter:  # a NULL pointer: llama.cpp logged why
+                raise AdapterError(f"llama.cpp could not apply the LoRA adapter "
+                                   f"{Path(path).name} to {base.name} (see the engine log).")
+            self._adapters.append((LoraInfo(path, scale, Path(path).stem), adapter))
+        self._apply_adapters()
+
+    def _apply_adapters(self) -> None:
+        lib, n = self._llama_cpp, len(self._adapters)
+        pointers = (lib.llama_adapter_lora_p_ctypes * n)(*(a for _, a in self._adapters))
+        scales = (ctypes.c_float * n)(*(info.scale for info, _ in self._adapters))
+        if lib.llama_set_adapters_lora(self._llm._ctx.ctx, pointers, n, scales):
+            raise AdapterError("llama.cpp refused to apply the LoRA adapters to the context.")
+        # The KV cache holds keys and values computed under the old scales: a prompt prefix
+        # reused from it (generate's prefix match, the inspector's cache) would mix the two.
+        self._llm.n_tokens = 0
+        self._llm._ctx.kv_cache_clear()
+
+    def set_lora_scales(self, scales: Mapping[str, float]) -> ModelInfo:
+        """Change loaded adapters' scales (0..LORA_SCALE_MAX) without reloading; keys are
+        adapter paths as loaded. Returns the updated info."""
+        wanted = {os.path.abspath(p): check_lora_scale(s, p) for p, s in scales.items()}
+        loaded = {info.path for info, _ in self._adapters}
+        unknown = sorted(set(wanted) - loaded)
+        if unknown:
+            raise AdapterError(f"No LoRA adapter {unknown[0]} is loaded"
+                               + (f" (loaded: {', '.join(sorted(loaded))})." if loaded
+                                  else "; load the model with it first."))
+        self._adapters = [(replace(info, scale=wanted.get(info.path, info.scale)), adapter)
+                          for info, adapter in self._adapters]
+        self._apply_adapters()
+        self.info = replace(self.info, loras=tuple(info for info, _ in self._adapters))
+        return self.info
 
     def _piece(self, token: int) -> str:
         if token < 0:

@@ -39,6 +39,48 @@ class ModelInfo:
     size_bytes: int
     has_chat_template: bool
     load_s: float
+    loras: tuple[LoraInfo, ...] = ()  # LoRA adapters applied over the weights, in load order
+
+
+@dataclass(frozen=True)
+class LoraInfo:
+    """A LoRA adapter applied to the loaded model (a GGUF adapter file, see core.finetune)."""
+
+    path: str  # absolute: the key set_lora_scales takes
+    scale: float  # 0 turns it off, 1 applies it as trained; LORA_SCALE_MAX at most
+    name: str
+
+
+LORA_SCALE_MAX = 2.0  # past twice the trained change, outputs are noise more than a lesson
+
+
+def check_lora_scale(scale: float, path: str = "") -> float:
+    """`scale` as a float when it is within 0..LORA_SCALE_MAX; AdapterError otherwise."""
+    from core.errors import AdapterError
+
+    value = float(scale)
+    if not 0.0 <= value <= LORA_SCALE_MAX:  # NaN fails both comparisons
+        where = f" for {path}" if path else ""
+        raise AdapterError(f"LoRA scale {scale}{where} is outside 0 to {LORA_SCALE_MAX:g}: "
+                           "0 turns the adapter off, 1 applies it as trained.")
+    return value
+
+
+def lora_from_spec(spec: str) -> tuple[str, float]:
+    """`PATH[:SCALE]` (the --lora option) as (path, scale); scale 1 when none is given.
+
+    Only a last colon followed by a number splits, so `C:\\x\\a.gguf` stays a path and
+    `C:\\x\\a.gguf:0.5` is that path at 0.5.
+    """
+    path, sep, tail = spec.rpartition(":")
+    if sep and path:
+        try:
+            scale = float(tail)
+        except ValueError:
+            pass
+        else:
+            return path, check_lora_scale(scale, path)
+    return spec, 1.0
 
 
 @dataclass(frozen=True)

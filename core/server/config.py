@@ -38,6 +38,7 @@ class ServerConfig:
     max_tokens: int = 4096  # the most a request may ask for
     max_queue: int = 64  # requests waiting for an engine beyond this are answered 429
     n_ctx: int | None = None  # None: the load settings saved in the app
+    loras: tuple[tuple[str, float], ...] = ()  # GGUF LoRA adapters (path, scale) on every engine
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,8 +36,10 @@ class QueueFull(Exception):
 
 class EnginePool:
     def __init__(self, model: str | Path | None = None, parallel: int = 1,
-                 settings: LoadSettings | None = None, max_queue: int = 64) -> None:
+                 settings: LoadSettings | None = None, max_queue: int = 64,
+                 loras: Sequence[tuple[str, float]] = ()) -> None:
         self._spec = model
+        self._loras = list(loras)  # GGUF LoRA adapters (path, scale) loaded on every engine
         self._parallel = parallel
         self._settings = settings
         self._max_queue = max_queue
@@ -62,7 +64,7 @@ class EnginePool:
             for i in range(self._parallel):
                 engine = start_engine()
                 self._engines.append(engine)
-                self.info = load_model(engine, path, settings)
+                self.info = load_model(engine, path, settings, loras=self._loras)
                 if progress is not None:
                     progress(i + 1, self._parallel)
         except BaseException:

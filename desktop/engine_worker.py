@@ -111,16 +111,21 @@ class EngineWorker(QObject):
             self._library = DocumentLibrary(self._db_path)
         return searcher(self._library)(query, collections, top_k)
 
-    def load_model(self, path: str) -> None:
-        """Load a GGUF file on the local engine, or use a remote engine's model for a
-        "remote:NAME/MODEL" path (remote_switch.py): the chat session follows either."""
+    def load_model(self, path: str, loras: Sequence[tuple[str, float]] = ()) -> None:
+        """Load a GGUF file on the local engine (with LoRA adapters at their scales), or use a
+        remote engine's model for a "remote:NAME/MODEL" path (remote_switch.py): the chat
+        session follows either."""
         if self._closing.is_set() or self._engine is None:
             return
         if is_remote(path) or self._engine is not self._local:
+            if loras:
+                self.model_failed.emit("LoRA adapters apply to a local model's weights: load "
+                                       "the base model's file, not a server's model.")
+                return
             self._switch(path)
             return
         try:
-            info = self._load(path)
+            info = self._load(path, loras)
         except EngineCrashed as exc:
             self.model_failed.emit(str(exc))
             self._restart(str(exc))
@@ -147,7 +152,7 @@ class EngineWorker(QObject):
         self._last_path = path
         self.model_loaded.emit(info)
 
-    def _load(self, path: str) -> ModelInfo:
+    def _load(self, path: str, loras: Sequence[tuple[str, float]] = ()) -> ModelInfo:
         assert self._engine is not None and self._store is not None
         from core.models.load_settings import load_options
 
@@ -155,9 +160,26 @@ class EngineWorker(QObject):
         options = load_options(read(self._store.settings, LoadSettings), path)
         self._guard.begin(path)
         try:
-            return self._engine.load(path, **options)
+            return self._engine.load(path, **options, loras=loras)
         finally:
             self._guard.end()
+
+    def set_lora_scales(self, scales: dict[str, float]) -> None:
+        """New scales for the loaded adapters, without reloading the model (llama.cpp applies
+        adapters at run time): the next reply and every Learn view use them."""
+        if self._closing.is_set() or self._engine is None:
+            return
+        try:
+            if self._engine is not self._local:
+                raise ModelLoadError("A server's model has no adapters to scale here.")
+            info = self._engine.set_lora_scales(scales)
+        except EngineCrashed as exc:
+            self.model_failed.emit(str(exc))
+            self._restart(str(exc))
+        except GlassboxError as exc:
+            self.model_failed.emit(str(exc))
+        else:
+            self.model_loaded.emit(info)
 
     def send(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.send(chat_id, text, sampling))
@@ -306,8 +328,13 @@ class EngineHandle(QObject):
     def start(self) -> None:
         self.jobs.start()
 
-    def load(self, path: str) -> None:
-        self._post(lambda: self.worker.load_model(path))
+    def load(self, path: str, loras: Sequence[tuple[str, float]] = ()) -> None:
+        chosen = tuple(loras)
+        self._post(lambda: self.worker.load_model(path, chosen))
+
+    def set_lora_scales(self, scales: dict[str, float]) -> None:
+        chosen = dict(scales)
+        self._post(lambda: self.worker.set_lora_scales(chosen))
 
     def send(self, chat_id: int, text: str) -> None:
         self.worker.clear_stop()

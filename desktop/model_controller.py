@@ -11,7 +11,7 @@ worker whenever it changes, then files opened lately that are not in the library
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,10 +130,12 @@ class ModelController(QObject):
         return self._library + self._remote
 
     def _name_of(self, info: ModelInfo) -> str:
-        """A model's library name when it has one (one name everywhere), else its file's."""
+        """A model's library name when it has one (one name everywhere), else its file's;
+        with its adapters and their scales after it."""
         if is_remote(info.path):
             return info.path
-        return self._names.get(info.path, info.name)
+        name = self._names.get(info.path, info.name)
+        return name + "".join(f" + {lora.name} ×{lora.scale:g}" for lora in info.loras)
 
     def name_of_path(self, path: str) -> str:
         """The name the status bar gives the model at `path`: its library name, else its file's
@@ -142,11 +144,18 @@ class ModelController(QObject):
             return path  # "remote:NAME/MODEL": which server, and which of its models
         return self._names.get(path, Path(path).stem)
 
-    def load(self, path: str) -> None:
+    def load(self, path: str, loras: Sequence[tuple[str, float]] = ()) -> None:
+        """Load `path` for the chat, with LoRA adapters ((adapter file, scale) pairs) over it
+        when given: the Fine-tune lab's "Use in chat"."""
         self.loading = path
         self._picker.set_loading(path)
-        self._status.set_state("Loading model…")
-        self._engine.load(path)
+        self._status.set_state("Loading model with its adapter…" if loras
+                               else "Loading model…")
+        self._engine.load(path, loras)
+
+    def set_lora_scales(self, scales: dict[str, float]) -> None:
+        """Change the loaded adapters' scales; the model stays loaded."""
+        self._engine.set_lora_scales(scales)
 
     def _on_settings(self, result: tuple[RecentModels, str | None]) -> None:
         models, default = result

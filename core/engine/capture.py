@@ -109,6 +109,22 @@ class Captured:
     logits: np.ndarray | None = None  # (position, n_vocab), the model's own output
 
 
+# Where the engine's runner keeps the LoRA adapters it applied to a Llama's own context, as
+# (adapter pointer, scale) pairs: a capture context is a second context over the same weights,
+# and llama.cpp applies adapters per context, so it must be given them too.
+LORAS_ATTR = "glassbox_loras"
+
+
+def applied_loras(llm: Any) -> list[tuple[Any, float]]:
+    """The adapters `llm`'s own context runs with: the runner's, else the one llama-cpp-python
+    applied itself (`Llama(lora_path=..., lora_scale=...)`)."""
+    pairs = getattr(llm, LORAS_ATTR, None)
+    if pairs is not None:
+        return list(pairs)
+    single = getattr(llm, "_lora_adapter", None)
+    return [(single, float(llm.lora_scale))] if single else []
+
+
 class TensorCapture:
     """A capture context over one loaded `Llama`. Owned by the engine child's one thread.
 
@@ -188,6 +204,20 @@ class TensorCapture:
         self._n_ctx = n_ctx
         return self._ctx
 
+    def _apply_loras(self, ctx: Any) -> None:
+        """The chat context's adapters at their current scales (they change without a reload),
+        so attention, the lens and drift read the model the chat runs."""
+        lib = self._llama_cpp
+        pairs = applied_loras(self._llm)
+        if not pairs:
+            lib.llama_set_adapters_lora(ctx.ctx, None, 0, None)
+            return
+        n = len(pairs)
+        pointers = (lib.llama_adapter_lora_p_ctypes * n)(*(p for p, _ in pairs))
+        scales = (ctypes.c_float * n)(*(scale for _, scale in pairs))
+        if lib.llama_set_adapters_lora(ctx.ctx, pointers, n, scales):
+            raise CaptureError("llama.cpp refused the LoRA adapters on the capture context.")
+
     def _free_context(self) -> None:
         if self._ctx is not None:
             self._ctx.close()
@@ -214,6 +244,7 @@ class TensorCapture:
                                f"{MAX_CAPTURE_TOKENS:,}. Use a shorter text.")
         ctx = self._context(len(ids))
         lib = self._llama_cpp
+        self._apply_loras(ctx)
         lib.llama_memory_clear(lib.llama_get_memory(ctx.ctx), True)
         batch = self._internals.LlamaBatch(n_tokens=len(ids), embd=0, n_seq_max=1)
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.defaults import DEFAULT_N_CTX, kv_bytes_per_element
 from core.engine.budget import fit_messages, reply_reserve
+from core.engine.capture import LORAS_ATTR
 from core.engine.chat_template import ChatTemplate
 from core.engine.completion_types import CompletionEvent, CompletionRequest
 from core.engine.introspect import Inspector
@@ -162,6 +163,7 @@ class ModelRunner:
         if self._adapters:
             # Off the context first, so nothing holds an adapter while it is freed.
             self._llama_cpp.llama_set_adapters_lora(self._llm._ctx.ctx, None, 0, None)
+            setattr(self._llm, LORAS_ATTR, [])
             for _, adapter in self._adapters:
                 self._llama_cpp.llama_adapter_lora_free(adapter)
             self._adapters = []
@@ -194,6 +196,8 @@ class ModelRunner:
         scales = (ctypes.c_float * n)(*(info.scale for info, _ in self._adapters))
         if lib.llama_set_adapters_lora(self._llm._ctx.ctx, pointers, n, scales):
             raise AdapterError("llama.cpp refused to apply the LoRA adapters to the context.")
+        # The inspector's capture context reads them from here (core.engine.capture).
+        setattr(self._llm, LORAS_ATTR, [(a, info.scale) for info, a in self._adapters])
         # The KV cache holds keys and values computed under the old scales: a prompt prefix
         # reused from it (generate's prefix match, the inspector's cache) would mix the two.
         self._llm.n_tokens = 0

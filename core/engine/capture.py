@@ -186,7 +186,21 @@ class TensorCapture:
             raise CaptureError(f"llama.cpp could not create a {n_ctx}-token capture context "
                                f"(out of memory?): {exc}") from exc
         self._n_ctx = n_ctx
+        self._apply_lora(self._ctx)
         return self._ctx
+
+    def _apply_lora(self, ctx: Any) -> None:
+        # llama.cpp applies a LoRA adapter per context: the Llama's own context has the one it
+        # was opened with (lora_path), this second context would read the bare base model.
+        adapter = getattr(self._llm, "_lora_adapter", None)
+        if not adapter:
+            return
+        lib = self._llama_cpp
+        adapters = (lib.llama_adapter_lora_p_ctypes * 1)(adapter)
+        scales = (ctypes.c_float * 1)(float(self._llm.lora_scale))
+        if lib.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
+            raise CaptureError("llama.cpp refused to apply the LoRA adapter to the capture "
+                               "context.")
 
     def _free_context(self) -> None:
         if self._ctx is not None:

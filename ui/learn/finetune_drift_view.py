@@ -28,8 +28,8 @@ class FinetuneDriftView(LazyPlotView):
         plot.showGrid(x=True, y=True, alpha=0.25)
         self.values = [float(v) for v in effect.drift_relative_l2]
         self.most_moved = effect.most_moved_layers(3)
-        plot.setTitle("Residual drift per layer · most moved: "
-                      + ", ".join(f"layer {i}" for i in self.most_moved))
+        plot.setTitle("Residual drift · most moved layers: "
+                      + ", ".join(str(i) for i in self.most_moved))
         plot.setLabel("bottom", "layer")
         plot.setLabel("left", "‖with − without‖ / ‖without‖")
         layers = list(range(len(self.values)))

@@ -110,10 +110,10 @@ class FinetuneEffectView(QWidget):
             return
         piece = label(effect.pieces[index + 1])
         self.next_title.setText(
-            f"Before <b>{html.escape(piece)}</b>: surprise "
+            f"At <b>{html.escape(piece)}</b>: surprise "
             f"{float(effect.surprise_base[index]):.2f} → "
             f"{float(effect.surprise_adapter[index]):.2f} bits. The five likeliest next "
-            "tokens of each:")
+            "guesses of each for this position:")
         rows = max(len(effect.top_base[index]), len(effect.top_adapter[index]))
         self.table.setRowCount(rows)
         for r in range(rows):

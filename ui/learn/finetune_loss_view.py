@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color
@@ -35,7 +36,8 @@ class FinetuneLossView(LazyPlotView):
             legend.setBrush(pg.mkBrush(self.palette().base().color()))
             self._train = plot.plot([], [], pen=pg.mkPen(category_color(0), width=2),
                                     name="training loss (this step's batch)")
-            self._held = plot.plot([], [], pen=pg.mkPen(HIGHLIGHT, width=2, style=2),
+            dashed = pg.mkPen(HIGHLIGHT, width=2, style=Qt.PenStyle.DashLine)
+            self._held = plot.plot([], [], pen=dashed,
                                    symbol="o", symbolSize=8, symbolBrush=HIGHLIGHT,
                                    name="held-out loss (never trained on)")
         return self._train, self._held

@@ -329,8 +329,8 @@ class FinetunePanel(QWidget):
             if name == select:
                 self.runs.setCurrentItem(item)
         self.runs.blockSignals(blocked)
-        if not select:
-            self.selected_run = ""
+        current = self.runs.currentItem()
+        self.selected_run = str(current.data(Qt.ItemDataRole.UserRole)) if current else ""
 
     def set_resumable(self, resumable: bool) -> None:
         self.resume_button.setEnabled(resumable and not self.cancel_button.isEnabled())

@@ -13,7 +13,6 @@ Adapters live in `<data folder>/adapters/NAME/` (core.finetune.runs).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -136,6 +135,8 @@ def _progress_line(event: Event) -> str | None:
 
 
 def _train(job: Any, resume: bool, as_json: bool, out: TextIO, err: TextIO) -> int:
+    from core.finetune.pipeline import Outcome, train_and_export
+
     def report(event: Event) -> None:
         line = _progress_line(event)
         if line:
@@ -143,12 +144,14 @@ def _train(job: Any, resume: bool, as_json: bool, out: TextIO, err: TextIO) -> i
             err.flush()
 
     try:
-        finished: Finished = job.run(on_event=report, resume=resume)
+        outcome = train_and_export(job, resume, on_event=report)
     except KeyboardInterrupt:
         job.cancel()
-        finished = next((e for e in job.events() if isinstance(e, Finished)), None) or \
-            Finished("cancelled", 0, 0)
-    gguf = _export_gguf(job.run_dir, err) if finished.ok else None
+        outcome = Outcome(next((e for e in job.events() if isinstance(e, Finished)), None)
+                          or Finished("cancelled", 0, 0))
+    finished, gguf = outcome.finished, outcome.adapter_gguf
+    if outcome.export_error:
+        warn(err, f"the adapter was not converted for llama.cpp: {outcome.export_error}")
     manifest = job.manifest
     if as_json:
         print_json(out, {"name": job.run_dir.name, "status": finished.status,
@@ -170,25 +173,6 @@ def _train(job: Any, resume: bool, as_json: bool, out: TextIO, err: TextIO) -> i
                   f"{job.run_dir.name}` continues")
         return 130
     return 0
-
-
-def _export_gguf(run_dir: Path, err: TextIO) -> str | None:
-    """adapter.gguf beside the PEFT adapter, when the exporter is installed (it ships
-    separately: core.finetune.gguf_lora)."""
-    if importlib.util.find_spec("core.finetune.gguf_lora") is None:
-        return None
-    from core.finetune import gguf_lora  # type: ignore[attr-defined, unused-ignore]
-
-    manifest = runs.read_manifest(run_dir)
-    try:
-        path = gguf_lora.write_gguf_lora(run_dir / runs.ADAPTER_DIR,
-                                         Path(manifest["base"]["path"]),
-                                         run_dir / runs.GGUF_ADAPTER)
-    except GlassboxError as exc:
-        warn(err, f"the adapter was not converted for llama.cpp: {exc}")
-        return None
-    runs.update_manifest(run_dir, adapter_gguf=str(path))
-    return str(path)
 
 
 def _evaluate(name: str, as_json: bool, out: TextIO, err: TextIO) -> int:

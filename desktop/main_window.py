@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.embedding_maps_controller import EmbeddingMapsController
     from desktop.engine_worker import EngineHandle
     from desktop.engines_controller import EnginesController
+    from desktop.finetune_controller import FinetuneController
     from desktop.learn_controller import LearnController
     from desktop.model_controller import ModelController
     from desktop.models_library_controller import ModelsLibraryController
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.learn_controller: LearnController | None = None
         self.maps_controller: EmbeddingMapsController | None = None
         self.quant_lab_controller: QuantLabController | None = None
+        self.finetune_controller: FinetuneController | None = None
         self.models: ModelController | None = None
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
@@ -287,6 +289,7 @@ class MainWindow(QMainWindow):
         from desktop.documents_controller import DocumentsController
         from desktop.embedding_maps_controller import EmbeddingMapsController
         from desktop.engine_worker import EngineHandle
+        from desktop.finetune_controller import FinetuneController
         from desktop.learn_controller import LearnController
         from desktop.model_controller import ModelController
         from desktop.models_library_controller import ModelsLibraryController
@@ -334,6 +337,13 @@ class MainWindow(QMainWindow):
                                                        needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.quant_lab_controller.on_model_loaded)
         self.quant_lab_controller.import_requested.connect(self._import_quantized_copy)
+        models = self.models
+        self.finetune_controller = FinetuneController(
+            self.learn.finetune, self.show_error, self._current_model_path, self,
+            use_adapter=lambda base, adapter, scale: models.load(base, loras=[(adapter, scale)]),
+            set_adapter_scale=lambda adapter, scale: models.set_lora_scales({adapter: scale}),
+            needs_local=self.models.offer_local)
+        self.engine.worker.model_loaded.connect(self.finetune_controller.on_model_loaded)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -367,6 +377,7 @@ class MainWindow(QMainWindow):
         assert self.library is not None and self.compare is not None
         assert self.engines is not None
         assert self.maps_controller is not None and self.quant_lab_controller is not None
+        assert self.finetune_controller is not None
         assert self.server is not None
         if self._closed:
             return
@@ -380,6 +391,7 @@ class MainWindow(QMainWindow):
         self.compare.start()
         self.maps_controller.start()
         self.quant_lab_controller.start()
+        self.finetune_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)

@@ -1,5 +1,5 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy and the quantization lab; one tab each."""
+anatomy, the quantization lab and the fine-tune lab; one tab each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
+from ui.learn.finetune_panel import FinetunePanel
 from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
@@ -44,6 +45,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.maps, "Embedding maps")
         self.addTab(self.anatomy, "Anatomy")
         self.addTab(self.quant_lab, "Quantization lab")
+        self.finetune = FinetunePanel()
+        self.addTab(self.finetune, "Fine-tune lab")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -122,3 +125,7 @@ class LearnPanel(QTabWidget):
     def show_quant_lab(self) -> QuantLabPanel:
         self.setCurrentWidget(self.quant_lab)
         return self.quant_lab
+
+    def show_finetune(self) -> FinetunePanel:
+        self.setCurrentWidget(self.finetune)
+        return self.finetune

@@ -81,6 +81,13 @@ def check_adapter(adapter: str | Path, base: str | Path | TensorTable) -> None:
                                f"{list(target.dims)}.")
 
 
+def adapter_name(path: str | Path) -> str:
+    """What an adapter is called in the window: its file's stem, or for the fine-tune lab's
+    runs (every one saves `<run>/adapter.gguf`) the run's name."""
+    file = Path(path)
+    return file.parent.name if file.stem == "adapter" and file.parent.name else file.stem
+
+
 class ModelRunner:
     """One loaded GGUF model with its chat template. Owned by one thread."""
 
@@ -187,7 +194,7 @@ class ModelRunner:
             if not adapter:  # a NULL pointer: llama.cpp logged why
                 raise AdapterError(f"llama.cpp could not apply the LoRA adapter "
                                    f"{Path(path).name} to {base.name} (see the engine log).")
-            self._adapters.append((LoraInfo(path, scale, Path(path).stem), adapter))
+            self._adapters.append((LoraInfo(path, scale, adapter_name(path)), adapter))
         self._apply_adapters()
 
     def _apply_adapters(self) -> None:

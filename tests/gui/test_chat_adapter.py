@@ -18,7 +18,7 @@ WAIT_MS = 120_000
 
 def test_the_chat_runs_a_base_model_with_an_adapter(qtbot: QtBot, open_window: OpenWindow,
                                                      model_path: Path, tmp_path: Path) -> None:
-    adapter = random_adapter(model_path, tmp_path, std=0.03)
+    adapter = random_adapter(model_path, tmp_path / "lora", std=0.03)
     window = open_window()
     models = window.models
     assert models is not None and models.model is not None
@@ -27,7 +27,7 @@ def test_the_chat_runs_a_base_model_with_an_adapter(qtbot: QtBot, open_window: O
     qtbot.waitUntil(lambda: models.model is not None and len(models.model.loras) == 1,
                     timeout=WAIT_MS)
     assert models.model.loras[0].path == str(adapter)
-    assert "+ adapter ×1" in window.status.model_label.text()
+    assert "+ lora ×1" in window.status.model_label.text()
     load_s = models.model.load_s
 
     send_and_wait(qtbot, window, "Say something short.")

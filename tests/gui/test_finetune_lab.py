@@ -4,7 +4,6 @@ its loss curve, what the adapter changed on a held-out example, and Use in chat.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -133,11 +132,16 @@ def test_finetune_lab_end_to_end(qtbot: QtBot, open_window: OpenWindow, tmp_path
     qtbot.wait(200)
     _shoot(window, "finetune-loss")
 
-    # Use in chat: the chat model loads with the adapter (ModelController takes loras).
-    if "loras" in inspect.signature(window.models.load).parameters:
-        qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
-        adapter = controller.outcome.adapter_gguf
-        qtbot.waitUntil(lambda: window.models is not None and window.models.model is not None
-                        and adapter in str(getattr(window.models.model, "loras", "")),
-                        timeout=QUICK_MS)
+    # Use in chat: the chat model loads with the adapter, then its scale changes in place.
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    adapter = controller.outcome.adapter_gguf
+    models = window.models
+    qtbot.waitUntil(lambda: models.model is not None
+                    and [lora.path for lora in models.model.loras] == [adapter],
+                    timeout=QUICK_MS)
+    assert "+ beep-test ×1" in window.status.model_label.text()
+    panel.scale.setValue(0.5)
+    qtbot.waitUntil(lambda: models.model is not None and models.model.loras
+                    and models.model.loras[0].scale == 0.5, timeout=QUICK_MS)
+    assert "+ beep-test ×0.5" in window.status.model_label.text()
     assert window.error_banner.message() in ("", None), window.error_banner.message()

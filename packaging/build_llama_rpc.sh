@@ -6,10 +6,14 @@
 # The source is the llama.cpp that llama-cpp-python vendors (vendor/llama.cpp in its sdist), at
 # the version installed in the virtual environment, so the server computes what Glassbox's local
 # engine computes. The cache key is that version:
-#     ${GLASSBOX_LLAMA_RPC_CACHE:-${XDG_CACHE_HOME:-~/.cache}/glassbox/llama-rpc}/<version>/bin
+#     ${GLASSBOX_LLAMA_RPC_CACHE:-${XDG_CACHE_HOME:-~/.cache}/glassbox/llama-rpc}/
+#         llama-cpp-python-<version>/bin
 # A present folder is reused as is; a build happens in a temporary folder beside it and is
 # renamed into place only when both programs exist, so an interrupted build leaves nothing that
 # looks finished. The build is native (-march=native): the programs are for this machine only.
+# Measured with llama-cpp-python 0.3.36 on 2 shared cores, -j2: about 16 CPU-minutes (15m15s to
+# 15m41s user + about 1 min system), 21-23 minutes of wall time while other builds and tests
+# kept the machine's load at 4-7; a quiet 2-core machine should need about half that wall time.
 #
 # Usage: build_llama_rpc.sh            build if missing, print the bin folder
 #        build_llama_rpc.sh --print-dir print the bin folder, build nothing (exit 1 if missing)
@@ -22,7 +26,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 PYTHON="${PYTHON:-$root/.venv/bin/python}"
 JOBS="${JOBS:-2}"
-version="${LLAMA_CPP_PYTHON_VERSION:-$("$PYTHON" -c 'import llama_cpp; print(llama_cpp.__version__)')}"
+version="${LLAMA_CPP_PYTHON_VERSION:-}"
+[[ -n "$version" ]] || version="$("$PYTHON" -c 'import llama_cpp; print(llama_cpp.__version__)')"
 cache="${GLASSBOX_LLAMA_RPC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glassbox/llama-rpc}"
 final="$cache/llama-cpp-python-$version"
 programs=(llama-server ggml-rpc-server)
@@ -51,13 +56,16 @@ start=$SECONDS
 src="${LLAMA_CPP_SRC:-}"
 if [[ -z "$src" ]]; then
     echo "downloading the llama-cpp-python $version sdist (its vendor/llama.cpp)..." >&2
-    # pip reads the sdist's metadata (about a minute: it installs its build tools to do so).
+    # pip reads the sdist's metadata first (it installs its build tools to do so: up to a minute).
     "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: \
         "llama-cpp-python==$version" -d "$work/sdist" >&2
     tar -xzf "$work/sdist/llama_cpp_python-$version.tar.gz" -C "$work"
     src="$work/llama_cpp_python-$version/vendor/llama.cpp"
 fi
-[[ -f "$src/tools/rpc/rpc-server.cpp" ]] || { echo "no llama.cpp source with rpc-server in $src" >&2; exit 1; }
+if [[ ! -f "$src/tools/rpc/rpc-server.cpp" ]]; then
+    echo "no llama.cpp source with tools/rpc/rpc-server.cpp in $src" >&2
+    exit 1
+fi
 
 # Static programs (no libllama.so beside them); the web UI is neither downloaded nor built
 # (the tests use the HTTP API only); no TLS, no curl: the programs only talk to 127.0.0.1.
@@ -73,8 +81,9 @@ nice cmake --build "$work/build" --config Release -j "$JOBS" --target "${program
 
 mkdir -p "$work/out/bin"
 for p in "${programs[@]}"; do cp "$work/build/bin/$p" "$work/out/bin/"; done
-printf 'llama-cpp-python %s\nsource %s\nbuilt %s in %d s\n' "$version" "$src" "$(date -u +%FT%TZ)" \
-    $((SECONDS - start)) >"$work/out/BUILD-INFO"
+printf 'llama-cpp-python %s\nsource %s\nbuilt %s in %d s\n' "$version" \
+    "${LLAMA_CPP_SRC:-vendor/llama.cpp of the llama-cpp-python $version sdist}" \
+    "$(date -u +%FT%TZ)" $((SECONDS - start)) >"$work/out/BUILD-INFO"
 # Atomic: another build that finished first wins; ours is dropped with $work.
 mv -T "$work/out" "$final" 2>/dev/null || complete
 echo "built in $((SECONDS - start)) s" >&2

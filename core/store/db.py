@@ -115,8 +115,45 @@ def _migration_4(conn: apsw.Connection) -> None:
     )
 
 
+def _migration_5(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        -- an evaluation: one eval set against several subjects (core/evals/runs.py)
+        CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            set_name TEXT NOT NULL,
+            set_path TEXT NOT NULL,
+            set_digest TEXT NOT NULL,  -- sha256 of the set file: resume refuses a changed set
+            subjects TEXT NOT NULL,  -- JSON list of core.evals.runs.Subject
+            metrics TEXT NOT NULL,  -- JSON list of metric names
+            options TEXT NOT NULL DEFAULT '{}',  -- JSON: judge, k, seed, ...
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'complete', 'incomplete', 'cancelled')),
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        -- one row per subject and item, written as each completes, so a crash keeps the rest
+        CREATE TABLE eval_results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            subject INTEGER NOT NULL,  -- index into the run's subjects
+            item_id TEXT NOT NULL,
+            position INTEGER NOT NULL,  -- the item's place in the set
+            reply TEXT NOT NULL DEFAULT '',
+            scores TEXT NOT NULL DEFAULT '{}',  -- JSON {metric: value}
+            detail TEXT NOT NULL DEFAULT '{}',  -- JSON: choice log-probs, verdict, hits, ...
+            status TEXT NOT NULL CHECK (status IN ('complete', 'failed')),
+            seconds REAL NOT NULL DEFAULT 0,
+            UNIQUE (run_id, subject, item_id)
+        );
+        CREATE INDEX eval_results_by_run ON eval_results(run_id, subject, position);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4]
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 
 
 def open_database(path: Path) -> apsw.Connection:

@@ -85,6 +85,8 @@ def item_from(raw: Any, where: str, fallback_id: str) -> EvalItem:
         raw.get("reference"), where, "reference")
     choices = _strings(raw.get("choices"), where, "choices")
     answer = raw.get("answer")
+    if answer == "":  # an empty CSV cell
+        answer = None
     if isinstance(answer, str) and answer.strip().lstrip("-").isdigit():
         answer = int(answer)
     if isinstance(answer, str):

@@ -208,9 +208,11 @@ def run_eval(engine: EngineClient, store: EvalStore, run_id: int, *,
                 failed = failed or isinstance(event, SubjectFailed)
                 yield event
             if should_stop():
-                status = "cancelled"
-                return
-        status = "incomplete" if failed else "complete"
+                break
+        if should_stop():
+            status = "cancelled"
+        else:
+            status = "incomplete" if failed else "complete"
     finally:
         store.set_status(run_id, status)
         _restore(engine, original, loader)

@@ -21,7 +21,6 @@ from core.evals.sets import EvalItem
 if TYPE_CHECKING:
     from core.rag.library import DocumentLibrary
 
-GENERATED = set(m.REFERENCE_METRICS) | {"accuracy", "macro_f1", "json_valid", "schema", "judge"}
 
 
 @dataclass
@@ -62,6 +61,15 @@ def _gold_rank(item: EvalItem, hits: Sequence[Any]) -> int | None:
     return None
 
 
+def _needs_reply(item: EvalItem, wanted: set[str]) -> bool:
+    """Generate only for a metric this item can be scored on: a multiple-choice item in a
+    mixed set costs no generation."""
+    return bool((item.references and wanted & set(m.REFERENCE_METRICS))
+                or (item.label is not None and wanted & {"accuracy", "macro_f1"})
+                or (item.schema is not None and wanted & {"json_valid", "schema"})
+                or "judge" in wanted)
+
+
 def score_item(engine: Any, item: EvalItem, messages_for: Any, sampling: SamplingSettings,
                ctx: Context) -> ItemResult:
     """`messages_for(passages)` builds the subject's messages around retrieved passages."""
@@ -81,7 +89,7 @@ def score_item(engine: Any, item: EvalItem, messages_for: Any, sampling: Samplin
         else:
             skipped += [n for n in ("hit_at_k", "mrr") if n in wanted]
     messages = messages_for(passages)
-    if wanted & GENERATED:
+    if _needs_reply(item, wanted):
         result.reply = generate(engine, messages, sampling)
     _reference_metrics(item, result, wanted, skipped)
     _label_and_json(item, result, wanted, skipped, ctx.labels)
@@ -138,6 +146,9 @@ def _label_and_json(item: EvalItem, result: ItemResult, wanted: set[str], skippe
         else:
             skipped += [n for n in ("accuracy", "macro_f1") if n in wanted]
     if wanted & {"json_valid", "schema"}:
+        if item.schema is None:
+            skipped += [n for n in ("json_valid", "schema") if n in wanted]
+            return
         scores = m.json_scores(result.reply, item.schema)
         result.scores["json_valid"] = scores["json_valid"]
         if "schema" in wanted:

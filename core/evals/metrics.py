@@ -142,7 +142,7 @@ def corpus_chrf(replies: Sequence[str], references: Sequence[Sequence[str]]) -> 
     return float(CHRF().corpus_score(list(replies), _reference_streams(references)).score)
 
 
-def _reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
+def _reference_streams(references: Sequence[Sequence[str]]) -> Any:
     # sacrebleu takes one stream per reference position; an item with fewer references has
     # None there, which sacrebleu skips for that item.
     width = max((len(r) for r in references), default=0)

@@ -110,11 +110,11 @@ def paired(metric: str, a: Sequence[StoredResult], b: Sequence[StoredResult],
         fb = _statistic(metric, [y for _, y in both])
         assert fa is not None and fb is not None
         return paired_bootstrap(fa[0], fb[0], len(both), resamples, seed)
-    both = [(x.scores[metric], y.scores[metric]) for x, y in pairs
-            if metric in x.scores and metric in y.scores]
-    if not both:
+    values = [(x.scores[metric], y.scores[metric]) for x, y in pairs
+              if metric in x.scores and metric in y.scores]
+    if not values:
         return None
-    va, vb = zip(*both, strict=True)
+    va, vb = zip(*values, strict=True)
     return paired_bootstrap(mean_of(va), mean_of(vb), len(both), resamples, seed)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ class EvalStore:
         return [_run(row) for row in self._conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM eval_runs ORDER BY created_at DESC, id DESC")]
 
-    def results(self, run_id: int) -> list[StoredResult]:
+    def results(self, run_id: int) -> builtins.list[StoredResult]:
         return [StoredResult(subject, item_id, position, reply, json.loads(scores),
                              json.loads(detail), status, seconds)
                 for subject, item_id, position, reply, scores, detail, status, seconds

@@ -119,7 +119,7 @@ def _migration_5(conn: apsw.Connection) -> None:
     conn.execute(
         """
         -- an evaluation: one eval set against several subjects (core/evals/runs.py)
-        CREATE TABLE eval_runs (
+        CREATE TABLE IF NOT EXISTS eval_runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             set_name TEXT NOT NULL,
@@ -134,7 +134,7 @@ def _migration_5(conn: apsw.Connection) -> None:
             updated_at REAL NOT NULL
         );
         -- one row per subject and item, written as each completes, so a crash keeps the rest
-        CREATE TABLE eval_results (
+        CREATE TABLE IF NOT EXISTS eval_results (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
             subject INTEGER NOT NULL,  -- index into the run's subjects
@@ -147,7 +147,7 @@ def _migration_5(conn: apsw.Connection) -> None:
             seconds REAL NOT NULL DEFAULT 0,
             UNIQUE (run_id, subject, item_id)
         );
-        CREATE INDEX eval_results_by_run ON eval_results(run_id, subject, position);
+        CREATE INDEX IF NOT EXISTS eval_results_by_run ON eval_results(run_id, subject, position);
         """
     )
 

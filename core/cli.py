@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from core import (
     cli_doctor,
     cli_engines,
+    cli_eval,
     cli_finetune,
     cli_inspect,
     cli_models,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 # Every command module registers its parsers the same way (see core.cli_shape).
 _COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor, cli_engines,
-                    cli_serve, cli_finetune)
+                    cli_serve, cli_finetune, cli_eval)
 
 
 def add_parser(sub: Any) -> None:

@@ -115,6 +115,12 @@ class _Server:
             context = options.pop("context", None)
             prefix = runner.render_prompt(context) if context else ""
             return runner.inspector.surprise(request.text, prefix=prefix, **options)
+        if request.what == "continuations":
+            options = dict(request.options)
+            runner = self._model()
+            context = options.pop("context", None)
+            prefix = runner.render_prompt(context) if context else options.pop("prefix")
+            return runner.inspector.continuations(prefix, **options)
         if request.what in ("attention", "lens", "anatomy", "histogram"):
             return self._internals(request)
         inspector = self._model().inspector

@@ -19,6 +19,7 @@ from typing import Any
 from core.defaults import DEFAULT_N_CTX
 from core.engine.capture_types import AttentionView, LensView
 from core.engine.completion_types import CompletionEvent, CompletionRequest
+from core.engine.continuation_types import ContinuationScores
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
 from core.engine.types import (
@@ -249,6 +250,22 @@ class EngineClient:
             options["context"] = list(context)
         result: SurpriseView = self._inspect(InspectRequest(
             "surprise", text, options=options, model_path=model_path))
+        return result
+
+    def score_continuations(self, continuations: Sequence[str], *,
+                            context: Sequence[ChatMessage] | None = None, prefix: str = "",
+                            reuse_prefix: bool = True) -> ContinuationScores:
+        """Log-probabilities of each continuation right after one prompt: the conversation
+        `context` through the chat template (as `surprise(text, context=...)` reads a reply),
+        or the raw text `prefix`. The numbers are Surprise's for the same texts; with
+        `reuse_prefix` the prompt's KV cache is kept across continuations."""
+        options: dict[str, Any] = {"texts": list(continuations), "reuse_prefix": reuse_prefix}
+        if context:
+            options["context"] = list(context)
+        else:
+            options["prefix"] = prefix
+        result: ContinuationScores = self._inspect(InspectRequest("continuations",
+                                                                  options=options))
         return result
 
     def render_prompt(self, messages: Sequence[ChatMessage],

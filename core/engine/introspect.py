@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.engine.continuation_types import ContinuationScore, ContinuationScores
 from core.engine.introspect_types import (
     Candidate,
     NextTokenView,
@@ -230,3 +232,67 @@ class Inspector:
                 ptr = self._lib.llama_get_logits_ith(llm._ctx.ctx, i)
                 rows.append(log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))))
         return rows[:-1]
+
+    # -- continuations ----------------------------------------------------------------------
+    def continuations(self, prefix: str, texts: list[str],
+                      reuse_prefix: bool = True) -> ContinuationScores:
+        """Log-probabilities of each of `texts` read right after `prefix`, tokenized as
+        `surprise(text, prefix=prefix)` tokenizes them, so the numbers are Surprise's.
+
+        With `reuse_prefix` the prefix is decoded once: each text is decoded over the prefix's
+        KV cache (the cells after it dropped in between), so N choices cost one prompt plus N
+        short decodes instead of N whole prompts.
+        """
+        llm = self._llm
+        start = time.perf_counter()
+        add_bos = bool(llm._model.add_bos_token())
+        head = list(llm.tokenize(prefix.encode("utf-8"), add_bos=add_bos, special=True))
+        bodies = [list(llm.tokenize(t.encode("utf-8"), add_bos=False, special=False))
+                  for t in texts]
+        if not head:
+            raise PromptError("The prompt is empty: choices need something to follow.")
+        if any(not b for b in bodies):
+            raise PromptError("A choice is empty: every choice needs at least one token.")
+        longest = len(head) + max((len(b) for b in bodies), default=0)
+        if longest > llm.n_ctx():
+            raise PromptError(f"The prompt and its longest choice have {longest:,} tokens; "
+                              f"the context holds {llm.n_ctx():,}.")
+        if not reuse_prefix:
+            scores = []
+            for text, body in zip(texts, bodies, strict=True):
+                rows = self.log_softmax_rows(head + body)
+                scores.append(self._score(text, body, rows[len(head) - 1:]))
+            return ContinuationScores(len(head), tuple(scores), False,
+                                      time.perf_counter() - start)
+        first = self._decode(head, 0, last_only=True)[-1]  # the row that predicts a choice's start
+        scores = []
+        for text, body in zip(texts, bodies, strict=True):
+            llm._ctx.kv_cache_seq_rm(-1, len(head), -1)  # forget the previous choice
+            rows = [first, *self._decode(body, len(head))[:-1]]
+            scores.append(self._score(text, body, rows))
+        return ContinuationScores(len(head), tuple(scores), True, time.perf_counter() - start)
+
+    def _score(self, text: str, body: list[int], rows: list[np.ndarray]) -> ContinuationScore:
+        return ContinuationScore(text, tuple(body), tuple(
+            float(row[token]) for row, token in zip(rows, body, strict=False)))
+
+    def _decode(self, ids: list[int], n_past: int, last_only: bool = False) -> list[np.ndarray]:
+        """Decode `ids` at positions n_past.. over the cache kept below n_past; log-softmax rows
+        for every token (or the last one only). Keeps llama-cpp-python's own view of the cache
+        (input_ids, n_tokens) true, so its prefix matching stays correct afterwards."""
+        llm = self._llm
+        if n_past == 0:
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        rows: list[np.ndarray] = []
+        for offset in range(0, len(ids), llm.n_batch):
+            chunk = ids[offset: offset + llm.n_batch]
+            at = n_past + offset
+            llm._batch.set_batch(batch=chunk, n_past=at, logits_all=not last_only)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[at: at + len(chunk)] = chunk
+            llm.n_tokens = at + len(chunk)
+            wanted = [len(chunk) - 1] if last_only else range(len(chunk))
+            for i in wanted:
+                ptr = self._lib.llama_get_logits_ith(llm._ctx.ctx, i)
+                rows.append(log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))))
+        return rows

@@ -35,8 +35,8 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class InspectRequest:
-    what: Literal["tokens", "next", "surprise", "template", "attention", "lens", "anatomy",
-                  "histogram"]
+    what: Literal["tokens", "next", "surprise", "continuations", "template", "attention",
+                  "lens", "anatomy", "histogram"]
     text: str = ""
     tokens: list[int] | None = None  # "next" on exact token ids (step mode) instead of text
     options: dict[str, Any] = field(default_factory=dict)

@@ -115,8 +115,37 @@ def _migration_4(conn: apsw.Connection) -> None:
     )
 
 
+def _migration_5(conn: apsw.Connection) -> None:
+    # Evaluation runs (core/store/evals.py). The comments live here, not in the SQL: SQLite
+    # keeps a table's SQL text in sqlite_schema on page 1, and a schema that outgrows that
+    # page spreads over others, where damage to any of them hides every table.
+    # eval_runs: set_digest (sha256 of the set file) lets resume refuse a changed set;
+    # subjects, metrics and options are JSON. eval_results: one row per subject and item,
+    # written as each completes so a crash keeps the rest; scores and detail are JSON.
+    # IF NOT EXISTS: replaying the migration on a database that has them is a no-op.
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS eval_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+            set_name TEXT NOT NULL, set_path TEXT NOT NULL, set_digest TEXT NOT NULL,
+            subjects TEXT NOT NULL, metrics TEXT NOT NULL, options TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'complete', 'incomplete', 'cancelled')),
+            created_at REAL NOT NULL, updated_at REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS eval_results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            subject INTEGER NOT NULL, item_id TEXT NOT NULL, position INTEGER NOT NULL,
+            reply TEXT NOT NULL DEFAULT '', scores TEXT NOT NULL DEFAULT '{}',
+            detail TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('complete', 'failed')),
+            seconds REAL NOT NULL DEFAULT 0, UNIQUE (run_id, subject, item_id));
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4]
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 
 
 def open_database(path: Path) -> apsw.Connection:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core.cli_shape import command, load_settings, print_json
-from core.config import database_path
+from core.config import evals_path
 from core.engine.remote_paths import PREFIX, is_remote
 from core.engine.types import lora_from_spec
 from core.errors import GlassboxError
@@ -122,7 +122,7 @@ def _subjects(args: argparse.Namespace) -> list[Subject]:
 def run_eval_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.store.evals import EvalStore
 
-    with EvalStore(database_path()) as store:
+    with EvalStore(evals_path()) as store:
         what = args.eval_command
         if what == "run":
             return _run(args, store, out, err)

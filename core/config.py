@@ -20,3 +20,8 @@ def data_home() -> Path:
 
 def database_path() -> Path:
     return data_home() / "glassbox.sqlite3"
+
+
+def evals_path() -> Path:
+    """Evaluation runs and their per-item results (core/store/evals.py)."""
+    return data_home() / "evals.sqlite3"

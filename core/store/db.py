@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -115,10 +115,17 @@ def _migration_4(conn: apsw.Connection) -> None:
     )
 
 
-def _migration_5(conn: apsw.Connection) -> None:
-    # Evaluation runs (core/store/evals.py). The comments live here, not in the SQL: SQLite
-    # keeps a table's SQL text in sqlite_schema on page 1, and a schema that outgrows that
-    # page spreads over others, where damage to any of them hides every table.
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4]
+
+
+Migrations = Sequence[Callable[[apsw.Connection], None]]
+
+
+def _evals_1(conn: apsw.Connection) -> None:
+    # Evaluation runs (core/store/evals.py), in a file of their own (evals.sqlite3): results
+    # are bulky, and the chats' schema stays small enough for page 1, where damage to any one
+    # later page cannot hide every table (tests/test_db_safety.py).
     # eval_runs: set_digest (sha256 of the set file) lets resume refuse a changed set;
     # subjects, metrics and options are JSON. eval_results: one row per subject and item,
     # written as each completes so a crash keeps the rest; scores and detail are JSON.
@@ -144,12 +151,12 @@ def _migration_5(conn: apsw.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+EVAL_MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_evals_1]
 
 
-def open_database(path: Path) -> apsw.Connection:
-    """Open (or create) the database at `path`, migrated and ready to use. Raises StoreError."""
+def open_database(path: Path, migrations: Migrations | None = None) -> apsw.Connection:
+    """Open (or create) the database at `path`, migrated (with `migrations`, default the
+    profile database's) and ready to use. Raises StoreError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = apsw.Connection(str(path))
@@ -158,21 +165,22 @@ def open_database(path: Path) -> apsw.Connection:
             f"Cannot open the database {path}: {exc}. Check that its folder is writable."
         ) from exc
     try:
-        _prepare(conn, path)
+        _prepare(conn, path, MIGRATIONS if migrations is None else migrations)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _prepare(conn: apsw.Connection, path: Path) -> None:
+def _prepare(conn: apsw.Connection, path: Path, migrations: Migrations) -> None:
     try:
         conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
-        _refuse_if_not_ours(conn, path)  # before WAL: switching to it rewrites the header
+        # Before WAL: switching to it rewrites the header.
+        _refuse_if_not_ours(conn, path, len(migrations))
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, path)
+        migrate(conn, path, migrations)
     except (apsw.NotADBError, apsw.CorruptError) as exc:
         raise StoreError(
             f"{path} is not a Glassbox database, or it is damaged. Move it aside to start "
@@ -196,38 +204,40 @@ def _use_wal(conn: apsw.Connection) -> None:
             time.sleep(0.01)
 
 
-def migrate(conn: apsw.Connection, path: Path) -> None:
+def migrate(conn: apsw.Connection, path: Path, migrations: Migrations | None = None) -> None:
     """Bring the schema up to date, one migration per transaction; an existing database is
     backed up first (core.store.backup: a failed backup is a logged warning, not a stop)."""
-    first = _checked_version(conn, path)
-    if 0 < first < len(MIGRATIONS):
+    steps = MIGRATIONS if migrations is None else migrations
+    known = len(steps)
+    first = _checked_version(conn, path, known)
+    if 0 < first < known:
         backup_before_migration(conn, path, first)
-    while _checked_version(conn, path) < len(MIGRATIONS):
+    while _checked_version(conn, path, known) < known:
         # A crash mid-migration rolls back to the previous version as a whole.
         with write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
-            version = _checked_version(conn, path)
-            if version < len(MIGRATIONS):
-                MIGRATIONS[version](conn)
+            version = _checked_version(conn, path, known)
+            if version < known:
+                steps[version](conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
 
 
-def _checked_version(conn: apsw.Connection, path: Path) -> int:
+def _checked_version(conn: apsw.Connection, path: Path, known: int) -> int:
     version = conn.execute("PRAGMA user_version").fetchall()[0][0]
     assert isinstance(version, int)
-    _refuse_newer(version, path)
+    _refuse_newer(version, path, known)
     return version
 
 
-def _refuse_newer(version: int, path: Path) -> None:
-    if version > len(MIGRATIONS):
+def _refuse_newer(version: int, path: Path, known: int) -> None:
+    if version > known:
         raise StoreError(
             f"{path} was made by a newer Glassbox (schema {version}; this one knows "
-            f"{len(MIGRATIONS)}). Update Glassbox, or set GLASSBOX_HOME to another folder."
+            f"{known}). Update Glassbox, or set GLASSBOX_HOME to another folder."
         )
 
 
-def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
+def _refuse_if_not_ours(conn: apsw.Connection, path: Path, known: int) -> None:
     # One statement, so both numbers come from the same snapshot even while another process
     # is migrating the file.
     row: tuple[Any, ...] = conn.execute(
@@ -235,7 +245,7 @@ def _refuse_if_not_ours(conn: apsw.Connection, path: Path) -> None:
         "(SELECT count(*) FROM sqlite_schema)"
     ).fetchall()[0]
     version, objects = row
-    _refuse_newer(version, path)
+    _refuse_newer(version, path, known)
     # Version 0 with tables in it is another program's database: adding ours would damage it.
     if version == 0 and objects:
         raise StoreError(

@@ -12,7 +12,7 @@ from typing import Any
 import apsw
 
 from core.errors import StoreError
-from core.store.db import explain, open_database, write, write_transaction
+from core.store.db import EVAL_MIGRATIONS, explain, open_database, write, write_transaction
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,12 @@ def _run(row: tuple[Any, ...]) -> StoredRun:
 
 
 class EvalStore:
-    """Eval runs in the profile database, on a connection of its own (one thread owns it)."""
+    """Eval runs in their own database file (`core.config.evals_path()`: bulky results stay
+    out of the chats' file), on a connection of its own (one thread owns it)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._conn = open_database(path)
+        self._conn = open_database(path, EVAL_MIGRATIONS)
 
     def close(self) -> None:
         self._conn.close()

@@ -115,7 +115,7 @@ def paired(metric: str, a: Sequence[StoredResult], b: Sequence[StoredResult],
     if not values:
         return None
     va, vb = zip(*values, strict=True)
-    return paired_bootstrap(mean_of(va), mean_of(vb), len(both), resamples, seed)
+    return paired_bootstrap(mean_of(va), mean_of(vb), len(values), resamples, seed)
 
 
 def significance(run: StoredRun, results: Sequence[StoredResult]) -> list[dict[str, Any]]:

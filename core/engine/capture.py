@@ -133,6 +133,9 @@ class TensorCapture:
         self._n_keys = 0
         self._query_start = 0
         self._mean_heads = False
+        # LoRA adapters belong to a context, not to the weights: a capture context made from
+        # the model would read the base model unless they are set on it too.
+        self._loras: list[tuple[Any, float]] = []
         self._result = Captured()
         self._error: BaseException | None = None
 
@@ -186,7 +189,24 @@ class TensorCapture:
             raise CaptureError(f"llama.cpp could not create a {n_ctx}-token capture context "
                                f"(out of memory?): {exc}") from exc
         self._n_ctx = n_ctx
+        self._apply_loras()
         return self._ctx
+
+    def set_loras(self, loras: list[tuple[Any, float]]) -> None:
+        """The LoRA adapters (llama.cpp adapter pointers, with their scales) the captures run
+        with: the same ones, at the same scales, as the model's own context."""
+        self._loras = list(loras)
+        self._apply_loras()
+
+    def _apply_loras(self) -> None:
+        if self._ctx is None:
+            return
+        lib, n = self._llama_cpp, len(self._loras)
+        pointers = (lib.llama_adapter_lora_p_ctypes * n)(*(a for a, _ in self._loras))
+        scales = (ctypes.c_float * n)(*(s for _, s in self._loras))
+        if lib.llama_set_adapters_lora(self._ctx.ctx, pointers if n else None, n,
+                                       scales if n else None):
+            raise CaptureError("llama.cpp refused the LoRA adapters on the capture context.")
 
     def _free_context(self) -> None:
         if self._ctx is not None:

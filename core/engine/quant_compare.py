@@ -73,6 +73,8 @@ def read_text(path: str, text: str, ids: list[int] | None,
         raise LabJobError(f"llama.cpp could not load {what}: {exc}") from exc
     capture = TensorCapture(llm)
     try:
+        if lora:  # Llama applied it to its own context only
+            capture.set_loras([(llm._lora_adapter, lora[1])])
         if ids is None:
             add_bos = bool(llm._model.add_bos_token())
             ids = list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))

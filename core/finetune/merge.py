@@ -179,7 +179,7 @@ def _copy_metadata(reader: gguf.GGUFReader, writer: gguf.GGUFWriter, *, name: st
                    file_type: int | None) -> None:
     import gguf
 
-    replaced = {}
+    replaced: dict[str, Any] = {}
     if name is not None:
         replaced[gguf.Keys.General.NAME] = name
     if file_type is not None:

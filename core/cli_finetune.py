@@ -198,6 +198,14 @@ def _export_gguf(run_dir: Path, err: TextIO) -> str | None:
         warn(err, f"the adapter was not converted for llama.cpp: {exc}")
         return None
     runs.update_manifest(run_dir, adapter_gguf=str(path))
+    from core.models.adapters import AdapterLibrary
+
+    try:  # in the model library, under its base
+        AdapterLibrary().register(path, manifest["base"]["path"],
+                                  base_sha256=manifest["base"].get("sha256"),
+                                  name=run_dir.name, run_dir=run_dir)
+    except GlassboxError as exc:
+        warn(err, f"the adapter was not added to the model library: {exc}")
     return str(path)
 
 

@@ -3,6 +3,7 @@
     glassbox finetune DATA --out NAME [--rank --alpha --epochs --lr --max-length --model M]
     glassbox finetune --resume NAME
     glassbox finetune eval NAME
+    glassbox finetune merge NAME [--quant Q4_K_M] [--scale S] [--out PATH]
     glassbox finetune list
 
 DATA is a .jsonl or .csv file, or `chats:ID[,ID...]`, `preset:NAME`, `collection:NAME`.
@@ -35,9 +36,14 @@ def add_parser(sub: Any) -> None:
         "response columns), chats:ID[,ID...], preset:NAME or collection:NAME (plain text). "
         "`glassbox finetune eval NAME` compares held-out perplexity with and without it.")
     p.add_argument("data", metavar="DATA", nargs="?",
-                   help="training data, or `eval` / `list`")
-    p.add_argument("name", metavar="NAME", nargs="?", help="with `eval`: the adapter")
-    p.add_argument("--out", metavar="NAME", help="name of the new adapter")
+                   help="training data, or `eval` / `merge` / `list`")
+    p.add_argument("name", metavar="NAME", nargs="?", help="with `eval`, `merge`: the adapter")
+    p.add_argument("--out", metavar="NAME", help="name of the new adapter; with `merge`: the "
+                   "merged GGUF's path (default: merged[-QUANT].gguf in the adapter's folder)")
+    p.add_argument("--quant", metavar="TYPE", help="with `merge`: quantize the merged model "
+                   "(Q4_K_M, Q8_0, ...); without it changed weights are F16")
+    p.add_argument("--scale", type=float, default=1.0, help="with `merge`: the adapter's "
+                   "strength (default 1)")
     p.add_argument("--resume", metavar="NAME", help="continue a stopped run from its "
                    "latest checkpoint")
     p.add_argument("--model", metavar="MODEL", help="base model: GGUF file or library name "
@@ -60,6 +66,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _evaluate(args.name, args.json, out, err)
     if args.data == "list":
         return _list(args.json, out)
+    if args.data == "merge":
+        if not args.name:
+            raise GlassboxError("Name the adapter to merge: `glassbox finetune merge NAME`.")
+        return _merge(args, out, err)
     from core.finetune.job import TrainingJob, with_overrides
 
     if args.resume:
@@ -172,6 +182,37 @@ def _train(job: Any, resume: bool, as_json: bool, out: TextIO, err: TextIO) -> i
         warn(err, f"stopped at step {finished.step}; `glassbox finetune --resume "
                   f"{job.run_dir.name}` continues")
         return 130
+    return 0
+
+
+def _merge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.finetune.merge import merge_adapter
+
+    run_dir = runs.run_folder(args.name)
+    manifest = runs.read_manifest(run_dir)
+    adapter = run_dir / runs.GGUF_ADAPTER
+    if not adapter.is_file():
+        from core.finetune.pipeline import export_gguf
+
+        export_gguf(run_dir)  # a run trained before the exporter was there
+    target = Path(args.out) if args.out else \
+        run_dir / (f"merged-{args.quant}.gguf" if args.quant else "merged.gguf")
+    last = [""]
+
+    def progress(done: int, total: int, what: str) -> None:
+        stage = what.split(" ", 1)[0]  # one line per stage, not one per tensor
+        if stage != last[0]:
+            last[0] = stage
+            err.write(f"{what}...\n")
+            err.flush()
+
+    path = merge_adapter(Path(manifest["base"]["path"]), adapter, target, scale=args.scale,
+                         quant_type=args.quant, progress=progress)
+    if args.json:
+        print_json(out, {"name": args.name, "merged": str(path), "scale": args.scale,
+                         "quant": args.quant, "size": path.stat().st_size}, indent=None)
+    else:
+        out.write(f"Merged model: {path}\n")
     return 0
 
 

@@ -4,6 +4,7 @@ scan)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any, TextIO
 
 from core import cli_models_scan
@@ -82,11 +83,14 @@ def _table(out: TextIO, rows: list[list[str]]) -> None:
 
 
 def _list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.models.adapters import AdapterLibrary
     from core.models.registry import ModelRegistry
 
     entries = ModelRegistry().models()
+    adapters = AdapterLibrary().adapters()
     if args.json:
-        _json(out, [e.to_dict() for e in entries])
+        _json(out, [{**e.to_dict(), "adapters": [asdict(a) for a in adapters
+                                                  if a.belongs_to(e)]} for e in entries])
         return 0
     rows = [["", "NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "LICENCE", "CHAT",
              "SOURCE", "NOTE"]]
@@ -96,9 +100,15 @@ def _list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                      format_parameters(f.parameter_count), f.quantization,
                      format_bytes(f.file_size), str(f.context_length or "?"), f.license or "?",
                      "yes" if f.has_chat_template else "no", e.source, e.note or ""])
+        # Adapters indented under their base: the fine-tunes of this model.
+        rows += [["!" if a.missing else "", f"  + {a.name}", "LoRA", "", "", "", "", "", "",
+                  "adapter", a.path] for a in adapters if a.belongs_to(e)]
+    orphans = [a for a in adapters if not any(a.belongs_to(e) for e in entries)]
+    rows += [["!" if a.missing else "", f"  + {a.name}", "LoRA", "", "", "", "", "", "",
+              "adapter", f"base not in the library: {a.base_path}"] for a in orphans]
     _table(out, rows)
-    out.write("* default" + ("   ! file missing" if any(e.missing for e in entries) else "")
-              + "\n")
+    missing = any(e.missing for e in entries) or any(a.missing for a in adapters)
+    out.write("* default" + ("   ! file missing" if missing else "") + "\n")
     default = next((e for e in entries if e.is_default), None)
     if default is not None and default.name == BUNDLED_CHAT_ID:
         _suggest(out, default.name)

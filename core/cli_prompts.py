@@ -21,10 +21,11 @@ from core.cli_shape import (
 from core.config import database_path
 from core.engine.loading import load_model
 from core.engine.remote_paths import PREFIX, is_remote
-from core.engine.types import SamplingSettings
+from core.engine.types import SamplingSettings, lora_from_spec
 from core.errors import GlassboxError
 from core.prompts.compare import (
     MAX_VARIANTS,
+    Loader,
     Variant,
     VariantDone,
     VariantFailed,
@@ -37,7 +38,6 @@ from core.store.comparisons import VariantResult
 if TYPE_CHECKING:
     from core.engine.client import EngineClient
     from core.engine.remote import RemoteEngine
-    from core.engine.types import ModelInfo
     from core.store import ChatStore
 
 def add_parser(sub: Any) -> None:
@@ -52,8 +52,8 @@ def add_parser(sub: Any) -> None:
 
 def _add_compare_parser(sub: Any) -> None:
     p = sub.add_parser("compare", help="run one prompt through 2-4 variants side by side",
-                       description="Each --preset, --plain, --also-temperature and "
-                       "--also-model adds a variant (2 to 4 in all).")
+                       description="Each --preset, --plain, --also-temperature, "
+                       "--also-model and --also-lora adds a variant (2 to 4 in all).")
     p.add_argument("prompt", help="the user prompt; '-' reads it from standard input")
     p.add_argument("--preset", action="append", default=[], metavar="NAME",
                    help="a variant from this preset (see `glassbox presets`; repeatable)")
@@ -66,6 +66,9 @@ def _add_compare_parser(sub: Any) -> None:
     p.add_argument("--also-model", action="append", default=[], metavar="MODEL",
                    help="the first variant again on another model (repeatable; "
                         "remote:ENGINE/MODEL for a saved remote engine's model)")
+    p.add_argument("--also-lora", action="append", default=[], metavar="PATH[:SCALE]",
+                   help="the first variant again with this GGUF LoRA adapter (scale 1 unless "
+                   "given), e.g. a fine-tune beside its base")
     p.add_argument("--also-engine", action="append", default=[], metavar="ENGINE[/MODEL]",
                    help="the first variant again on a saved remote engine (`glassbox engines "
                         "add`), beside the local model (repeatable)")
@@ -179,13 +182,18 @@ def build_variants(args: argparse.Namespace, store: ChatStore,
         path = model if is_remote(model) else str(ModelRegistry().resolve(model))
         variants.append(replace(base, label=f"{base.label} · {_model_label(path)}",
                                 model_path=path))
+    for spec in args.also_lora:
+        lora = lora_from_spec(spec)
+        variants.append(replace(base, label=f"{base.label} · {Path(lora[0]).stem} ×{lora[1]:g}",
+                                loras=(*base.loras, lora)))
     for name in args.also_engine:
         path = name if is_remote(name) else PREFIX + name
         variants.append(replace(base, label=f"{base.label} · {_model_label(path)}",
                                 model_path=path))
     if len(variants) < 2:
         raise GlassboxError("A comparison needs at least two variants: add --plain, another "
-                            "--preset, --also-temperature T or --also-model MODEL.")
+                            "--preset, --also-temperature T, --also-model MODEL or "
+                            "--also-lora ADAPTER.")
     if len(variants) > MAX_VARIANTS:
         raise GlassboxError(f"A comparison takes at most {MAX_VARIANTS} variants; "
                             f"{len(variants)} were asked for.")
@@ -217,7 +225,8 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         with start_engine(args) as engine:
             results = _stream(engine, prompt, variants, out, echo=not args.json,
-                              load=lambda path: load_model(engine, path, settings),
+                              load=lambda path, loras: load_model(engine, path, settings,
+                                                                  loras),
                               open_remote=EngineRegistry().open)
         saved = None if args.no_save else store.comparisons.save(prompt, [
             VariantResult(v, r["text"], r["status"], r.get("stats"))
@@ -233,7 +242,7 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _stream(engine: EngineClient, prompt: str, variants: list[Variant], out: TextIO,
-            echo: bool, load: Callable[[str], ModelInfo],
+            echo: bool, load: Loader,
             open_remote: Callable[[str], RemoteEngine]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{"text": "", "status": "interrupted"} for _ in variants]
     try:

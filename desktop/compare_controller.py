@@ -135,14 +135,14 @@ class CompareWorker(QObject):
         self._remote = EngineRegistry(self._db_path).open(path)
         return self._remote
 
-    def _loader(self, engine: EngineClient) -> Callable[[str], ModelInfo]:
+    def _loader(self, engine: EngineClient) -> Callable[..., ModelInfo]:
         from core.engine.loading import load_model
 
         assert self._store is not None
         settings = read(self._store.settings, LoadSettings)
 
-        def load(path: str) -> ModelInfo:
-            return load_model(engine, path, settings)
+        def load(path: str, loras: tuple[tuple[str, float], ...] = ()) -> ModelInfo:
+            return load_model(engine, path, settings, loras)
 
         return load
 

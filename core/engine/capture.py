@@ -149,6 +149,8 @@ class TensorCapture:
         self._n_keys = 0
         self._query_start = 0
         self._mean_heads = False
+        # LoRA adapters belong to a context, not to the weights: a capture context made from
+        # the model would read the base model unless they are set on it too.
         self._result = Captured()
         self._error: BaseException | None = None
 

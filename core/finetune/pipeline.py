@@ -8,6 +8,7 @@ the reason comes back in `Outcome.export_error` for the caller to show.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from core.finetune.events import Event, Finished
 
 if TYPE_CHECKING:
     from core.finetune.job import TrainingJob
+
+log = logging.getLogger(__name__)
 
 _CANCEL_POLL_S = 0.2
 
@@ -41,7 +44,23 @@ def export_gguf(run_dir: str | Path) -> Path:
     path = write_gguf_lora(run_dir / runs.ADAPTER_DIR, Path(manifest["base"]["path"]),
                            run_dir / runs.GGUF_ADAPTER)
     runs.update_manifest(run_dir, adapter_gguf=str(path))
+    register_adapter(run_dir, path)
     return path
+
+
+def register_adapter(run_dir: Path, adapter: Path) -> None:
+    """Put the exported adapter in the model library under its base. A library that cannot
+    take it (another base, a locked list) leaves the adapter usable by path: logged, not
+    raised, since the run itself succeeded."""
+    from core.models.adapters import AdapterLibrary
+
+    manifest = runs.read_manifest(run_dir)
+    try:
+        AdapterLibrary().register(adapter, manifest["base"]["path"],
+                                  base_sha256=manifest["base"].get("sha256"),
+                                  name=run_dir.name, run_dir=run_dir)
+    except GlassboxError as exc:
+        log.warning("the adapter %s was not added to the model library: %s", adapter, exc)
 
 
 def _watch_cancel(job: TrainingJob, cancel: threading.Event,

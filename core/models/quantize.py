@@ -22,10 +22,16 @@ from core.gguf.reader import read_header
 from core.models.lab_child import CancelToken, Progress, run_in_child
 from core.models.quant_lab_types import DEFAULT_TYPE, QUANT_TYPES, QuantizedCopy
 
-__all__ = ["DEFAULT_TYPE", "QUANT_TYPES", "QuantizeError", "QuantizedCopy", "clear_lab",
-           "copy_path", "lab_folder", "quantize_model", "tensor_types"]
+__all__ = ["DEFAULT_TYPE", "OUTPUT_TYPES", "QUANT_TYPES", "QuantizeError", "QuantizedCopy",
+           "clear_lab", "copy_path", "lab_folder", "quantize_model", "tensor_types"]
 
 LAB_FOLDER = "quant-lab"
+# What quantize_model writes to a named target (a merged fine-tune, say): the lab's choices and
+# the everyday types it leaves out, with their nominal bits per weight.
+OUTPUT_TYPES: dict[str, float] = {
+    **QUANT_TYPES, "Q4_1": 5.0, "Q4_K_M": 4.9, "Q5_0": 5.5, "Q5_1": 6.0, "Q5_K_S": 5.5,
+    "F16": 16.0,
+}
 
 
 class QuantizeError(GlassboxError):
@@ -65,26 +71,30 @@ def tensor_types(path: str | Path) -> dict[str, int]:
 
 def quantize_model(source: str | Path, quant_type: str = DEFAULT_TYPE,
                    progress: Progress | None = None, cancel: CancelToken | None = None,
-                   threads: int | None = None) -> QuantizedCopy:
-    """Quantize `source` to `quant_type` (a key of QUANT_TYPES) into the lab folder.
+                   threads: int | None = None, target: str | Path | None = None
+                   ) -> QuantizedCopy:
+    """Quantize `source` to `quant_type` (a key of QUANT_TYPES) into the lab folder, or to
+    `target` (then any key of OUTPUT_TYPES), replaced whole once complete.
 
     Re-quantizing an already quantized model is allowed (that is the lab's point), so quality
     is lost twice. Raises ModelLoadError for a file that is not a complete GGUF model,
     QuantizeError when llama.cpp refuses, Cancelled when `cancel` is set. Progress is the
     copy's bytes so far against its expected size.
     """
-    if quant_type not in QUANT_TYPES:
-        raise QuantizeError(f"{quant_type!r} is not a type the lab offers; choose one of "
-                            f"{', '.join(QUANT_TYPES)}.")
+    offered = QUANT_TYPES if target is None else OUTPUT_TYPES
+    if quant_type not in offered:
+        where = "the lab offers" if target is None else "llama.cpp can write here"
+        raise QuantizeError(f"{quant_type!r} is not a type {where}; choose one of "
+                            f"{', '.join(offered)}.")
     source = Path(source)
     header = read_header(source)  # a clear message for missing, foreign or truncated files
-    target = copy_path(source, quant_type)
+    target = copy_path(source, quant_type) if target is None else Path(target)
     partial = target.with_name(target.name + ".part")
     partial.unlink(missing_ok=True)
     # Expected size from the parameter count; fallback types (see the module's note) make
     # copies of narrow models bigger, up to about the source's size.
-    expected = max(int(header.parameter_count * QUANT_TYPES[quant_type] / 8),
-                   header.actual_size if QUANT_TYPES[quant_type] < 5 else 0, 1)
+    expected = max(int(header.parameter_count * offered[quant_type] / 8),
+                   header.actual_size if offered[quant_type] < 5 else 0, 1)
 
     def tick() -> None:
         if progress is not None and partial.exists():

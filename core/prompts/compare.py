@@ -9,6 +9,7 @@ and a remote model can answer side by side; the local engine is left as it was.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ class Variant:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     model_path: str | None = None  # None: whatever model is loaded
     preset: str | None = None  # the name of the preset it was made from, if any
+    # GGUF LoRA adapters (path, scale) over the model: the same model with and without a
+    # fine-tune side by side. Empty: the model as loaded (with the adapters it has, if any).
+    loras: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_preset(cls, preset: Preset, values: Mapping[str, str] | None = None,
@@ -71,7 +75,7 @@ class Variant:
         return {"label": self.label,
                 "preamble": [{"role": m.role, "content": m.content} for m in self.preamble],
                 "sampling": asdict(self.sampling), "model_path": self.model_path,
-                "preset": self.preset}
+                "preset": self.preset, "loras": [[path, scale] for path, scale in self.loras]}
 
     @classmethod
     def from_json(cls, value: Any) -> Variant:
@@ -86,9 +90,11 @@ class Variant:
             if not isinstance(label, str) or not all(v is None or isinstance(v, str)
                                                      for v in (model, preset)):
                 raise ValueError("label, model_path and preset must be text")
+            # Variants saved before adapters existed have no "loras".
+            loras = tuple((str(path), float(scale)) for path, scale in value.get("loras", []))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PromptError(f"A comparison variant is malformed: {exc}") from exc
-        return cls(label, preamble, sampling, model, preset)
+        return cls(label, preamble, sampling, model, preset, loras)
 
 
 @dataclass(frozen=True)
@@ -142,17 +148,23 @@ def comparison_title(prompt: str, labels: Sequence[str], taken: Sequence[str] = 
     return title
 
 
+Loras = tuple[tuple[str, float], ...]
+# Loads a model file with GGUF LoRA adapters ((path, scale) pairs) over it.
+Loader = Callable[[str, Loras], ModelInfo]
+
+
 def run_comparison(
     engine: EngineClient, prompt: str, variants: Sequence[Variant],
     should_stop: Callable[[], bool] = lambda: False,
-    load: Callable[[str], ModelInfo] | None = None,
+    load: Loader | None = None,
     open_remote: OpenRemote | None = None,
 ) -> Iterator[CompareEvent]:
     """Stream `prompt` through each variant in turn. A failing variant (a prompt too long
     for the context, a model that does not load, a server that does not answer) is reported
-    and the next one runs; a crash of the local engine ends the run. `load(path)` loads a
-    variant's model (default: same context size as now, on the CPU; the app and the CLI pass
-    their load settings). `open_remote(path)` gives a started engine for a remote variant
+    and the next one runs; a crash of the local engine ends the run. `load(path, loras)` loads
+    a variant's model with its adapters (default: same context size as now, on the CPU; the
+    app and the CLI pass their load settings); the model loaded before, with its own adapters,
+    is put back at the end. `open_remote(path)` gives a started engine for a remote variant
     (the callers pass `EngineRegistry.open`, a layer above this one); it is closed when the
     variant ends."""
     check_variants(prompt, variants)
@@ -160,7 +172,7 @@ def run_comparison(
     if original is None and any(v.model_path is None for v in variants):
         raise NoModelLoaded("No model is loaded: choose one before comparing.")
     fallback = LoadSettings(gpu_layers=0, n_ctx=original.n_ctx if original else DEFAULT_N_CTX)
-    loader = load or (lambda path: load_model(engine, path, fallback))
+    loader = load or (lambda path, loras: load_model(engine, path, fallback, loras))
     try:
         for index, variant in enumerate(variants):
             if should_stop():
@@ -171,19 +183,32 @@ def run_comparison(
                 yield from _run_one(engine, index, variant, prompt, original, loader)
     finally:
         current = engine.model
-        if original is not None and engine.alive and (current is None
-                                                      or current.path != original.path):
-            loader(original.path)
+        if original is not None and engine.alive and (
+                current is None or current.path != original.path
+                or _loras_of(current) != _loras_of(original)):
+            loader(original.path, _loras_of(original))
+
+
+def _loras_of(model: ModelInfo) -> Loras:
+    return tuple((lo.path, lo.scale) for lo in model.loras)
+
+
+def _same_loras(a: Loras, b: Loras) -> bool:
+    return [(os.path.abspath(p), s) for p, s in a] == [(os.path.abspath(p), s) for p, s in b]
 
 
 def _run_one(engine: EngineClient, index: int, variant: Variant, prompt: str,
-             original: ModelInfo | None, loader: Callable[[str], ModelInfo]
-             ) -> Iterator[CompareEvent]:
+             original: ModelInfo | None, loader: Loader) -> Iterator[CompareEvent]:
     text = ""
     try:
         wanted = variant.model_path or (original.path if original else None)
-        if wanted and (engine.model is None or _differs(engine.model.path, wanted)):
-            loader(wanted)
+        # A variant without adapters of its own runs the original model as it was loaded.
+        loras = variant.loras or (_loras_of(original) if original and not variant.model_path
+                                  else ())
+        current = engine.model
+        if wanted and (current is None or _differs(current.path, wanted)
+                       or not _same_loras(_loras_of(current), loras)):
+            loader(wanted, loras)
         assert engine.model is not None
         yield VariantStarted(index, engine.model.name, engine.model.path)
         for event in engine.generate(variant.messages(prompt), variant.sampling):

@@ -1,4 +1,6 @@
-"""llama.cpp with our GGUF adapter changes the logits as PEFT's merged weights do.
+"""llama.cpp with our GGUF adapter over the quantized base changes the logits as PEFT's merged
+weights do: the case users run. The tight checks (F32 weights, per layer, per kind of layer,
+the Q/K row order) are in test_fidelity_f32.py; this one keeps the Q4_1 path honest.
 
 transformers runs the same Q4_1 weights as llama.cpp, dequantized to float32, so both start
 from identical weights; what differs is arithmetic: llama.cpp quantizes activations to 8 bits
@@ -11,12 +13,11 @@ shared part of that rounding:
   0.9992); NOISE = 1.0 sits just above it. The shift does not cancel this noise fully (the
   adapter changes the activations that get rounded), so shifts are compared against it:
 - trained adapter, all seven projections (mean shift 3.2 logits, max 10.3): correlation of
-  the shifts over the whole vocabulary > 0.98 (measured 0.982), max |shift difference| <
-  2 x NOISE (measured 1.54), mean |difference| < 0.15 x mean shift (measured 0.27 vs 3.15),
-  and the top token agrees wherever transformers' top two are more than NOISE apart;
-- random q/k-only adapter (mean shift 1.1): correlation > 0.9 (measured 0.951) and max
-  difference < 2 x NOISE (measured 1.23), while the same adapter exported without the Q/K row
-  reordering correlates at 0.00 (max difference 4.4): the test tells the orders apart.
+  the shifts over the whole vocabulary > 0.95 (measured 0.982: a bound of 0.98 would fail on
+  a CPU that rounds a little differently; a Q/K adapter in the wrong row order measured 0.00),
+  max |shift difference| < 2 x NOISE (measured 1.54), mean |difference| < 0.15 x mean shift
+  (measured 0.27 vs 3.15), and the top token agrees wherever transformers' top two are more
+  than NOISE apart.
 
 A wrong orientation, a missing alpha/r or a wrong row order drops the correlation far below
 these bounds (the control shows how far), or fails to load at all.
@@ -32,7 +33,7 @@ import pytest
 from core.engine.runner import ModelRunner
 
 NOISE = 1.0  # max |logit difference| between the two engines on the same base weights
-MIN_CORR = 0.98
+MIN_CORR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +85,3 @@ def test_logit_shift_matches_peft(reference, base_logits, adapted_runner, llama_
     assert (adapted_llama.argmax(1) == reference.adapted.argmax(1))[clear].all()
 
 
-def test_qk_rows_are_reordered_as_llama_cpp_wants(reference, base_logits, model_path, llama_logits,
-                                                 tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.finetune import gguf_lora
-
-    shift_peft = reference.qk_adapted - reference.base
-
-    def shift(out: Path) -> np.ndarray:
-        runner = ModelRunner(model_path, n_ctx=256, n_threads=2, loras=[(out, 1.0)])
-        try:
-            return llama_logits(runner, reference.token_ids) - base_logits
-        finally:
-            runner.close()
-
-    right = _compare(shift(gguf_lora.write_gguf_lora(reference.qk_dir, model_path,
-                                                     tmp_path / "qk.gguf")), shift_peft)
-    # The control: the same adapter with Hugging Face's row order left in place.
-    monkeypatch.setitem(gguf_lora.ARCHITECTURES, "llama", False)
-    wrong = _compare(shift(gguf_lora.write_gguf_lora(reference.qk_dir, model_path,
-                                                     tmp_path / "qk-unordered.gguf")),
-                     shift_peft)
-    print(f"\nq/k: corr {right[0]:.5f} max|diff| {right[1]:.3f}; unordered: corr "
-          f"{wrong[0]:.5f} max|diff| {wrong[1]:.3f}; mean|shift| {np.abs(shift_peft).mean():.3f}")
-    assert right[0] > 0.9 and right[1] < 2 * NOISE  # a smaller shift: nearer the noise
-    assert wrong[0] < right[0] - 0.3  # the check can tell the two orders apart

@@ -16,10 +16,11 @@ from core.background import generating
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
-from core.engine.runner import ModelRunner, check_adapter
+from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
 from core.errors import GlassboxError, NoModelLoaded
 from core.gguf.reader import read_header
+from core.models.adapters import check_adapter
 
 log = logging.getLogger(__name__)
 

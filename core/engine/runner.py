@@ -34,8 +34,9 @@ from core.engine.types import (
 )
 from core.errors import AdapterError, ModelLoadError, PromptError
 from core.gguf.reader import read_header
-from core.gguf.tensors import TensorTable, read_tensor_table
+from core.gguf.tensors import read_tensor_table
 from core.llama_log import open_llama
+from core.models.adapters import check_adapter
 
 log = logging.getLogger(__name__)
 
@@ -43,42 +44,6 @@ log = logging.getLogger(__name__)
 def default_threads() -> int:
     # llama.cpp's decode is memory-bound; one thread a core, not per hyper-thread.
     return max(1, (os.cpu_count() or 2))
-
-
-def check_adapter(adapter: str | Path, base: str | Path | TensorTable) -> None:
-    """Refuse, with words, a GGUF LoRA adapter that is not one or was made for another base.
-
-    llama.cpp checks the same and fails cleanly, but says only "failed to apply lora adapter"
-    in its log; this names the file, the tensor and both shapes. Reads headers only."""
-    name = Path(adapter).name
-    try:
-        table = read_tensor_table(adapter)
-    except ModelLoadError as exc:
-        raise AdapterError(f"The LoRA adapter {name} cannot be read: {exc}") from exc
-    meta = table.metadata
-    if meta.get("general.type") != "adapter" or meta.get("adapter.type") != "lora":
-        raise AdapterError(f"{name} is not a LoRA adapter (a GGUF adapter has general.type "
-                           "'adapter' and adapter.type 'lora'); is it a model file?")
-    base_table = base if isinstance(base, TensorTable) else read_tensor_table(base)
-    base_name = Path(base_table.path).name
-    arch = base_table.metadata.get("general.architecture")
-    if meta.get("general.architecture") != arch:
-        raise AdapterError(f"{name} is an adapter for a {meta.get('general.architecture')!r} "
-                           f"model; {base_name} is {arch!r}. Load it over its own base model.")
-    for tensor_name, entry in table.tensors.items():
-        weight, _, side = tensor_name.rpartition(".")
-        target = base_table.tensors.get(weight)
-        if side not in ("lora_a", "lora_b"):
-            continue  # norm vectors some tools add; llama.cpp skips them too
-        if target is None:
-            raise AdapterError(f"{name} changes {weight}, which {base_name} does not have: it "
-                               "was made for another base model.")
-        # GGUF dims: lora_a (in, r), lora_b (r, out), the weight (in, out)
-        axis = 0 if side == "lora_a" else 1
-        if entry.dims[axis] != target.dims[axis]:
-            raise AdapterError(f"{name} was made for another base model: its {tensor_name} "
-                               f"has shape {list(entry.dims)}, {base_name}'s {weight} is "
-                               f"{list(target.dims)}.")
 
 
 def adapter_name(path: str | Path) -> str:

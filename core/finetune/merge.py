@@ -61,8 +61,8 @@ def merge_adapter(base_gguf: str | Path, adapter_gguf: str | Path, out_path: str
     """
     import numpy as np
 
-    from core.engine.runner import check_adapter
     from core.finetune.gguf_lora import MODULES, _read_gguf_adapter
+    from core.models.adapters import check_adapter
 
     base_gguf, adapter_gguf, out_path = Path(base_gguf), Path(adapter_gguf), Path(out_path)
     check_adapter(adapter_gguf, base_gguf)  # names the tensor and both shapes if it misfits

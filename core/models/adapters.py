@@ -6,8 +6,8 @@ fine-tune run's manifest has them; it shows under the library entry with that pa
 checksum, and under no base (an orphan) when that model has left the library.
 
 Registering checks the GGUF headers (architecture, and every lora_a / lora_b against the
-base's weight): an adapter for another base is refused with the reason. This mirrors
-core.engine.runner.check_adapter, which this layer cannot import (models sits below engine).
+base's weight): an adapter for another base is refused with the reason. The engine loads
+adapters through the same check (`check_adapter`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import AdapterError, ModelLoadError
-from core.gguf.tensors import read_tensor_table
+from core.gguf.tensors import TensorTable, read_tensor_table
 from core.models.registry import ModelEntry, _file_lock, library_name, models_dir
 
 __all__ = ["AdapterEntry", "AdapterLibrary"]
@@ -71,28 +71,40 @@ def _save(entries: list[AdapterEntry]) -> None:
     os.replace(tmp, path)
 
 
-def check_fits(adapter: Path, base: Path) -> None:
-    """AdapterError, with the reason, unless `adapter` is a GGUF LoRA adapter for `base`."""
+def check_adapter(adapter: str | Path, base: str | Path | TensorTable) -> None:
+    """Refuse, with words, a GGUF LoRA adapter that is not one or was made for another base.
+
+    llama.cpp checks the same and fails cleanly, but says only "failed to apply lora adapter"
+    in its log; this names the file, the tensor and both shapes. Reads headers only."""
+    name = Path(adapter).name
     try:
-        table, base_table = read_tensor_table(adapter), read_tensor_table(base)
+        table = read_tensor_table(adapter)
     except ModelLoadError as exc:
-        raise AdapterError(f"Cannot read {adapter.name} or its base: {exc}") from exc
+        raise AdapterError(f"The LoRA adapter {name} cannot be read: {exc}") from exc
     meta = table.metadata
     if meta.get("general.type") != "adapter" or meta.get("adapter.type") != "lora":
-        raise AdapterError(f"{adapter.name} is not a GGUF LoRA adapter.")
+        raise AdapterError(f"{name} is not a LoRA adapter (a GGUF adapter has general.type "
+                           "'adapter' and adapter.type 'lora'); is it a model file?")
+    base_table = base if isinstance(base, TensorTable) else read_tensor_table(base)
+    base_name = Path(base_table.path).name
     arch = base_table.metadata.get("general.architecture")
     if meta.get("general.architecture") != arch:
-        raise AdapterError(f"{adapter.name} is for a {meta.get('general.architecture')!r} "
-                           f"model; {base.name} is {arch!r}.")
-    for name, entry in table.tensors.items():
-        weight, _, side = name.rpartition(".")
-        if side not in ("lora_a", "lora_b"):
-            continue
+        raise AdapterError(f"{name} is an adapter for a {meta.get('general.architecture')!r} "
+                           f"model; {base_name} is {arch!r}. Load it over its own base model.")
+    for tensor_name, entry in table.tensors.items():
+        weight, _, side = tensor_name.rpartition(".")
         target = base_table.tensors.get(weight)
-        axis = 0 if side == "lora_a" else 1  # GGUF dims: lora_a (in, r), lora_b (r, out)
-        if target is None or entry.dims[axis] != target.dims[axis]:
-            raise AdapterError(f"{adapter.name} was made for another base model: {base.name} "
-                               f"has no {weight} of the shape its {name} needs.")
+        if side not in ("lora_a", "lora_b"):
+            continue  # norm vectors some tools add; llama.cpp skips them too
+        if target is None:
+            raise AdapterError(f"{name} changes {weight}, which {base_name} does not have: it "
+                               "was made for another base model.")
+        # GGUF dims: lora_a (in, r), lora_b (r, out), the weight (in, out)
+        axis = 0 if side == "lora_a" else 1
+        if entry.dims[axis] != target.dims[axis]:
+            raise AdapterError(f"{name} was made for another base model: its {tensor_name} "
+                               f"has shape {list(entry.dims)}, {base_name}'s {weight} is "
+                               f"{list(target.dims)}.")
 
 
 class AdapterLibrary:
@@ -109,7 +121,7 @@ class AdapterLibrary:
                  run_dir: str | Path | None = None) -> AdapterEntry:
         """Add (or refresh, for the same file) an adapter under its base model."""
         path, base = Path(path).resolve(), Path(base_path).resolve()
-        check_fits(path, base)
+        check_adapter(path, base)
         with _file_lock():
             entries = [a for a in _load() if Path(a.path) != path]
             taken = {a.name.lower() for a in entries}

@@ -37,7 +37,7 @@ def test_adapter_is_listed_under_its_base_and_a_missing_file_shows(
 
 def test_adapter_for_another_base_is_refused(model_path: Path, adapter_gguf: Path,
                                              tmp_path: Path) -> None:
-    with pytest.raises(AdapterError, match="not a GGUF LoRA adapter"):
+    with pytest.raises(AdapterError, match="is not a LoRA adapter"):
         AdapterLibrary().register(model_path, model_path)  # a model, not an adapter
     other = tmp_path / "other.gguf"
     shutil.copy(adapter_gguf, other)

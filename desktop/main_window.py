@@ -367,8 +367,9 @@ class MainWindow(QMainWindow):
 
         self.evals = EvalController(self.eval_panel, self._current_model_path, self.show_error,
                                     self, model_name=self.models.name_of_path,
-                                    ask_open_path=self.ask_open_path,
-                                    ask_save_path=self.ask_save_path)
+                                    # looked up per call: tests replace the dialogs
+                                    ask_open_path=lambda *a: self.ask_open_path(*a),
+                                    ask_save_path=lambda *a: self.ask_save_path(*a))
         self.evals.learn_requested.connect(self._open_eval_item_in_learn)
         self.chat_list.export_requested.connect(self._export_chat)
         self.chat_list.import_requested.connect(self._import_chat)

@@ -222,7 +222,7 @@ class EvalPanel(QWidget):
             action.triggered.connect(lambda _=False, a=label, p=path: self.add_subject(a, p))
             self.add_menu.addAction(action)
         self.add_menu.addSeparator()
-        self.add_menu.addAction("Model file…", self.add_file_requested)
+        self.add_menu.addAction("Model file…", self.add_file_requested.emit)
 
     def add_subject(self, label: str, path: str) -> None:
         if self.subject_list.count() >= MAX_SUBJECTS:

@@ -101,8 +101,8 @@ class EvalResultsView(QWidget):
                     extra.append(f"{x['unparsed']} unparsed")
                 cell.setToolTip(f"{x['explanation']}\n{', '.join(extra)}")
                 self.table.setItem(row, column, cell)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        fit = QHeaderView.ResizeMode.ResizeToContents
+        self.table.horizontalHeader().setSectionResizeMode(fit)
         notes = overview["significance"]
         if notes:
             self.significance.setText("\n".join(("⚑ " if n["significant"] else "") + n["note"]

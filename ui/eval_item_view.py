@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import string
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -28,7 +29,7 @@ def marked_reply(reply: str, reference: str) -> str:
     highlighted: the learner sees at a glance where an answer went wrong."""
     words, ref = reply.split(), reference.split()
     out = []
-    matcher = difflib.SequenceMatcher(a=[w.lower() for w in ref], b=[w.lower() for w in words],
+    matcher = difflib.SequenceMatcher(a=[_key(w) for w in ref], b=[_key(w) for w in words],
                                       autojunk=False)
     for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
         chunk = html.escape(" ".join(words[j1:j2]))
@@ -38,11 +39,17 @@ def marked_reply(reply: str, reference: str) -> str:
     return " ".join(out)
 
 
+def _key(word: str) -> str:
+    # "Paris." matches "Paris": case and the punctuation around a word are not what differs.
+    return word.strip(string.punctuation + "“”‘’«»").lower()
+
+
 def _best_reference(reply: str, references: list[str]) -> str:
     if not references:
         return ""
     return max(references, key=lambda r: difflib.SequenceMatcher(
-        a=r.lower().split(), b=reply.lower().split(), autojunk=False).ratio())
+        a=[_key(w) for w in r.split()], b=[_key(w) for w in reply.split()],
+        autojunk=False).ratio())
 
 
 class EvalItemView(QWidget):
@@ -58,6 +65,7 @@ class EvalItemView(QWidget):
         self.detail = QTextBrowser()
         self.detail.setOpenExternalLinks(False)
         self.subject_combo = QComboBox()
+        self.subject_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.subject_combo.setToolTip("Whose reply Open in Learn reads")
         self.learn_button = QPushButton("Open in Learn")
         self.learn_button.setToolTip("Read this subject's reply token by token in Learn › "
@@ -126,7 +134,8 @@ class EvalItemView(QWidget):
             return
         accent = self.palette().highlight().color().name()
         prompt = html.escape(item["prompt"]) or "<i>(the set file is gone)</i>"
-        parts = [f"<style>.diff {{ background: {accent}; color: white; }}</style>",
+        parts = [f"<style>.diff {{ color: {accent}; font-weight: bold; "
+                 "text-decoration: underline; }</style>",
                  f"<h3>Prompt</h3><p>{prompt}</p>"]
         refs = item["references"]
         if refs:

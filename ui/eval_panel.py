@@ -76,7 +76,7 @@ class EvalPanel(QWidget):
         mark_secondary(self.set_info)
         # -- subjects --------------------------------------------------------------------
         self.subject_list = QListWidget()
-        self.subject_list.setMaximumHeight(92)
+        self.subject_list.setMaximumHeight(80)
         self.subject_list.setToolTip("The models that answer, up to four, one after another")
         self.add_button = QToolButton()
         self.add_button.setText("Add model…")

@@ -46,6 +46,7 @@ class EvalResultsView(QWidget):
         self.significance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         mark_secondary(self.significance)
         self.metric_combo = QComboBox()
+        self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_combo.setToolTip("The metric the chart shows")
         self.metric_combo.currentIndexChanged.connect(self._on_metric)
         self.metric_note = QLabel()
@@ -60,7 +61,7 @@ class EvalResultsView(QWidget):
         chart_row.addWidget(self.metric_note, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table, 2)
+        layout.addWidget(self.table)
         layout.addWidget(self.significance)
         layout.addLayout(chart_row)
         self._chart_index = layout.count()
@@ -103,6 +104,11 @@ class EvalResultsView(QWidget):
                 self.table.setItem(row, column, cell)
         fit = QHeaderView.ResizeMode.ResizeToContents
         self.table.horizontalHeader().setSectionResizeMode(fit)
+        # As tall as its rows (at most four subjects): the chart gets the rest.
+        self.table.resizeRowsToContents()
+        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
+        height += sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(height + 2)
         notes = overview["significance"]
         if notes:
             self.significance.setText("\n".join(("⚑ " if n["significant"] else "") + n["note"]
@@ -140,6 +146,7 @@ class EvalResultsView(QWidget):
             layout.replaceWidget(self.chart, self._plot)
             self.chart.deleteLater()
             self.chart = self._plot
+            self._plot.show()  # a widget added to a shown parent stays hidden until shown
         return self._plot
 
     def _on_metric(self) -> None:

@@ -132,10 +132,9 @@ class EvalItemView(QWidget):
         if item is None:
             self.detail.clear()
             return
-        accent = self.palette().highlight().color().name()
         prompt = html.escape(item["prompt"]) or "<i>(the set file is gone)</i>"
-        parts = [f"<style>.diff {{ color: {accent}; font-weight: bold; "
-                 "text-decoration: underline; }</style>",
+        # A marker-pen yellow with black text reads in light and dark themes alike.
+        parts = ["<style>.diff { background-color: #ffe58a; color: #000000; }</style>",
                  f"<h3>Prompt</h3><p>{prompt}</p>"]
         refs = item["references"]
         if refs:

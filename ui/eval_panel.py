@@ -33,6 +33,9 @@ from ui.theme import mark_secondary
 MAX_SUBJECTS = 4
 _DATA = Qt.ItemDataRole.UserRole
 _OPEN_FILE = "__open_file__"
+EMPTY_TEXT = ("Pick a set and up to four models, then Run: each model answers every item, and "
+              "the matrix shows each metric's mean with its 95% interval. Saved runs are on "
+              "the left.")
 
 
 class EvalPanel(QWidget):
@@ -76,7 +79,7 @@ class EvalPanel(QWidget):
         mark_secondary(self.set_info)
         # -- subjects --------------------------------------------------------------------
         self.subject_list = QListWidget()
-        self.subject_list.setMaximumHeight(80)
+        self.subject_list.setMaximumHeight(64)
         self.subject_list.setToolTip("The models that answer, up to four, one after another")
         self.add_button = QToolButton()
         self.add_button.setText("Add model…")
@@ -103,12 +106,14 @@ class EvalPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("")
         self.progress.setTextVisible(True)
-        self.state_label = QLabel()
+        self.state_label = QLabel(EMPTY_TEXT)
         self.state_label.setWordWrap(True)
         mark_secondary(self.state_label)
         # -- saved runs ------------------------------------------------------------------
         self.saved_list = QListWidget()
         self.saved_list.setToolTip("Saved runs: click one to see it again")
+        self.saved_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.saved_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.saved_list.itemClicked.connect(self._on_saved_clicked)
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_json_button = QPushButton("Export JSON…")

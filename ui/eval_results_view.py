@@ -141,6 +141,11 @@ class EvalResultsView(QWidget):
             self._plot.setMenuEnabled(False)
             self._plot.setMouseEnabled(x=False, y=False)
             self._plot.hideButtons()
+            # The window's colours, not pyqtgraph's black: the chart sits among widgets.
+            self._plot.setBackground(self.palette().base().color())
+            for name in ("left", "bottom"):
+                self._plot.getAxis(name).setTextPen(self.palette().text().color())
+                self._plot.getAxis(name).setPen(self.palette().mid().color())
             layout = self.layout()
             assert isinstance(layout, QVBoxLayout)
             layout.replaceWidget(self.chart, self._plot)
@@ -179,3 +184,6 @@ class EvalResultsView(QWidget):
         axis.setTicks([[(float(x), label) for x, label in zip(xs, labels, strict=True)]])
         plot.setLabel("left", metric)
         plot.setXRange(-0.6, len(rows) - 0.4, padding=0)
+        tops = np.concatenate([shown, np.nan_to_num(high)])
+        plot.setYRange(0, float(tops.max()) * 1.1 if tops.size and tops.max() > 0 else 1.0,
+                       padding=0)

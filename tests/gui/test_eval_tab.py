@@ -65,6 +65,7 @@ def test_evaluate_two_models_drill_down_export_stop_and_resume(
             assert cell != "—" and "[" in cell and "]" in cell, cell
     assert panel.results.significance.text()
     qtbot.waitUntil(lambda: panel.saved_list.count() == 1)
+    panel.results.metric_combo.setCurrentText("chrf")
     _shot(window, "eval-matrix.png")
 
     panel.result_tabs.setCurrentWidget(panel.items)

@@ -175,6 +175,11 @@ class EvalPanel(QWidget):
         body.setContentsMargins(0, 0, 0, 0)
         body.addLayout(setup)
         body.addWidget(self.result_tabs, 1)
+        # Until a run is shown the results would be an empty table and chart: the setup and
+        # its hint stand alone instead.
+        self._filler = QWidget()
+        body.addWidget(self._filler, 1)
+        self.result_tabs.hide()
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -289,6 +294,8 @@ class EvalPanel(QWidget):
 
     def show_run(self, overview: dict[str, Any]) -> None:
         self.shown_run = overview["id"]
+        self._filler.hide()
+        self.result_tabs.show()
         self.results.show_overview(overview)
         self.items.show_items(overview["subjects"], overview["items"])
         self._shown_status = overview["status"]

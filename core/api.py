@@ -46,7 +46,7 @@ from core.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from core.chat import ChatSession, Grounded, ReplyStarted, SearchingDocuments
-    from core.config import data_home, database_path
+    from core.config import data_home, database_path, evals_path
     from core.defaults import DEFAULT_N_CTX
     from core.engine.client import EngineClient
     from core.engine.introspect_types import TokenPiece
@@ -88,7 +88,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "ChatSession": "core.chat", "Grounded": "core.chat", "ReplyStarted": "core.chat",
     "SearchingDocuments": "core.chat",
-    "data_home": "core.config", "database_path": "core.config",
+    "data_home": "core.config", "database_path": "core.config", "evals_path": "core.config",
     "DEFAULT_N_CTX": "core.defaults",
     "EngineClient": "core.engine.client",
     "TokenPiece": "core.engine.introspect_types",
@@ -133,7 +133,7 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "RemoteTimeout", "check_engine", "keyring_works",
            "data_home", "database_path", "load_model", "open_chats", "open_library",
            "resolve_model", "run_comparison", "saved_settings", "server_snippets",
-           "start_engine"]
+           "start_engine", "evals_path"]
 
 
 __getattr__ = lazy_getattr(globals(), _HOMES)

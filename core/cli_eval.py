@@ -159,30 +159,16 @@ def _run(args: argparse.Namespace, store: EvalStore, out: TextIO, err: TextIO) -
 def _resume(args: argparse.Namespace, store: EvalStore, out: TextIO, err: TextIO,
             run_id: int) -> int:
     from core import api
-    from core.engine.loading import load_model
-    from core.evals.runs import ItemFailed, ItemScored, Subject, SubjectFailed, run_eval
-    from core.remote_engines import EngineRegistry
+    from core.evals.runs import ItemFailed, ItemScored, Subject, SubjectFailed
+    from core.evals.session import evaluate
 
     run = store.get(run_id)
     subjects = [Subject.from_json(s) for s in run.subjects]
     settings = load_settings(args)
     engine = api.EngineClient()
-    judge_engine: Any = None
     try:
-        if any(s.model is None for s in subjects):
-            api.load_model(engine, None, settings)
-        judge_spec = run.options.get("judge")
-        if judge_spec == "self":
-            judge_engine = engine
-        elif judge_spec:
-            judge_engine = EngineRegistry().open(judge_spec) if is_remote(judge_spec) else None
-            if judge_engine is None:
-                raise GlassboxError("--judge takes remote:ENGINE/MODEL or 'self'.")
-        events = run_eval(engine, store, run_id,
-                          load=lambda path, loras: load_model(engine, path, settings, loras),
-                          open_remote=EngineRegistry().open, judge_engine=judge_engine)
         failures = 0
-        for event in events:
+        for event in evaluate(engine, store, run_id, settings):
             if isinstance(event, ItemScored) and not args.json:
                 shown = ", ".join(f"{k} {v:.3g}" for k, v in event.scores.items())
                 err.write(f"[{event.done}/{event.total}] {subjects[event.subject].label} "
@@ -191,8 +177,6 @@ def _resume(args: argparse.Namespace, store: EvalStore, out: TextIO, err: TextIO
                 failures += 1
                 err.write(f"{subjects[event.subject].label}: {event.message}\n")
     finally:
-        if judge_engine is not None and judge_engine is not engine:
-            judge_engine.close()
         engine.close()
     _show(args, store, out, run_id)
     return 0 if store.get(run_id).status == "complete" and not failures else 1

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.embedding_maps_controller import EmbeddingMapsController
     from desktop.engine_worker import EngineHandle
     from desktop.engines_controller import EnginesController
+    from desktop.eval_controller import EvalController
     from desktop.finetune_controller import FinetuneController
     from desktop.learn_controller import LearnController
     from desktop.model_controller import ModelController
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.welcome_controller import WelcomeController
     from ui.compare_panel import ComparePanel
     from ui.documents_panel import DocumentsPanel
+    from ui.eval_panel import EvalPanel
     from ui.learn.learn_panel import LearnPanel
     from ui.models_panel import ModelsPanel
     from ui.presets_dialog import PresetsDialog
@@ -66,7 +68,8 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
 log = logging.getLogger(__name__)
 
 _DEFAULT_SIZE = (1100, 760)
-_LATER_TABS = ("Learn", "Documents", "Models", "Compare", "Server")  # after Chat, in order
+# after Chat, in order
+_LATER_TABS = ("Learn", "Documents", "Models", "Compare", "Server", "Evaluate")
 _FILTERS = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}
 
 
@@ -114,6 +117,7 @@ class MainWindow(QMainWindow):
         self.models_panel: ModelsPanel
         self.compare_panel: ComparePanel
         self.server_panel: ServerPanel
+        self.eval_panel: EvalPanel
         self._later_tabs_built = False
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -138,6 +142,7 @@ class MainWindow(QMainWindow):
         self.presets: PresetsController | None = None
         self.compare: CompareController | None = None
         self.server: ServerController | None = None
+        self.evals: EvalController | None = None
         self.database: DatabaseController | None = None
         self.welcome: WelcomeController | None = None
         self._closed = False
@@ -215,6 +220,7 @@ class MainWindow(QMainWindow):
         self._later_tabs_built = True
         from ui.compare_panel import ComparePanel
         from ui.documents_panel import DocumentsPanel
+        from ui.eval_panel import EvalPanel
         from ui.learn.learn_panel import LearnPanel
         from ui.models_panel import ModelsPanel
         from ui.presets_dialog import PresetsDialog
@@ -228,8 +234,9 @@ class MainWindow(QMainWindow):
         self.models_panel = ModelsPanel()
         self.compare_panel = ComparePanel()
         self.server_panel = ServerPanel()
+        self.eval_panel = EvalPanel()
         panels = (self.learn, self.documents, self.models_panel, self.compare_panel,
-                  self.server_panel)
+                  self.server_panel, self.eval_panel)
         current = self.tabs.currentIndex()
         signals_were_blocked = self.tabs.blockSignals(True)  # the same tab stays current
         for index, (panel, title) in enumerate(zip(panels, _LATER_TABS, strict=True), start=1):
@@ -249,7 +256,7 @@ class MainWindow(QMainWindow):
         self._icons_set = True
         palette = self.palette()
         for index, name in enumerate(("chat", "learn", "documents", "models", "compare",
-                                           "server")):
+                                           "server", "use")):  # Evaluate: a check mark
             self.tabs.setTabIcon(index, icon(name, palette))
         # Sources and Inspect reply keep their words; the settings-like three and Open GGUF
         # file become icons (their tooltips name them): the chat and the model's whole name
@@ -356,6 +363,14 @@ class MainWindow(QMainWindow):
                                        self, model_name=self.models.name_of_path)
         self.engine.worker.model_loaded.connect(self.server.on_model_loaded)
         self.server.open_in_learn.connect(self._open_request_in_learn)
+        from desktop.eval_controller import EvalController
+
+        self.evals = EvalController(self.eval_panel, self._current_model_path, self.show_error,
+                                    self, model_name=self.models.name_of_path,
+                                    # looked up per call: tests replace the dialogs
+                                    ask_open_path=lambda *a: self.ask_open_path(*a),
+                                    ask_save_path=lambda *a: self.ask_save_path(*a))
+        self.evals.learn_requested.connect(self._open_eval_item_in_learn)
         self.chat_list.export_requested.connect(self._export_chat)
         self.chat_list.import_requested.connect(self._import_chat)
         self.inspect_button.clicked.connect(self._inspect_last_reply)
@@ -378,7 +393,7 @@ class MainWindow(QMainWindow):
         assert self.engines is not None
         assert self.maps_controller is not None and self.quant_lab_controller is not None
         assert self.finetune_controller is not None
-        assert self.server is not None
+        assert self.server is not None and self.evals is not None
         if self._closed:
             return
         self.store.start()
@@ -393,6 +408,7 @@ class MainWindow(QMainWindow):
         self.quant_lab_controller.start()
         self.finetune_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
+        self.evals.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
@@ -423,6 +439,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.learn)
         self.learn_controller.open_request(prompt, reply, messages)
 
+    def _open_eval_item_in_learn(self, prompt: str, reply: str) -> None:
+        """An eval item's reply in Learn › Surprise, read after its prompt."""
+        from core.api import ChatMessage
+
+        self._open_request_in_learn(prompt, reply, [ChatMessage("user", prompt)])
+
     # -- prompt lab -------------------------------------------------------------------------
     def _current_model_path(self) -> str | None:
         model = self.models.model if self.models is not None else None
@@ -432,11 +454,14 @@ class MainWindow(QMainWindow):
         self.status.set_chat_numbers_visible(index == 0)
         if index > 0 and not self._later_tabs_built:  # opened before start()
             self._build_later_tabs()
-        if self.tabs.widget(index) is self.compare_panel:
+        if self.tabs.widget(index) in (self.compare_panel, self.eval_panel):
             combo = self.model_picker.combo
             models = [(combo.itemText(i), str(combo.itemData(i))) for i in range(combo.count())
                       if combo.itemData(i)]
             self.compare_panel.set_models(models)
+            self.eval_panel.set_models(models)
+            if self.evals is not None:
+                self.evals.add_chat_model()
 
     def compare_composer_text(self) -> None:
         """Ctrl+Shift+C: run the composer's text through the Compare tab's variants."""

@@ -35,7 +35,7 @@ def test_a_tab_opened_before_start_is_built_in_place(qtbot: QtBot) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Chat", "Learn", "Documents", "Models", "Compare", "Server"]
+    assert titles == ["Chat", "Learn", "Documents", "Models", "Compare", "Server", "Evaluate"]
     assert not hasattr(window, "learn")  # built after the first paint
     window.show()
     qtbot.waitExposed(window)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -45,6 +45,7 @@ class FinetunePreviewView(QWidget):
         layout.addWidget(self.legend)
         self.pieces: list[str] = []
         self.trained: list[bool] = []
+        self._shown: tuple[Preview, str] | None = None
         self._set_legend()
 
     def _set_legend(self) -> None:
@@ -56,8 +57,18 @@ class FinetunePreviewView(QWidget):
             "underlined</u></span>: the reply and the end-of-turn, the tokens training "
             "teaches. Hover a token for its number.")
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        # The colours are written into the HTML: drawn again when the theme changes, or the
+        # light theme's grey would stay on the dark background.
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._set_legend()
+            if self._shown is not None:
+                self.show_preview(*self._shown)
+
     def show_preview(self, preview: Preview, where: str) -> None:
         """`where`: "training example" or "held-out example" (never trained on)."""
+        self._shown = (preview, where)
         self.pieces, self.trained = list(preview.pieces), list(preview.trained)
         learned = sum(preview.trained)
         notes = []
@@ -84,6 +95,7 @@ class FinetunePreviewView(QWidget):
         self.tokens.set_tokens(f'<div style="line-height:150%;">{"".join(spans)}</div>', tips)
 
     def clear(self) -> None:
+        self._shown = None
         self.pieces, self.trained = [], []
         self.title.setText("Select an example to see it through the model's chat template.")
         self.tokens.set_tokens("", [])

@@ -1,4 +1,4 @@
-"""`glassbox eval run|resume|list|show|export|compare`: evaluation on the command line."""
+"""`glassbox eval run|resume|list|show|export|compare|make-set`: evaluation on the command line."""
 
 from __future__ import annotations
 
@@ -64,8 +64,30 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("run_a", type=int)
     compare.add_argument("run_b", type=int)
     compare.add_argument("--json", action="store_true")
+    make = ev.add_parser("make-set", help="an eval set from a chat (questions and the answers "
+                         "they got) or a saved comparison (its prompt, every column a reference)")
+    source = make.add_mutually_exclusive_group(required=True)
+    source.add_argument("--chat", type=int, metavar="ID")
+    source.add_argument("--comparison", type=int, metavar="ID")
+    make.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.jsonl")
     for q in (run, resume, listing, show, export, compare):
         q.set_defaults(func=run_eval_command)
+    make.set_defaults(func=make_set_command)
+
+
+@command
+def make_set_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.config import database_path
+    from core.evals.from_store import items_from_chat, items_from_comparison, write_set
+    from core.store import ChatStore
+
+    with ChatStore(database_path()) as store:
+        items = (items_from_chat(store, args.chat) if args.chat is not None
+                 else items_from_comparison(store, args.comparison))
+    path = write_set(items, args.output)
+    out.write(f"Wrote {len(items)} item{'s' * (len(items) != 1)} to {path}; run it with "
+              f"`glassbox eval run {path}`.\n")
+    return 0
 
 
 def _subjects(args: argparse.Namespace) -> list[Subject]:

@@ -234,6 +234,19 @@ class RemoteEngine:
         raise NeedsLocalModel(f"{self.name} runs its models on the server; choose one of the "
                               "models it lists, or a local engine to load a GGUF file.")
 
+    def set_lora_scales(self, scales: Any) -> ModelInfo:
+        raise NeedsLocalModel(f"LoRA adapters apply to a local model's weights; {self.name}'s "
+                              "model runs on the server. Load the base model's file locally.")
+
+    def score_continuations(self, continuations: Sequence[str], *,
+                            context: Sequence[ChatMessage] | None = None, prefix: str = "",
+                            reuse_prefix: bool = True) -> Any:
+        """Not here: scoring a continuation needs the log-probability of every token of a
+        given text, which chat servers do not return (evals score a remote model's choices
+        through `surprise` where the server can echo a prompt's log-probabilities)."""
+        raise NeedsLocalModel(f"{self.name} cannot score given continuations token by token; "
+                              "use a local model for multiple-choice scoring.")
+
     def _ensure(self) -> None:
         if not self.alive:
             self.start()

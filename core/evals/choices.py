@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.engine.types import ChatMessage
+from core.errors import NeedsLocalModel
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,15 @@ def _argmax(values: Sequence[float]) -> int:
 def score_choices(engine: Any, messages: Sequence[ChatMessage], choices: Sequence[str],
                   reuse_prefix: bool = True) -> ChoiceResult:
     """Score each choice as the reply to `messages` on a local engine (EngineClient), or, on
-    an engine without `score_continuations` (a remote one), through its `surprise` per choice.
-    Raises what the engine raises (NeedsLocalModel when a server cannot give log-probs)."""
-    if hasattr(engine, "score_continuations"):
+    an engine that cannot score given continuations (a remote one), through its `surprise` per
+    choice. Raises what the engine raises (NeedsLocalModel when a server cannot give
+    log-probs)."""
+    try:
         result = engine.score_continuations(list(choices), context=list(messages),
                                             reuse_prefix=reuse_prefix)
+    except NeedsLocalModel:
+        result = None
+    if result is not None:
         totals = [c.total for c in result.choices]
         counts = [c.n_tokens for c in result.choices]
         seconds, reused = result.seconds, result.reused_prompt

@@ -10,7 +10,8 @@ from core.engine.client import EngineClient
 from core.engine.remote import RemoteEngine
 
 # Present on both, but meaning something else remotely (load raises NeedsLocalModel).
-_VARIADIC_ON_PURPOSE = {"load", "attention", "logit_lens", "anatomy", "weight_histogram"}
+_VARIADIC_ON_PURPOSE = {"load", "attention", "logit_lens", "anatomy", "weight_histogram",
+                        "set_lora_scales"}
 
 
 def test_every_public_name_of_the_local_client_exists() -> None:

@@ -100,3 +100,35 @@ class UnsupportedBaseModel(TrainingError):
 class AdapterError(GlassboxError):
     """A LoRA adapter cannot be exported or applied: made for another base model, a layer or
     module this Glassbox cannot carry to llama.cpp, a scale out of range."""
+
+
+class ToolError(GlassboxError):
+    """A tool could not run or returned nothing usable: an unknown tool, arguments that fail
+    its schema, a path outside the allowed folders, a timeout, an MCP server that crashed,
+    hung or wrote something that is not the protocol. The agent tells the model; the chat
+    goes on."""
+
+
+class ToolSchemaError(ToolError):
+    """A tool's JSON schema cannot be turned into a llama.cpp grammar; the message names the
+    tool."""
+
+
+class McpServerError(ToolError):
+    """An MCP server cannot be started, reached or understood (its configuration, its process,
+    its connection); the message names the server."""
+
+
+class SteeringError(GlassboxError):
+    """A steering direction cannot be built or applied: too few pairs, a layer range outside
+    the model, a control vector made for another model."""
+
+
+class AttributionError(GlassboxError):
+    """An attribution cannot be computed: an empty prompt or reply, a unit that does not
+    exist in the prompt."""
+
+
+class FoundationsError(GlassboxError):
+    """A foundations-lab run cannot start or go on: an empty or too short text, a dataset of
+    one class, a network too big for memory, a loss that diverged."""

@@ -161,7 +161,8 @@ def test_an_update_of_the_schema_is_preceded_by_a_backup(glassbox_home: Path) ->
     db = glassbox_home / "glassbox.sqlite3"
     fill(db)
     old = apsw.Connection(str(db))  # as Glassbox left it one schema ago
-    old.execute("ALTER TABLE messages DROP COLUMN chosen_child_id")
+    old.execute("ALTER TABLE messages DROP COLUMN agent_trace")
+    old.execute("ALTER TABLE chats DROP COLUMN tools")
     old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
     old.close()
     assert list_backups(db) == []
@@ -520,7 +521,8 @@ def test_two_processes_opening_an_old_database_at_once_both_succeed(
     db = glassbox_home / "glassbox.sqlite3"
     fill(db)
     old = apsw.Connection(str(db))
-    old.execute("ALTER TABLE messages DROP COLUMN chosen_child_id")
+    old.execute("ALTER TABLE messages DROP COLUMN agent_trace")
+    old.execute("ALTER TABLE chats DROP COLUMN tools")
     old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
     old.close()
     start = time.time() + 1.5

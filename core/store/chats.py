@@ -18,6 +18,7 @@ from core.store.comparisons import ComparisonStore
 from core.store.db import explain, open_database, write, write_transaction
 from core.store.presets import PresetStore
 from core.store.settings import SettingsStore
+from core.tools.types import ChatTools
 
 ROLES = ("system", "user", "assistant")
 STATUSES = ("complete", "streaming", "interrupted", "failed")
@@ -25,7 +26,8 @@ FINAL_STATUSES = ("complete", "interrupted", "failed")
 
 _CHAT_COLUMNS = ("id, title, system_prompt, model_path, created_at, updated_at, collections, "
                  "active_leaf_id")
-_MESSAGE_COLUMNS = "id, chat_id, role, content, status, created_at, stats, grounding, parent_id"
+_MESSAGE_COLUMNS = ("id, chat_id, role, content, status, created_at, stats, grounding, parent_id, "
+                    "agent_trace")
 
 ACTIVE_LEAF = -1  # add_message's default parent: the end of the branch on screen
 
@@ -56,6 +58,7 @@ class StoredMessage:
     # This message and its alternatives (same parent), oldest first; filled in by messages().
     # Not compared: it describes the tree around the row, not the row.
     siblings: tuple[int, ...] = field(default=(), compare=False)
+    agent_trace: dict[str, Any] | None = None  # core.tools.types.AgentTrace as JSON
 
     @property
     def branch_position(self) -> tuple[int, int]:
@@ -66,9 +69,9 @@ class StoredMessage:
 
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
-    message_id, chat_id, role, content, status, created_at, stats, grounding, parent = row
+    message_id, chat_id, role, content, status, created_at, stats, grounding, parent, trace = row
     return StoredMessage(message_id, chat_id, role, content, status, created_at, _json(stats),
-                         _json(grounding), parent)
+                         _json(grounding), parent, agent_trace=_json(trace))
 
 
 def _chat(row: tuple[Any, ...]) -> ChatSummary:
@@ -204,6 +207,26 @@ class ChatStore:
         if not self._write("UPDATE messages SET grounding = ? WHERE id = ?",
                            (json.dumps(grounding, ensure_ascii=False), message_id)):
             raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
+
+    def set_message_agent_trace(self, message_id: int, trace: dict[str, Any]) -> None:
+        """The agent trace of a reply made with tools (AgentTrace.to_json())."""
+        if not self._write("UPDATE messages SET agent_trace = ? WHERE id = ?",
+                           (json.dumps(trace, ensure_ascii=False), message_id)):
+            raise StoreError(f"Message {message_id} does not exist (its chat may be deleted).")
+
+    def set_chat_tools(self, chat_id: int, tools: ChatTools) -> None:
+        """The chat's tool settings: the tools turned on, the tools always allowed, the
+        folders the file tool may read."""
+        self._set_chat_column(chat_id, "tools",
+                              json.dumps(dataclasses.asdict(tools), ensure_ascii=False))
+
+    def chat_tools(self, chat_id: int) -> ChatTools:
+        """The chat's tool settings; a damaged value reads as no tools (nothing is run that
+        the user did not turn on)."""
+        row = self._conn.execute("SELECT tools FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise _missing_chat(chat_id)
+        return _chat_tools(row[0])
 
     def delete_chat(self, chat_id: int) -> None:
         """Delete the chat and its messages. Deleting a missing chat does nothing."""
@@ -388,10 +411,11 @@ class ChatStore:
                     _check(m["status"], STATUSES, "message status")
                     self._conn.execute(
                         "INSERT INTO messages(chat_id, role, content, status, created_at, stats,"
-                        " grounding, parent_id) VALUES (?,?,?,?,?,?,?,?)",
+                        " grounding, parent_id, agent_trace) VALUES (?,?,?,?,?,?,?,?,?)",
                         (chat_id, m["role"], m["content"], m["status"], float(m["created_at"]),
                          _encoded(m.get("stats")), _encoded(m.get("grounding")),
-                         ids.get(m["parent_ref"]) if m.get("parent_ref") is not None else None))
+                         ids.get(m["parent_ref"]) if m.get("parent_ref") is not None else None,
+                         _encoded(m.get("agent_trace"))))
                     ids[m["ref"]] = self._conn.last_insert_rowid()
                 self._conn.execute("UPDATE chats SET active_leaf_id = ? WHERE id = ?",
                                    (ids.get(active_ref) if active_ref is not None else None,
@@ -412,6 +436,18 @@ class ChatStore:
         message = self.add_message(chat_id, "assistant", "", status="streaming",
                                    parent_id=parent_id)
         return ReplyWriter(self, message.id, commit_interval_s, clock)
+
+
+def _chat_tools(text: str | None) -> ChatTools:
+    value = _json(text) or {}
+
+    def names(key: str) -> list[str]:
+        items = value.get(key)
+        return [str(i) for i in items if isinstance(i, str)] if isinstance(items, list) else []
+
+    return ChatTools(builtins=names("builtins"), mcp_servers=names("mcp_servers"),
+                     always_allowed=names("always_allowed"),
+                     allowed_folders=names("allowed_folders"))
 
 
 def _encoded(value: dict[str, Any] | None) -> str | None:

@@ -115,8 +115,19 @@ def _migration_4(conn: apsw.Connection) -> None:
     )
 
 
+def _migration_5(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        -- the agent trace of a reply made with tools (core.tools.types.AgentTrace), JSON or NULL
+        ALTER TABLE messages ADD COLUMN agent_trace TEXT;
+        -- the chat's tool settings (core.tools.types.ChatTools) as a JSON object
+        ALTER TABLE chats ADD COLUMN tools TEXT NOT NULL DEFAULT '{}';
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4]
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 
 
 Migrations = Sequence[Callable[[apsw.Connection], None]]

@@ -41,7 +41,8 @@ def chat_to_json(store: ChatStore, chat_id: int) -> dict[str, Any]:
                       "role": m.role, "content": m.content,
                       # a reply still streaming in another window exports as it stands
                       "status": "interrupted" if m.status == "streaming" else m.status,
-                      "created_at": m.created_at, "stats": m.stats, "grounding": m.grounding}
+                      "created_at": m.created_at, "stats": m.stats, "grounding": m.grounding,
+                      "agent_trace": m.agent_trace}
                      for m in messages],
     }
 
@@ -116,7 +117,7 @@ def _checked_message(m: Any) -> dict[str, Any]:
         raise ValueError(f"message {m.get('ref')} has an unknown role or status")
     if not isinstance(m.get("content"), str) or not isinstance(m.get("ref"), int):
         raise ValueError(f"message {m.get('ref')} has no text or no ref")
-    for key in ("stats", "grounding"):
+    for key in ("stats", "grounding", "agent_trace"):
         if m.get(key) is not None and not isinstance(m[key], dict):
             raise ValueError(f"message {m['ref']}: {key} must be an object")
     float(m["created_at"])

@@ -395,7 +395,10 @@ def _rows(src: apsw.Connection, table: str, columns: list[str],
             # can still name it (reading its record is what failed), else the next id.
             failed = _probe(src, table, max(position, 0))
             low = failed + 1 if isinstance(failed, int) else max(position, 0) + 1
-            todo = sorted(set(todo) | set(_resume_points(src, table, low)))
+            # The probe can read a garbage id out of the damaged page itself (one far ahead
+            # of the rows after it): seek from just past the last good row as well.
+            todo = sorted(set(todo) | set(_resume_points(src, table, low))
+                          | set(_resume_points(src, table, max(position, 0) + 1)))
 
 
 def _read_mending_text(src: apsw.Connection, table: str, columns: list[str],

@@ -34,6 +34,10 @@ What is here, by task:
   `RemoteStreamLost`, `keyring_works`
 - serving: `LocalServer`, `ServerConfig`, `ServerConfigError`, `RequestLog`, `RequestRecord`,
   `ServerSettings`, `server_snippets` (FastAPI and uvicorn load only when a server starts)
+- tools and agents: `run_agent`, `Toolbox`, `builtin_tools`, `BUILTIN_NAMES`, `ChatTools`,
+  `ToolSpec`, `ToolCall`, `ToolOutcome`, `AgentStep`, `AgentTrace` and the agent's events
+  (`StepStarted`, `TextPiece`, `CallProposed`, `CallDecided`, `CallFinished`, `StepFinished`,
+  `AgentFinished`)
 - errors: `GlassboxError` and its kinds
 """
 
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
         Cancelled,
         EngineCrashed,
         GlassboxError,
+        McpServerError,
         ModelLoadError,
         NeedsLocalModel,
         NoModelLoaded,
@@ -66,6 +71,8 @@ if TYPE_CHECKING:
         RemoteStreamLost,
         RemoteTimeout,
         StoreError,
+        ToolError,
+        ToolSchemaError,
         UnknownModel,
     )
     from core.models.load_settings import LoadSettings
@@ -83,6 +90,25 @@ if TYPE_CHECKING:
     from core.settings import AppSettings, RecentModels, ServerSettings, UIState
     from core.store import ChatStore, ChatSummary, StoredMessage
     from core.store.comparisons import Comparison
+    from core.tools.agent import run_agent
+    from core.tools.builtins import BUILTIN_NAMES, builtin_tools
+    from core.tools.toolbox import Toolbox
+    from core.tools.types import (
+        AgentEvent,
+        AgentFinished,
+        AgentStep,
+        AgentTrace,
+        CallDecided,
+        CallFinished,
+        CallProposed,
+        ChatTools,
+        StepFinished,
+        StepStarted,
+        TextPiece,
+        ToolCall,
+        ToolOutcome,
+        ToolSpec,
+    )
 
 # name -> the module that holds it (the one place to change when code moves)
 _HOMES = {
@@ -118,6 +144,24 @@ _HOMES = {
     "RequestLog": "core.server.request_log", "RequestRecord": "core.server.request_log",
     "ChatStore": "core.store", "ChatSummary": "core.store", "StoredMessage": "core.store",
     "Comparison": "core.store.comparisons",
+    # tools and agents (core/tools)
+    "run_agent": "core.tools.agent", "Toolbox": "core.tools.toolbox",
+    "BUILTIN_NAMES": "core.tools.builtins", "builtin_tools": "core.tools.builtins",
+    "ToolError": "core.errors", "ToolSchemaError": "core.errors", "McpServerError": "core.errors",
+    "AgentEvent": "core.tools.types",
+    "AgentFinished": "core.tools.types",
+    "AgentStep": "core.tools.types",
+    "AgentTrace": "core.tools.types",
+    "CallDecided": "core.tools.types",
+    "CallFinished": "core.tools.types",
+    "CallProposed": "core.tools.types",
+    "ChatTools": "core.tools.types",
+    "StepFinished": "core.tools.types",
+    "StepStarted": "core.tools.types",
+    "TextPiece": "core.tools.types",
+    "ToolCall": "core.tools.types",
+    "ToolOutcome": "core.tools.types",
+    "ToolSpec": "core.tools.types",
 }
 
 __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore", "ChatSummary",
@@ -133,7 +177,12 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "RemoteTimeout", "check_engine", "keyring_works",
            "data_home", "database_path", "load_model", "open_chats", "open_library",
            "resolve_model", "run_comparison", "saved_settings", "server_snippets",
-           "start_engine", "evals_path"]
+           "start_engine", "evals_path",
+           "run_agent", "Toolbox", "BUILTIN_NAMES", "builtin_tools", "ToolError", "ToolSchemaError",
+           "McpServerError", "AgentEvent", "AgentFinished", "AgentStep", "AgentTrace",
+           "CallDecided",
+           "CallFinished", "CallProposed", "ChatTools", "StepFinished", "StepStarted", "TextPiece",
+           "ToolCall", "ToolOutcome", "ToolSpec"]
 
 
 __getattr__ = lazy_getattr(globals(), _HOMES)

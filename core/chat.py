@@ -6,19 +6,30 @@ asked for it: the user message is committed when sent, the reply as it grows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from core.engine.client import EngineClient
-from core.engine.types import ChatMessage, DoneEvent, SamplingSettings, TokenEvent
-from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError
+from core.engine.types import (
+    ChatMessage,
+    DoneEvent,
+    FinishReason,
+    GenerationStats,
+    SamplingSettings,
+    TokenEvent,
+)
+from core.errors import EngineCrashed, GlassboxError, NoModelLoaded, PromptError, ToolError
 from core.prompts.presets import Preset
 from core.store import ChatStore, ChatSummary, StoredMessage
 
 if TYPE_CHECKING:  # grounding pulls in numpy and the retriever: only grounded chats need them
     from core.rag.grounding import Grounding, SearchFn
+    from core.tools.agent import ConsentFn
+    from core.tools.toolbox import Toolbox
+    from core.tools.types import AgentEvent, AgentTrace, ChatTools
 
 DEFAULT_TITLE = "New chat"
 _TITLE_CHARS = 48
@@ -49,6 +60,8 @@ class Grounded:
     grounding: Grounding
 
 
+# A reply made with tools also passes the agent's events (core.tools.types.AgentEvent) through,
+# before the answer's TokenEvent and DoneEvent.
 ChatEvent = ReplyStarted | TokenEvent | DoneEvent | SearchingDocuments | Grounded
 
 
@@ -88,16 +101,23 @@ class ChatSession:
     def __init__(
         self, store: ChatStore, engine: EngineClient, commit_interval_s: float = 1.0,
         search: SearchFn | None = None,
+        toolbox_for: Callable[[ChatTools], Toolbox] | None = None,
     ) -> None:
         """`search` finds passages in named collections; without it, chats are not grounded
-        even when they name collections."""
+        even when they name collections. `toolbox_for` makes the tools of a chat's settings;
+        without it, chats answer without tools even when they have some turned on."""
         self.store = store
         self.engine = engine
         self.commit_interval_s = commit_interval_s
         self.search = search
+        self.toolbox_for = toolbox_for
 
-    def send(self, chat_id: int, text: str, sampling: SamplingSettings) -> Iterator[ChatEvent]:
-        """Store `text` as the user's message and stream the answer to it."""
+    def send(self, chat_id: int, text: str, sampling: SamplingSettings, *,
+             consent: ConsentFn | None = None, cancel: threading.Event | None = None
+             ) -> Iterator[ChatEvent | AgentEvent]:
+        """Store `text` as the user's message and stream the answer to it. In a chat with
+        tools, `consent` is asked before each call (without it, none runs) and `cancel` stops
+        the agent between and within steps."""
         if not text.strip():
             raise PromptError("The message is empty: type something to send.")
         chat = self.store.get_chat(chat_id)
@@ -105,35 +125,40 @@ class ChatSession:
         if chat.title == DEFAULT_TITLE:
             self.store.rename_chat(chat_id, title_from(text))
         try:
-            yield from self._answer(chat_id, user, sampling)
-        except PromptError:
+            yield from self._answer(chat_id, user, sampling, consent, cancel)
+        except (PromptError, ToolError):
             # Nothing was generated: take the message back so the user can edit and resend.
             self.store.delete_messages_from(user.id)
             raise
 
-    def regenerate(self, chat_id: int, sampling: SamplingSettings) -> Iterator[ChatEvent]:
+    def regenerate(self, chat_id: int, sampling: SamplingSettings, *,
+                   consent: ConsentFn | None = None, cancel: threading.Event | None = None
+                   ) -> Iterator[ChatEvent | AgentEvent]:
         """Answer the last user message of the branch on screen again. The earlier reply stays
         as an alternative (with its own grounding); the new one becomes the branch shown."""
         user = self._last_user_message(chat_id)
-        yield from self._answer(chat_id, user, sampling)
+        yield from self._answer(chat_id, user, sampling, consent, cancel)
 
     def edit_last_user(
-        self, chat_id: int, text: str, sampling: SamplingSettings
-    ) -> Iterator[ChatEvent]:
+        self, chat_id: int, text: str, sampling: SamplingSettings, *,
+        consent: ConsentFn | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[ChatEvent | AgentEvent]:
         """Fork the conversation at the last user message: `text` becomes its alternative,
         and is answered; the original and its replies stay on their own branch."""
-        yield from self.edit_user(chat_id, self._last_user_message(chat_id).id, text, sampling)
+        yield from self.edit_user(chat_id, self._last_user_message(chat_id).id, text, sampling,
+                                  consent=consent, cancel=cancel)
 
     def edit_user(
-        self, chat_id: int, message_id: int, text: str, sampling: SamplingSettings
-    ) -> Iterator[ChatEvent]:
+        self, chat_id: int, message_id: int, text: str, sampling: SamplingSettings, *,
+        consent: ConsentFn | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[ChatEvent | AgentEvent]:
         """Fork the conversation at any user message of the chat (see edit_last_user)."""
         if not text.strip():
             raise PromptError("The message is empty: type something to send.")
         user = self.fork_user(chat_id, message_id, text)
         try:
-            yield from self._answer(chat_id, user, sampling)
-        except PromptError:
+            yield from self._answer(chat_id, user, sampling, consent, cancel)
+        except (PromptError, ToolError):
             # Nothing was generated: drop the fork and show the original branch again.
             self.store.delete_messages_from(user.id)
             self.store.select_branch(message_id)
@@ -162,12 +187,20 @@ class ChatSession:
         raise PromptError("This chat has no message of yours to answer yet.")
 
     def _answer(
-        self, chat_id: int, user: StoredMessage, sampling: SamplingSettings
-    ) -> Iterator[ChatEvent]:
+        self, chat_id: int, user: StoredMessage, sampling: SamplingSettings,
+        consent: ConsentFn | None = None, cancel: threading.Event | None = None,
+    ) -> Iterator[ChatEvent | AgentEvent]:
         chat = self.store.get_chat(chat_id)
         # The branch on screen, up to the message answered (a child always has a higher id).
         history = [m for m in self.store.messages(chat_id) if m.id <= user.id]
         prompt = as_prompt(chat.system_prompt, ((m.role, m.content, m.status) for m in history))
+        if self.toolbox_for is not None:
+            tools = self.store.chat_tools(chat_id)
+            if tools.enabled:
+                # Grounded chats with tools: search_documents is the way to the collections.
+                yield from self._answer_with_tools(chat_id, user, prompt, tools, sampling,
+                                                   consent, cancel)
+                return
         grounding = None
         if chat.collections and self.search is not None:
             yield SearchingDocuments(chat_id, chat.collections)
@@ -208,6 +241,84 @@ class ChatSession:
             if not done and writer.is_open:
                 # The caller stopped listening (a closed window): keep what arrived, marked so.
                 writer.finish("interrupted")
+
+
+    def _answer_with_tools(
+        self, chat_id: int, user: StoredMessage, prompt: list[ChatMessage], tools: ChatTools,
+        sampling: SamplingSettings, consent: ConsentFn | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[ChatEvent | AgentEvent]:
+        """The reply produced by the agent loop: its events pass through, then the answer
+        as a TokenEvent and a DoneEvent, as a plain reply ends; the trace is stored with it."""
+        from core.tools.agent import deny_all, run_agent
+        from core.tools.types import AgentFinished, StepFinished, TextPiece
+
+        assert self.toolbox_for is not None
+        chat = self.store.get_chat(chat_id)
+        toolbox = self.toolbox_for(tools)
+        if self.search is not None and chat.collections:
+            toolbox = toolbox.with_search(self.search, chat.collections)
+        always = set(tools.always_allowed)
+        events = run_agent(self.engine, prompt, toolbox, consent or deny_all,
+                           sampling=sampling, always_allowed=always, cancel=cancel)
+        first = next(events)  # a tool schema llama.cpp refuses: raised before any reply row
+        writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s,
+                                        parent_id=user.id)
+        yield ReplyStarted(chat_id, user.id, writer.message_id)
+        done = False
+        streamed: dict[int, str] = {}  # text of steps that are answers, not calls
+        try:
+            for event in chain((first,), events):
+                yield event
+                if isinstance(event, TextPiece):
+                    so_far = streamed.get(event.step, "") + event.text
+                    streamed[event.step] = so_far
+                    # The first character tells an answer from a call (the grammar says so).
+                    if so_far.lstrip() and not so_far.lstrip().startswith("{"):
+                        writer.append(event.text)
+                        yield TokenEvent(event.text)
+                elif isinstance(event, StepFinished) and event.step.call is not None:
+                    streamed.pop(event.step.index, None)
+                elif isinstance(event, AgentFinished):
+                    trace = event.trace
+                    if trace.final_text and trace.final_text != writer.text:
+                        rest = trace.final_text[len(writer.text):] \
+                            if trace.final_text.startswith(writer.text) else trace.final_text
+                        writer.append(rest)
+                        yield TokenEvent(rest)
+                    if set(tools.always_allowed) != always:  # "always" survives a restart
+                        tools.always_allowed = sorted(always)
+                        self.store.set_chat_tools(chat_id, tools)
+                    stats = _trace_stats(trace, self.engine)
+                    status = "interrupted" if trace.stop == "cancelled" else "complete"
+                    writer.finish(status, asdict(stats))
+                    self.store.set_message_agent_trace(writer.message_id, trace.to_json())
+                    done = True
+                    finish: FinishReason = "cancelled" if trace.stop == "cancelled" \
+                        else "stop"
+                    yield DoneEvent(writer.text, finish, stats)
+        except EngineCrashed:
+            writer.finish("interrupted")
+            raise
+        except GlassboxError as exc:
+            writer.finish("failed")
+            self.store.update_message(writer.message_id, writer.text or str(exc), "failed")
+            raise
+        finally:
+            if not done and writer.is_open:
+                writer.finish("interrupted")
+
+
+def _trace_stats(trace: AgentTrace, engine: EngineClient) -> GenerationStats:
+    """A reply's stats summed over the agent's steps."""
+    steps = trace.steps
+    total = sum(s.elapsed_s for s in steps)
+    completion = sum(s.completion_tokens for s in steps)
+    last_prompt = steps[-1].prompt_tokens if steps else 0
+    model = engine.model
+    return GenerationStats(prompt_tokens=last_prompt, completion_tokens=completion,
+                           ttft_s=0.0, tokens_per_s=completion / total if total else 0.0,
+                           total_s=total, n_ctx=model.n_ctx if model else 0)
 
 
 def apply_preset(store: ChatStore, chat_id: int, preset: Preset,

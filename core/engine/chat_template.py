@@ -63,6 +63,20 @@ def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
     return str(jinja2.filters.do_format(value, *args, **kwargs))
 
 
+def template_uses_tools(source: str | None) -> bool:
+    """Whether a chat template's source reads a `tools` variable (it was written for models
+    trained to read tool schemas: core.tools.protocol then gives them to it)."""
+    if not source:
+        return False
+    from jinja2 import meta
+
+    try:
+        parsed = jinja2.Environment().parse(source)
+    except jinja2.TemplateError:
+        return False
+    return "tools" in meta.find_undeclared_variables(parsed)
+
+
 class _TemplateTooSlow(Exception):
     pass
 
@@ -174,13 +188,25 @@ class ChatTemplate:
             except (jinja2.TemplateError, RecursionError, MemoryError) as exc:
                 log.warning("model chat template does not compile (%s); using ChatML", exc)
         self._template = template or env.from_string(CHATML_TEMPLATE)
+        self._uses_tools = False
+        if template is not None and source:
+            self._uses_tools = template_uses_tools(source)
         self._bos = bos_token
         self._eos = eos_token
 
-    def render(self, messages: Sequence[ChatMessage], add_generation_prompt: bool = True) -> str:
-        """The prompt text. Raises PromptError when the template refuses, fails, breaks the
-        sandbox's rules, runs past its time limit or writes too much."""
+    @property
+    def uses_tools(self) -> bool:
+        """Whether the model's own template reads a `tools` variable (it can describe tools
+        to the model the way it was trained to read them)."""
+        return self._uses_tools
+
+    def render(self, messages: Sequence[ChatMessage], add_generation_prompt: bool = True,
+               tools: list[dict[str, Any]] | None = None) -> str:
+        """The prompt text; `tools` (OpenAI's shape) is given to templates that read it.
+        Raises PromptError when the template refuses, fails, breaks the sandbox's rules, runs
+        past its time limit or writes too much."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
+        extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
         previous = sys.gettrace()
         sys.settrace(_deadline_tracer(time.monotonic() + self.time_limit_s))
         try:
@@ -189,6 +215,7 @@ class ChatTemplate:
                 add_generation_prompt=add_generation_prompt,
                 bos_token=self._bos,
                 eos_token=self._eos,
+                **extra,
             )
         except PromptError:
             raise

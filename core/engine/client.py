@@ -269,11 +269,15 @@ class EngineClient:
         return result
 
     def render_prompt(self, messages: Sequence[ChatMessage],
-                      add_generation_prompt: bool = True) -> str:
-        """What the model sees: `messages` through the model's own chat template."""
-        result: str = self._inspect(InspectRequest(
-            "template", options={"messages": list(messages),
-                                 "add_generation_prompt": add_generation_prompt}))
+                      add_generation_prompt: bool = True,
+                      tools: list[dict[str, Any]] | None = None) -> str:
+        """What the model sees: `messages` through the model's own chat template (`tools`,
+        in OpenAI's shape, for templates that read them: ModelInfo.template_tools)."""
+        options: dict[str, Any] = {"messages": list(messages),
+                                   "add_generation_prompt": add_generation_prompt}
+        if tools is not None:
+            options["tools"] = tools
+        result: str = self._inspect(InspectRequest("template", options=options))
         return result
 
     def attention(self, text: str, context: Sequence[ChatMessage] | None = None,

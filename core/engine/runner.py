@@ -115,6 +115,7 @@ class ModelRunner:
             size_bytes=header.actual_size,
             has_chat_template=self._template.from_model,
             load_s=load_s,
+            template_tools=self._template.uses_tools,
             loras=tuple(info for info, _ in self._adapters),
         )
 
@@ -207,9 +208,11 @@ class ModelRunner:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def render_prompt(self, messages: Sequence[ChatMessage],
-                      add_generation_prompt: bool = True) -> str:
-        """The exact text the model reads for `messages`: its chat template applied."""
-        return self._template.render(messages, add_generation_prompt)
+                      add_generation_prompt: bool = True,
+                      tools: list[dict[str, Any]] | None = None) -> str:
+        """The exact text the model reads for `messages`: its chat template applied (with
+        `tools` where the template reads them)."""
+        return self._template.render(messages, add_generation_prompt, tools)
 
     def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.tokenize_prompt(self._template.render(messages)))

@@ -40,6 +40,7 @@ class ModelInfo:
     has_chat_template: bool
     load_s: float
     loras: tuple[LoraInfo, ...] = ()  # LoRA adapters applied over the weights, in load order
+    template_tools: bool = False  # the chat template reads `tools` (see core.tools.protocol)
 
 
 @dataclass(frozen=True)

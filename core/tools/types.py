@@ -83,6 +83,9 @@ class AgentTrace:
     final_text: str
     stop: Stop
     error: str | None = None
+    # How the tools reached the model: "template" (its chat template reads `tools`) or
+    # "generic" (described in the system message); see core.tools.protocol.
+    protocol: str = "generic"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +111,8 @@ class AgentTrace:
         return AgentTrace(tools=tuple(ToolSpec(**t) for t in data["tools"]),
                           steps=tuple(step(s) for s in data["steps"]),
                           final_text=data["final_text"], stop=data["stop"],
-                          error=data.get("error"))
+                          error=data.get("error"),
+                          protocol=str(data.get("protocol", "generic")))
 
 
 # Events of an agent run, in order: StepStarted, TextPiece..., then for a call CallProposed,

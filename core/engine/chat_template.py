@@ -206,7 +206,6 @@ class ChatTemplate:
         Raises PromptError when the template refuses, fails, breaks the sandbox's rules, runs
         past its time limit or writes too much."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
-        extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
         previous = sys.gettrace()
         sys.settrace(_deadline_tracer(time.monotonic() + self.time_limit_s))
         try:
@@ -215,7 +214,9 @@ class ChatTemplate:
                 add_generation_prompt=add_generation_prompt,
                 bos_token=self._bos,
                 eos_token=self._eos,
-                **extra,
+                # None as Hugging Face passes it: `{% if tools %}` must not meet an undefined
+                # variable (templates are rendered with StrictUndefined).
+                tools=tools,
             )
         except PromptError:
             raise

@@ -102,6 +102,7 @@ class ChatSession:
         self, store: ChatStore, engine: EngineClient, commit_interval_s: float = 1.0,
         search: SearchFn | None = None,
         toolbox_for: Callable[[ChatTools], Toolbox] | None = None,
+        max_steps: int = 5, tool_timeout_s: float = 30.0,
     ) -> None:
         """`search` finds passages in named collections; without it, chats are not grounded
         even when they name collections. `toolbox_for` makes the tools of a chat's settings;
@@ -111,13 +112,16 @@ class ChatSession:
         self.commit_interval_s = commit_interval_s
         self.search = search
         self.toolbox_for = toolbox_for
+        self.max_steps = max_steps  # tool calls before the model must answer
+        self.tool_timeout_s = tool_timeout_s
 
     def send(self, chat_id: int, text: str, sampling: SamplingSettings, *,
-             consent: ConsentFn | None = None, cancel: threading.Event | None = None
-             ) -> Iterator[ChatEvent | AgentEvent]:
+             consent: ConsentFn | None = None, cancel: threading.Event | None = None,
+             tool_choice: str = "auto") -> Iterator[ChatEvent | AgentEvent]:
         """Store `text` as the user's message and stream the answer to it. In a chat with
-        tools, `consent` is asked before each call (without it, none runs) and `cancel` stops
-        the agent between and within steps."""
+        tools, `consent` is asked before each call (without it, none runs), `cancel` stops
+        the agent between and within steps, and `tool_choice` ("auto", "none", "required"
+        or a tool's name) holds for the first step."""
         if not text.strip():
             raise PromptError("The message is empty: type something to send.")
         chat = self.store.get_chat(chat_id)
@@ -125,19 +129,19 @@ class ChatSession:
         if chat.title == DEFAULT_TITLE:
             self.store.rename_chat(chat_id, title_from(text))
         try:
-            yield from self._answer(chat_id, user, sampling, consent, cancel)
+            yield from self._answer(chat_id, user, sampling, consent, cancel, tool_choice)
         except (PromptError, ToolError):
             # Nothing was generated: take the message back so the user can edit and resend.
             self.store.delete_messages_from(user.id)
             raise
 
     def regenerate(self, chat_id: int, sampling: SamplingSettings, *,
-                   consent: ConsentFn | None = None, cancel: threading.Event | None = None
-                   ) -> Iterator[ChatEvent | AgentEvent]:
+                   consent: ConsentFn | None = None, cancel: threading.Event | None = None,
+                   tool_choice: str = "auto") -> Iterator[ChatEvent | AgentEvent]:
         """Answer the last user message of the branch on screen again. The earlier reply stays
         as an alternative (with its own grounding); the new one becomes the branch shown."""
         user = self._last_user_message(chat_id)
-        yield from self._answer(chat_id, user, sampling, consent, cancel)
+        yield from self._answer(chat_id, user, sampling, consent, cancel, tool_choice)
 
     def edit_last_user(
         self, chat_id: int, text: str, sampling: SamplingSettings, *,
@@ -189,6 +193,7 @@ class ChatSession:
     def _answer(
         self, chat_id: int, user: StoredMessage, sampling: SamplingSettings,
         consent: ConsentFn | None = None, cancel: threading.Event | None = None,
+        tool_choice: str = "auto",
     ) -> Iterator[ChatEvent | AgentEvent]:
         chat = self.store.get_chat(chat_id)
         # The branch on screen, up to the message answered (a child always has a higher id).
@@ -199,7 +204,7 @@ class ChatSession:
             if tools.enabled:
                 # Grounded chats with tools: search_documents is the way to the collections.
                 yield from self._answer_with_tools(chat_id, user, prompt, tools, sampling,
-                                                   consent, cancel)
+                                                   consent, cancel, tool_choice)
                 return
         grounding = None
         if chat.collections and self.search is not None:
@@ -246,7 +251,7 @@ class ChatSession:
     def _answer_with_tools(
         self, chat_id: int, user: StoredMessage, prompt: list[ChatMessage], tools: ChatTools,
         sampling: SamplingSettings, consent: ConsentFn | None,
-        cancel: threading.Event | None,
+        cancel: threading.Event | None, tool_choice: str,
     ) -> Iterator[ChatEvent | AgentEvent]:
         """The reply produced by the agent loop: its events pass through, then the answer
         as a TokenEvent and a DoneEvent, as a plain reply ends; the trace is stored with it."""
@@ -260,7 +265,9 @@ class ChatSession:
             toolbox = toolbox.with_search(self.search, chat.collections)
         always = set(tools.always_allowed)
         events = run_agent(self.engine, prompt, toolbox, consent or deny_all,
-                           sampling=sampling, always_allowed=always, cancel=cancel)
+                           sampling=sampling, tool_choice=tool_choice,
+                           max_steps=self.max_steps, tool_timeout_s=self.tool_timeout_s,
+                           always_allowed=always, cancel=cancel)
         first = next(events)  # a tool schema llama.cpp refuses: raised before any reply row
         writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s,
                                         parent_id=user.id)

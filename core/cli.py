@@ -17,6 +17,7 @@ from core import (
     cli_models,
     cli_prompts,
     cli_serve,
+    cli_tools,
 )
 from core.cli_shape import (
     add_model_options,
@@ -59,6 +60,7 @@ def add_parser(sub: Any) -> None:
                      help="passages to retrieve for --collection (default 6)")
     add_model_options(ask)
     add_lora_option(ask)
+    cli_tools.add_tool_options(ask)
     ask.set_defaults(func=run_ask)
     chat = sub.add_parser("chat", help="an interactive chat, saved like the app's chats; "
                           "`chat list|export|import` manage saved chats")
@@ -143,6 +145,10 @@ def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     messages = [ChatMessage("system", args.system)] if args.system.strip() else []
     messages.append(ChatMessage("user", question))
     chosen = sampling(args)
+    if cli_tools.wants_tools(args):  # the agent loop (core/cli_tools.py)
+        with _open_collections(args) as tool_library:
+            return cli_tools.run_with_tools(args, messages, chosen, out, err,
+                                            lambda: _start_engine(args), tool_library)
     grounding = None
     with _open_collections(args) as library, _start_engine(args) as engine:
         if library is not None:

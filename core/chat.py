@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -294,8 +294,8 @@ class ChatSession:
                         writer.append(rest)
                         yield TokenEvent(rest)
                     if set(tools.always_allowed) != always:  # "always" survives a restart
-                        tools.always_allowed = sorted(always)
-                        self.store.set_chat_tools(chat_id, tools)
+                        self.store.set_chat_tools(chat_id, replace(
+                            self.store.chat_tools(chat_id), always_allowed=sorted(always)))
                     stats = _trace_stats(trace, self.engine)
                     status = "interrupted" if trace.stop == "cancelled" else "complete"
                     writer.finish(status, asdict(stats))

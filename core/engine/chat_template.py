@@ -68,13 +68,16 @@ def template_uses_tools(source: str | None) -> bool:
     trained to read tool schemas: core.tools.protocol then gives them to it)."""
     if not source:
         return False
-    from jinja2 import meta
+    from jinja2 import nodes
 
     try:
         parsed = jinja2.Environment().parse(source)
-    except jinja2.TemplateError:
+    except (jinja2.TemplateError, RecursionError, MemoryError):
         return False
-    return "tools" in meta.find_undeclared_variables(parsed)
+    # Walk the syntax tree only: jinja2.meta would run the code generator, which folds
+    # constants ('x' * 10**10) before any of the sandbox's limits apply.
+    return any(node.name == "tools" and node.ctx == "load"
+               for node in parsed.find_all(nodes.Name))
 
 
 class _TemplateTooSlow(Exception):

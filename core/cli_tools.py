@@ -114,11 +114,12 @@ def _mcp_host(args: argparse.Namespace, stack: ExitStack) -> Any:
             raise GlassboxError("--mcp-config needs --mcp NAME: which of its servers to use.")
         return None
     try:
-        from core.tools.mcp_config import load_config
+        from core.tools.mcp_config import load_app_config, load_config
         from core.tools.mcp_host import McpHost
     except ImportError as exc:
         raise GlassboxError(f"MCP servers are not available in this Glassbox ({exc}).") from exc
-    config = load_config(args.mcp_config) if args.mcp_config else load_config()
+    # --mcp-config FILE, or else the servers configured in the app.
+    config = load_config(args.mcp_config) if args.mcp_config else load_app_config()
     host = McpHost(config)
     close = getattr(host, "close", None)
     if callable(close):

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_RESULT_CHARS = 8_000  # what the model gets of a result: a small model's window is short
 DEFAULT_TIMEOUT_S = 30.0
-_HOST_GRACE_S = 5.0  # the MCP host times its own calls; this only catches a host that hangs
 _SUSPICIOUS_SHOWN = 200
 
 # Phrases that address the model rather than inform it: a tool's result (a web page, a file,
@@ -167,8 +166,12 @@ class Toolbox:
         host = self._host
         if host is None:
             raise McpServerError(f"No MCP host is running for the tool {spec.name}.")
-        return _with_timeout(lambda: host.call(spec, arguments, timeout_s), spec.name,
-                             timeout_s, timeout_s + _HOST_GRACE_S)
+        # The host times its own calls (a server's start comes before `timeout_s` begins)
+        # and stops a server that hangs; a thread here would only leave it running.
+        text = host.call(spec, arguments, timeout_s)
+        if not isinstance(text, str):
+            raise ToolError(f"The tool {spec.name} returned {type(text).__name__}, not text.")
+        return text
 
 
 def _failed(message: str, started: float) -> ToolOutcome:

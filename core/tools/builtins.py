@@ -38,6 +38,7 @@ MAX_INT_BITS = 20_000  # about 6,000 digits: far past any sum a person asks a ch
 MAX_FACTORIAL = 1_000
 MAX_FILE_BYTES = 200_000
 SEARCH_TOP_K = 4
+MAX_PATH_CHARS = 100
 
 _Number = int | float
 
@@ -237,7 +238,9 @@ READ_FILE = ToolSpec(
     "Read a text file from the folders the user allowed. Give a path relative to one of them "
     "(or absolute inside one).",
     {"type": "object",
-     "properties": {"path": {"type": "string", "description": "the file's path"}},
+     # maxLength: the grammar then ends the path where a small model would ramble on.
+     "properties": {"path": {"type": "string", "description": "the file's path",
+                             "maxLength": MAX_PATH_CHARS}},
      "required": ["path"]})
 
 

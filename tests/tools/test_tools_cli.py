@@ -12,6 +12,8 @@ from core.tools.builtins import calculate
 
 ROOT = Path(__file__).resolve().parents[2]
 GREEDY = ("--temperature", "0", "--seed", "3", "--max-tokens", "40")
+# A path is at most 100 characters (the tool's schema): room for the call around it.
+GREEDY_LONGER = ("--temperature", "0", "--seed", "3", "--max-tokens", "96")
 
 
 def glassbox(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -42,7 +44,7 @@ def test_the_terminal_asks_and_a_denial_is_told_to_the_model(tmp_path: Path) -> 
     (tmp_path / "plan.txt").write_text("Launch on Friday.", encoding="utf-8")
     result = glassbox("ask", "Read plan.txt and tell me when we launch.", "--tools",
                       "files,datetime", "--allow-folder", str(tmp_path), "--tool-choice",
-                      "read_file", "--max-steps", "1", *GREEDY, stdin="maybe\nd\n")
+                      "read_file", "--max-steps", "1", *GREEDY_LONGER, stdin="maybe\nd\n")
     assert result.returncode == 0, result.stderr
     assert "The model wants to call read_file (builtin) with {\"path\": " in result.stderr
     # "maybe" is not an answer: asked again, then denied.
@@ -56,7 +58,7 @@ def test_the_terminal_allows_once_and_the_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "plan.txt").write_text("Launch on Friday.", encoding="utf-8")
     result = glassbox("ask", "What does plan.txt say?", "--tools", "files", "--allow-folder",
                       str(tmp_path), "--tool-choice", "read_file", "--max-steps", "1", "--json",
-                      *GREEDY, stdin="o\n")
+                      *GREEDY_LONGER, stdin="o\n")
     assert result.returncode == 0, result.stderr
     (step, _) = json.loads(result.stdout)["steps"]
     path = step["call"]["arguments"]["path"]

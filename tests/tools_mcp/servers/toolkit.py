@@ -15,7 +15,7 @@ import asyncio
 import os
 import sys
 
-from mcp.server.mcpserver import Image, MCPServer
+from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 # One transparent pixel: the smallest real PNG, to test how non-text content is described.
@@ -56,6 +56,12 @@ def build(name: str) -> MCPServer:
     @server.tool(description="Return a one-pixel PNG image.")
     def picture() -> Image:
         return Image(data=_PNG, format="png")
+
+    @server.tool(description="Return an HTTP header of this request ('(none)' over stdio).")
+    def header(name: str, ctx: Context) -> str:
+        request = ctx.request_context.request
+        headers = getattr(request, "headers", None)
+        return headers.get(name, "(none)") if headers is not None else "(none)"
 
     @server.tool(description="Return this server's process id.")
     def pid() -> int:

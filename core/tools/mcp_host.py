@@ -17,12 +17,14 @@ import concurrent.futures
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from core.errors import McpServerError, ToolError
 from core.tools.mcp_config import McpConfig, ServerConfig, StdioServer
-from core.tools.mcp_link import Link, StderrLog
 from core.tools.types import ToolSpec
+
+if TYPE_CHECKING:  # the SDK costs seconds to import: it loads with the first server started
+    from core.tools.mcp_link import Link, StderrLog
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_START_TIMEOUT_S = 30.0
@@ -94,6 +96,14 @@ class McpHost:
         """Stop `name` (whatever its state) and start it again."""
         server = self._server(name)
         self._run(self._restart(server), self.start_timeout_s + 2 * _STOP_S)
+
+    def configure(self, config: McpConfig | Mapping[str, ServerConfig]) -> None:
+        """Take a new configuration (the user edited it): servers removed or changed are
+        stopped (a changed one starts with its new settings on next use), new ones added."""
+        servers = config.enabled() if isinstance(config, McpConfig) else dict(config)
+        self._run(self._configure(servers), 3 * _STOP_S)
+        self._routes = {called: route for called, route in self._routes.items()
+                        if route[0] in servers}
 
     def stop(self, name: str) -> None:
         self._run(self._stop(self._server(name)), 2 * _STOP_S)
@@ -182,6 +192,8 @@ class McpHost:
 
     async def _open(self, server: _Server) -> Link:
         """Start a fresh connection (the lock is held). Any old one is stopped first."""
+        from core.tools.mcp_link import Link, StderrLog
+
         await self._end_link(server)
         if isinstance(server.config, StdioServer):
             if server.stderr:
@@ -230,6 +242,17 @@ class McpHost:
         async with server.lock:
             await self._end_link(server)
             server.state, server.error = "stopped", None
+
+    async def _configure(self, configs: Mapping[str, ServerConfig]) -> None:
+        old = self._servers
+        for name, server in old.items():
+            if configs.get(name) != server.config:
+                await self._stop(server)
+                if server.stderr:
+                    server.stderr.close()
+        # One assignment: other threads reading the dict see the old one or the new one.
+        self._servers = {name: old[name] if name in old and old[name].config == config
+                         else _Server(config) for name, config in configs.items()}
 
     async def _stop_all(self) -> None:
         await asyncio.gather(*(self._stop(s) for s in self._servers.values()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,13 @@ def test_the_host_serves_only_enabled_servers() -> None:
     with McpHost(config) as host:  # nothing starts until used
         assert host.servers() == ["files", "notes"]
         assert host.status("files").state == "stopped"
+
+
+def test_the_sdk_is_not_imported_until_a_server_starts() -> None:
+    """The window imports the host at start; the SDK costs seconds, so it waits for a server."""
+    code = ("import sys, core.tools.mcp_host, core.tools.mcp_config; "
+            "print(sorted(m for m in ('mcp', 'mcp_types', 'httpx2') if m in sys.modules))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    assert out.stdout.strip() == "[]"

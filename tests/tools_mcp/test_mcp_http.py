@@ -41,6 +41,11 @@ def test_calls_over_http(host: McpHost) -> None:
     assert host.call(spec(host, "echo"), {"text": "over the wire"}, 10) == "web: over the wire"
 
 
+def test_a_large_result_over_http_arrives_whole(host: McpHost) -> None:
+    size = 3 * 1024 * 1024
+    assert host.call(spec(host, "huge"), {"n": size}, 20) == "x" * size
+
+
 def test_configured_headers_reach_the_server(host: McpHost) -> None:
     assert host.call(spec(host, "header"), {"name": "authorization"}, 10) == "Bearer glassbox-test"
 

@@ -116,9 +116,16 @@ def test_closing_the_host_leaves_no_child_process() -> None:
     host = McpHost({"one": toolkit("one"), "two": toolkit("two")})
     pids = [int(host.call(by_name(host.specs([n]))[f"{n}__pid"], {}, 10)) for n in ("one", "two")]
     assert len(set(pids)) == 2 and all(not process_gone(pid, within_s=0) for pid in pids)
+    # A new configuration: "one" removed, "two" unchanged (left running), "three" added.
+    host.configure({"two": toolkit("two"), "three": toolkit("three")})
+    assert host.servers() == ["two", "three"] and process_gone(pids[0])
+    assert not process_gone(pids[1], within_s=0) and host.status("two").state == "ready"
+    assert host.status("three").state == "stopped"
+    with pytest.raises(McpServerError, match='No MCP server named "one"'):
+        host.status("one")
     host.close()
     assert all(process_gone(pid) for pid in pids)
-    assert host.status("one").state == "stopped"
+    assert host.status("two").state == "stopped"
     with pytest.raises(McpServerError, match="closed"):
-        host.tools("one")
+        host.tools("two")
     host.close()  # twice is fine

@@ -18,6 +18,7 @@ Two ways a server goes away that the SDK does not surface on its own are watched
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -35,6 +36,11 @@ from core.tools.mcp_config import HttpServer, ServerConfig, StdioServer
 
 STDERR_TAIL_CHARS = 2000
 _QUOTE_CHARS = 200
+
+# The SDK logs a server's faults (a bad line, a lost stream) with tracebacks; the host turns each
+# into an error naming the server, so without a handler of the app's own they would only repeat
+# it on the terminal (Python's last-resort handler prints warnings to stderr).
+logging.getLogger("mcp").addHandler(logging.NullHandler())
 
 
 class StderrLog:

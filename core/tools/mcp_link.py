@@ -184,17 +184,23 @@ class Link:
         config = self.config
         if self.close_reason or self.closed.is_set() and _is_connection_closed(exc):
             return self.describe_loss()
-        if isinstance(exc, FileNotFoundError) and isinstance(config, StdioServer):
-            return (f'{self.where()} could not start: the command "{config.command}" was not '
-                    f'found (set "command" to a program on PATH or a full path)')
-        if isinstance(exc, PermissionError) and isinstance(config, StdioServer):
-            return f'{self.where()} could not start: "{config.command}" is not executable'
-        if isinstance(exc, NotADirectoryError | FileNotFoundError):
-            return f'{self.where()} could not start: {exc}'
+        if isinstance(exc, OSError) and isinstance(config, StdioServer):
+            return self._describe_spawn_error(exc, config)
         if isinstance(config, HttpServer):
             return (f"{self.where()} could not be reached at {config.url}: "
                     f"{type(exc).__name__}: {exc}")
         return f"{self.where()} failed: {type(exc).__name__}: {exc}{self.stderr_note()}"
+
+    def _describe_spawn_error(self, exc: OSError, config: StdioServer) -> str:
+        start = f"{self.where()} could not start:"
+        if config.cwd and not os.path.isdir(config.cwd):
+            return f'{start} its working folder "{config.cwd}" (set by "cwd") does not exist'
+        if isinstance(exc, FileNotFoundError):
+            return (f'{start} the command "{config.command}" was not found (set "command" to '
+                    f"a program on PATH or a full path)")
+        if isinstance(exc, PermissionError):
+            return f'{start} "{config.command}" is not an executable program'
+        return f'{start} "{config.command}": {exc.strerror or exc}'
 
     def stderr_note(self) -> str:
         tail = self.stderr.tail() if self.stderr else ""

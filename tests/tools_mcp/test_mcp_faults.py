@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import SERVERS, process_gone, python_server, toolkit
@@ -136,5 +137,14 @@ def test_a_command_that_does_not_exist() -> None:
 def test_a_working_directory_that_does_not_exist() -> None:
     lost = StdioServer(name="lost", command=sys.executable, args=("-c", "pass"),
                        cwd="/no/such/folder/for/glassbox")
-    with McpHost({"lost": lost}) as host, pytest.raises(McpServerError, match='"lost"'):
+    with McpHost({"lost": lost}) as host, pytest.raises(
+            McpServerError, match='"lost" could not start: its working folder '
+                                  '"/no/such/folder/for/glassbox" .* does not exist'):
         host.start("lost")
+
+
+def test_a_command_that_is_not_a_program(tmp_path: Path) -> None:
+    folder = StdioServer(name="folder", command=str(tmp_path))
+    with McpHost({"folder": folder}) as host, pytest.raises(
+            McpServerError, match=f'"folder" could not start: "{tmp_path}" is not an executable'):
+        host.start("folder")

@@ -139,7 +139,8 @@ class McpHost:
         """Run the tool `spec` names (a name from `specs`, or a server's own tool name with
         source "mcp:SERVER") and return its text. Raises ToolError for a tool's own error
         result and McpServerError when the server crashed, hung past `timeout_s` or wrote
-        garbage (it starts again on the next call)."""
+        garbage (it starts again on the next call). A server not running yet is started
+        first, within the host's start timeout, before `timeout_s` begins."""
         server_name, tool = self._route(spec)
         server = self._server(server_name)
         wait_s = self.start_timeout_s + timeout_s + 2 * _STOP_S

@@ -4,7 +4,8 @@ result turned into text.
 Names: OpenAI's function-name rule (^[A-Za-z0-9_-]{1,64}$) is what llama.cpp's templates and
 the server issue's API follow, and two servers may each have a tool called `search`. So the
 model calls `SERVER__tool`; a name that needs changing to fit the rule (a space, a dot, over 64
-characters) also gets a short hash of the original, so two different originals never meet.
+characters, a server name with `__` in it) also gets a short hash of the original, so two
+different originals never meet.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _HASH_CHARS = 8
 def qualified_name(server: str, tool: str) -> str:
     """The name the model calls for `tool` of `server`, within ^[A-Za-z0-9_-]{1,64}$."""
     plain = f"{server}{SEPARATOR}{tool}"
-    if len(plain) <= MAX_NAME and not _UNSAFE.search(plain):
+    # A plain name splits back at its first separator, so a server name holding one ("a__b"
+    # with tool "c" would meet "a" with tool "b__c") takes the hashed form too.
+    if len(plain) <= MAX_NAME and not _UNSAFE.search(plain) and SEPARATOR not in server:
         return plain
     digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:_HASH_CHARS]
     safe_server = _UNSAFE.sub("_", server)[:20] or "server"

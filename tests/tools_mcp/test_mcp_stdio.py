@@ -106,7 +106,7 @@ def test_unknown_server_and_tool_names_are_clear(host: McpHost) -> None:
 def test_qualified_names_fit_the_openai_rule_and_never_meet() -> None:
     assert qualified_name("files", "read") == "files__read"
     odd = [("my server", "read file"), ("my_server", "read_file"), ("a.b", "c"), ("a_b", "c"),
-           ("s" * 80, "t" * 80), ("s" * 80, "t" * 81), ("ü", "ß")]
+           ("s" * 80, "t" * 80), ("s" * 80, "t" * 81), ("ü", "ß"), ("a__b", "c"), ("a", "b__c")]
     names = [qualified_name(server, tool) for server, tool in odd]
     assert all(OPENAI_NAME.match(name) for name in names), names
     assert len(set(names)) == len(names)

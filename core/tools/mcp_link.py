@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -100,6 +101,10 @@ class _WatchedStream:
 
 def _garbage(exc: Exception) -> str:
     """Words for an item the transport could not parse, quoting what the server wrote."""
+    from core.tools.mcp_stdio import MessageTooLarge
+
+    if isinstance(exc, MessageTooLarge):
+        return str(exc)
     if isinstance(exc, ValidationError):
         errors = exc.errors()
         written = errors[0].get("input") if errors else None
@@ -158,9 +163,13 @@ class Link:
     async def _transport(self, stack: AsyncExitStack) -> Any:
         config = self.config
         if isinstance(config, StdioServer):
+            assert self.stderr is not None
+            if sys.platform != "win32":
+                from core.tools.mcp_stdio import stdio_transport
+
+                return _watched(stdio_transport(config, self.stderr.file), self)
             params = StdioServerParameters(command=config.command, args=list(config.args),
                                            env=dict(config.env) or None, cwd=config.cwd)
-            assert self.stderr is not None
             errlog = cast(Any, self.stderr.file)  # the SDK's hint says TextIO; a fileno is used
             return _watched(stdio_client(params, errlog=errlog), self)
         http = await stack.enter_async_context(

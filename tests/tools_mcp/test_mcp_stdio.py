@@ -86,10 +86,25 @@ def test_non_text_content_is_described_in_words(host: McpHost) -> None:
     assert text.startswith("[image (image/png,") and "bytes" in text
 
 
-def test_a_large_result_arrives_whole(host: McpHost) -> None:
+def test_a_50_mb_result_arrives_whole(host: McpHost) -> None:
+    # The SDK's own stdio reader takes time in the square of a message's length (20 MB: 33 s
+    # here); core/tools/mcp_stdio.py reads in linear time. Truncating is the agent's job.
     huge = by_name(host.specs(["beta"]))["beta__huge"]
-    size = 3 * 1024 * 1024
-    assert host.call(huge, {"n": size}, 20) == "x" * size
+    size = 50 * 1024 * 1024
+    text = host.call(huge, {"n": size}, 60)
+    assert len(text) == size and text == "x" * size
+
+
+def test_a_message_over_the_limit_ends_the_connection_clearly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.tools import mcp_stdio
+
+    monkeypatch.setattr(mcp_stdio, "MAX_MESSAGE_BYTES", 2 * 1024 * 1024)
+    with McpHost({"kit": toolkit("kit")}) as host:
+        huge = by_name(host.specs(["kit"]))["kit__huge"]
+        assert host.call(huge, {"n": 1000}, 10) == "x" * 1000
+        with pytest.raises(McpServerError, match='"kit" .*wrote a message over 2 MB'):
+            host.call(huge, {"n": 3 * 1024 * 1024}, 30)
 
 
 def test_unknown_server_and_tool_names_are_clear(host: McpHost) -> None:

@@ -1,12 +1,14 @@
-"""The MCP host's cost over the raw SDK: a tool call and a server start, over stdio and HTTP.
+"""The MCP host's cost over the raw SDK: a tool call, a server start and a large result, over
+stdio and HTTP.
 
 Glassbox calls MCP tools through McpHost (core/tools/mcp_host.py): a synchronous call from the
 agent's thread, handed to the host's event loop, through the SDK's Client, and back. The
 baseline is the SDK's own `Client` awaited directly in an asyncio program, against the same
 server script (tests/tools_mcp/servers/toolkit.py) started the same way. The figures are
 milliseconds per call (median of rounds of CALLS calls each) and per start (process spawn,
-handshake, tool listing); rounds alternate between the two sides so a burst of load from
-elsewhere falls on both.
+handshake, tool listing) and per 10 MB result (on POSIX the host reads stdio with its own
+linear reader, core/tools/mcp_stdio.py); rounds alternate between the two sides so a burst of
+load from elsewhere falls on both.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bench._stats import figure
 ROUNDS = 7
 CALLS = 50
 STARTS = 5
+LARGE_CHARS = 10 * 1024 * 1024  # one large result; the SDK's stdio reader is quadratic in it
+LARGE_ROUNDS = 3
 TOOLKIT = Path(__file__).resolve().parent.parent / "tests" / "tools_mcp" / "servers" / "toolkit.py"
 
 
@@ -53,6 +57,30 @@ def _raw_start(server: Any) -> float:
             return (time.perf_counter() - began) * 1000
 
     return asyncio.run(main())
+
+
+def _raw_large(server: Any) -> float:
+    """ms for one LARGE_CHARS result through the SDK's Client and its own stdio reader."""
+    from mcp import Client
+
+    async def main() -> float:
+        async with Client(server, cache=None) as client:
+            began = time.perf_counter()
+            result = await client.call_tool("huge", {"n": LARGE_CHARS})
+            assert len(result.content[0].text) == LARGE_CHARS  # type: ignore[union-attr]
+            return (time.perf_counter() - began) * 1000
+
+    return asyncio.run(main())
+
+
+def _host_large(config: Any) -> float:
+    from core.tools.mcp_host import McpHost
+
+    with McpHost({config.name: config}) as host:
+        spec = next(s for s in host.specs([config.name]) if s.name.endswith("__huge"))
+        began = time.perf_counter()
+        assert len(host.call(spec, {"n": LARGE_CHARS}, 300)) == LARGE_CHARS
+        return (time.perf_counter() - began) * 1000
 
 
 def _host_calls(host: Any, spec: Any) -> float:
@@ -120,6 +148,13 @@ def run() -> dict[str, Any]:
         starts_bare.append(_raw_start(raw_stdio))
     rows.append(figure("MCP server start over stdio: spawn, handshake, tools", starts_ours,
                        starts_bare, "the SDK's Client awaited directly"))
+    large_ours: list[float] = []
+    large_bare: list[float] = []
+    for _ in range(LARGE_ROUNDS):
+        large_ours.append(_host_large(stdio))
+        large_bare.append(_raw_large(raw_stdio))
+    rows.append(figure("a 10 MB tool result over stdio", large_ours, large_bare,
+                       "the SDK's Client with its own stdio reader"))
     process, url = _http_server()
     try:
         ours, bare = _compare_calls(HttpServer(name="web", url=url), url)

@@ -153,7 +153,9 @@ class Link:
                 self.ready.cancel()
             raise
         except BaseException as exc:  # the SDK wraps errors in groups; any of them ends it
-            self.error = self.describe_failure(_root(exc))
+            # A loss already described (the server died, then the teardown tripped on it)
+            # keeps its words.
+            self.error = self.error or self.describe_failure(_root(exc))
             if not self.ready.done():
                 self.ready.set_exception(RuntimeError(self.error))
         finally:

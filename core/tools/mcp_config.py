@@ -15,13 +15,12 @@ writes them back), and `"disabled": true` keeps an entry without starting it. VS
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_text_atomic
 from core.config import data_home
 from core.errors import McpServerError
 
@@ -136,17 +135,7 @@ def save_config(config: McpConfig, path: Path | str | None = None) -> Path:
     old file whole. Returns the path written."""
     path = Path(path) if path is not None else app_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".mcp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n")
     return path
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from core.errors import McpServerError, ToolError
+from core.errors import Cancelled, McpServerError, ToolError
 from core.tools.mcp_config import McpConfig, ServerConfig, StdioServer
 from core.tools.types import ToolSpec
 
@@ -32,8 +33,14 @@ DEFAULT_START_TIMEOUT_S = 30.0
 # the sync facade allows this on top of an operation's own timeout before giving up waiting.
 _STOP_S = 10.0
 
+_CANCEL_POLL_S = 0.05  # how soon a set cancel token is seen during a call
+
 State = Literal["stopped", "starting", "ready", "failed"]
 T = TypeVar("T")
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -135,16 +142,17 @@ class McpHost:
         return specs
 
     def call(self, spec: ToolSpec, arguments: dict[str, Any],
-             timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+             timeout_s: float = DEFAULT_TIMEOUT_S, *, cancel: CancelToken | None = None) -> str:
         """Run the tool `spec` names (a name from `specs`, or a server's own tool name with
         source "mcp:SERVER") and return its text. Raises ToolError for a tool's own error
         result and McpServerError when the server crashed, hung past `timeout_s` or wrote
         garbage (it starts again on the next call). A server not running yet is started
-        first, within the host's start timeout, before `timeout_s` begins."""
+        first, within the host's start timeout, before `timeout_s` begins. When `cancel` is
+        set the call is abandoned (the server is told, and stays up) and Cancelled raised."""
         server_name, tool = self._route(spec)
         server = self._server(server_name)
         wait_s = self.start_timeout_s + timeout_s + 2 * _STOP_S
-        return self._run(self._call(server, tool, arguments, timeout_s), wait_s)
+        return self._run(self._call(server, tool, arguments, timeout_s), wait_s, cancel)
 
     # --- lifetime ------------------------------------------------------------------------------
 
@@ -326,16 +334,26 @@ class McpHost:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _run(self, coro: Coroutine[Any, Any, T], wait_s: float) -> T:
+    def _run(self, coro: Coroutine[Any, Any, T], wait_s: float,
+             cancel: CancelToken | None = None) -> T:
         if self._closed:
             coro.close()
             raise McpServerError("The MCP host is closed")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout=wait_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise McpServerError(f"The MCP host gave up waiting after {wait_s:g} s") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                # Without a token one wait does; with one, wake often enough to see it.
+                step = deadline - time.monotonic() if cancel is None else _CANCEL_POLL_S
+                return future.result(timeout=max(0.0, step))
+            except concurrent.futures.TimeoutError:
+                if cancel is not None and cancel.is_set():
+                    future.cancel()  # cancels the task; the SDK tells the server
+                    raise Cancelled("The MCP call was cancelled") from None
+                if time.monotonic() >= deadline:
+                    future.cancel()
+                    raise McpServerError(
+                        f"The MCP host gave up waiting after {wait_s:g} s") from None
 
     def _server(self, name: str) -> _Server:
         try:

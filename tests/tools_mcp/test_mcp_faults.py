@@ -6,6 +6,7 @@ the host goes on (the server starts again on the next call, or on restart)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SERVERS, process_gone, python_server, toolkit
 
-from core.errors import McpServerError
+from core.errors import Cancelled, McpServerError
 from core.tools.mcp_config import StdioServer
 from core.tools.mcp_host import McpHost
 from core.tools.types import ToolSpec
@@ -46,6 +47,19 @@ def test_a_hanging_tool_is_cut_off_by_its_timeout_and_the_host_goes_on(host: Mcp
     assert host.call(tool(host, "add"), {"a": 1, "b": 1}, 10) == "2"
     assert host.status("kit").state == "ready"
     assert process_gone(first_pid) and pid_of(host) != first_pid
+
+
+def test_a_cancelled_call_returns_at_once_and_the_server_stays_up(host: McpHost) -> None:
+    before = pid_of(host)
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        host.call(tool(host, "slow"), {"seconds": 60}, timeout_s=30, cancel=cancel)
+    assert time.monotonic() - began < 5
+    assert host.status("kit").state == "ready"
+    assert host.call(tool(host, "add"), {"a": 3, "b": 4}, 10) == "7"
+    assert pid_of(host) == before  # the same process: no restart was needed
 
 
 def test_a_server_that_dies_mid_call_is_reported_and_restarts(host: McpHost) -> None:

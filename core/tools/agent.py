@@ -236,7 +236,7 @@ class _Run:
                 outcome = ToolOutcome("Cancelled before the tool ran.", ok=False,
                                       error="cancelled")
             else:
-                outcome = self.toolbox.call(name, arguments, self.timeout_s)
+                outcome = self.toolbox.call(name, arguments, self.timeout_s, self.cancel)
         yield CallFinished(call, outcome)
         step = self._record(index, done, shown, started, call, decision, outcome)
         yield StepFinished(step)

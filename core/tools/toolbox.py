@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from core.errors import GlassboxError, McpServerError, ToolError
+from core.errors import Cancelled, GlassboxError, McpServerError, ToolError
 from core.tools.builtins import (
     SEARCH_DOCUMENTS,
     BuiltinTool,
@@ -51,7 +51,8 @@ class ToolHost(Protocol):
 
     def specs(self, servers: Sequence[str]) -> list[ToolSpec]: ...
 
-    def call(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float) -> str: ...
+    def call(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float,
+             *, cancel: threading.Event | None = None) -> str: ...
 
 
 def suspicious_passages(text: str) -> tuple[str, ...]:
@@ -136,9 +137,11 @@ class Toolbox:
         return local.spec if local is not None else self._mcp_specs().get(name)
 
     def call(self, name: str, arguments: dict[str, Any],
-             timeout_s: float = DEFAULT_TIMEOUT_S) -> ToolOutcome:
+             timeout_s: float = DEFAULT_TIMEOUT_S, cancel: threading.Event | None = None
+             ) -> ToolOutcome:
         """Run the tool; every failure is an outcome whose text tells the model what went
-        wrong (ok False, `error` the same message for the person)."""
+        wrong (ok False, `error` the same message for the person). `cancel` abandons an MCP
+        call at once (the host tells the server)."""
         started = time.perf_counter()
         spec = self.spec(name)
         if spec is None:
@@ -148,7 +151,9 @@ class Toolbox:
         if problem is not None:
             return _failed(problem, started)
         try:
-            text = self._run(spec, arguments, timeout_s)
+            text = self._run(spec, arguments, timeout_s, cancel)
+        except Cancelled:
+            return _failed("cancelled", started)
         except ToolError as exc:
             return _failed(str(exc), started)
         except Exception as exc:  # noqa: BLE001 - a tool's own bug must not end the chat
@@ -159,7 +164,8 @@ class Toolbox:
                            elapsed_s=time.perf_counter() - started,
                            suspicious=suspicious_passages(shown))
 
-    def _run(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float) -> str:
+    def _run(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float,
+             cancel: threading.Event | None) -> str:
         local = self._local.get(spec.name)
         if local is not None:
             return _with_timeout(lambda: local.run(arguments), spec.name, timeout_s, timeout_s)
@@ -168,7 +174,8 @@ class Toolbox:
             raise McpServerError(f"No MCP host is running for the tool {spec.name}.")
         # The host times its own calls (a server's start comes before `timeout_s` begins)
         # and stops a server that hangs; a thread here would only leave it running.
-        text = host.call(spec, arguments, timeout_s)
+        text = host.call(spec, arguments, timeout_s) if cancel is None else \
+            host.call(spec, arguments, timeout_s, cancel=cancel)
         if not isinstance(text, str):
             raise ToolError(f"The tool {spec.name} returned {type(text).__name__}, not text.")
         return text

@@ -3,6 +3,7 @@ MCP tools through any host with specs() and call(); and the protocol's plans and
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,8 @@ class FakeHost:
                                  "required": ["city"]}, source=f"mcp:{server}"))
         return out
 
-    def call(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float) -> str:
+    def call(self, spec: ToolSpec, arguments: dict[str, Any], timeout_s: float,
+             *, cancel: threading.Event | None = None) -> str:
         self.calls.append((spec.name, arguments))
         if arguments["city"] == "Atlantis":
             raise McpServerError("The MCP server 'forecast' crashed during the call.")

@@ -160,9 +160,11 @@ class _Run:
                 else:
                     final_text = done.text
                     if index >= self.max_steps:
+                        calls = f"{self.max_steps} tool call" + (
+                            "s" if self.max_steps != 1 else "")
                         stop, error = "step_limit", (
-                            f"The model kept calling tools and was stopped at the step limit "
-                            f"({self.max_steps} calls); it answered with the results so far.")
+                            f"The step limit ({calls}) was reached: the model had to answer "
+                            "with the results so far.")
                 break
             name, arguments = parsed
             yield from self._call_step(index, done, shown, step_started, name, arguments)

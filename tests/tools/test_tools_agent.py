@@ -82,7 +82,7 @@ def test_a_loop_of_calls_stops_at_the_step_limit_and_always_allowed_is_not_asked
     trace = finished(events)
     assert [s.call is not None for s in trace.steps] == [True, True, False]
     assert trace.stop == "step_limit"
-    assert trace.error is not None and "step limit (2 calls)" in trace.error
+    assert trace.error is not None and "The step limit (2 tool calls) was reached" in trace.error
     decided = [e for e in events if isinstance(e, CallDecided)]
     assert [(d.decision, d.asked) for d in decided] == [("allow_always", True),
                                                         ("allow_always", False)]

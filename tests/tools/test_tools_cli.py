@@ -37,7 +37,7 @@ def test_yes_and_json_carry_each_step() -> None:
         expected = f"Error: {exc}"
     assert first["result"]["text"] == expected
     assert "call" not in last and data["text"] == last["output"]
-    assert data["stop"] == "step_limit" and "step limit (1 calls)" in data["error"]
+    assert data["stop"] == "step_limit" and "step limit (1 tool call)" in data["error"]
 
 
 def test_the_terminal_asks_and_a_denial_is_told_to_the_model(tmp_path: Path) -> None:
@@ -49,9 +49,8 @@ def test_the_terminal_asks_and_a_denial_is_told_to_the_model(tmp_path: Path) -> 
     assert "The model wants to call read_file (builtin) with {\"path\": " in result.stderr
     # "maybe" is not an answer: asked again, then denied.
     assert result.stderr.count("Allow [o]nce, [a]lways for this tool, or [d]eny?") == 2
-    assert "  denied" in result.stderr and "← Error: The user denied" in result.stderr
-    assert "step limit" in result.stderr
-    assert result.stdout.strip()  # the answer, on standard output
+    assert "  denied\n← The user denied the call of read_file." in result.stderr
+    assert "The step limit (1 tool call) was reached" in result.stderr
 
 
 def test_the_terminal_allows_once_and_the_file_is_read(tmp_path: Path) -> None:

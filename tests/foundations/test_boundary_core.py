@@ -78,7 +78,8 @@ def test_a_step_reports_weight_moves_and_the_grid() -> None:
     assert [m.shape for m in grid.neurons] == [(NEURON_MAPS_PER_LAYER, 24, 24)] * 2
     assert start.grid is not None and not np.allclose(start.grid.probabilities,
                                                       grid.probabilities)
-    assert trainer.step().grid is None
+    later = trainer.step()
+    assert isinstance(later, TrainStep) and later.grid is None
 
 
 def test_a_diverging_learning_rate_stops_with_an_explanation() -> None:

@@ -22,22 +22,28 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import FoundationsError
+from core.foundations.boundary_types import (
+    ACTIVATIONS,
+    DEFAULT_STEPS,
+    GRID_SIZE,
+    NEURON_MAPS_PER_LAYER,
+    OPTIMIZERS,
+    BoundaryEvent,
+    BoundaryGrid,
+    NetworkSettings,
+    TrainingStopped,
+    TrainStep,
+)
 from core.foundations.datasets2d import Dataset2D
 
 if TYPE_CHECKING:
     import torch
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-OPTIMIZERS = ("adam", "sgd")
-DEFAULT_STEPS = 300
-GRID_SIZE = 60
-NEURON_MAPS_PER_LAYER = 16  # small multiples beyond this are too small to read
 # A binary cross-entropy this large means the logits are thousands of units on the wrong
 # side: the weights are running away even while the numbers are still finite.
 DIVERGED_LOSS = 1e4
@@ -45,66 +51,6 @@ DIVERGED_LOSS = 1e4
 # taken before each step to measure how far it moved.
 _BYTES_PER_WEIGHT = 5 * 4
 _FALLBACK_BUDGET = 4 * 1024**3  # where the system will not say how much memory is free
-
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    """The network and how it learns. `hidden_layers` may be 0 (a single linear boundary)."""
-
-    hidden_layers: int = 2
-    width: int = 8
-    activation: str = "tanh"
-    optimizer: str = "adam"
-    learning_rate: float = 0.03
-    batch_size: int = 32
-    seed: int = 0
-
-    def layer_sizes(self) -> list[int]:
-        """Sizes from the 2 inputs through each hidden layer to the 1 output logit."""
-        return [2] + [self.width] * self.hidden_layers + [1]
-
-    def parameter_count(self) -> int:
-        sizes = self.layer_sizes()
-        return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
-
-
-@dataclass(frozen=True)
-class BoundaryGrid:
-    """The network over an n x n grid covering the data: `probabilities[row, col]` is
-    P(class 1) at (xs[col], ys[row]); `neurons[layer]` holds that hidden layer's first
-    neurons' activations, shape (k, n, n)."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-    probabilities: np.ndarray
-    neurons: tuple[np.ndarray, ...]
-
-
-@dataclass(frozen=True)
-class TrainStep:
-    """The state after `step` gradient steps (0: the untrained network). `loss` is the mean
-    binary cross-entropy over the whole training set; `weight_moves[i]` the norm of the change
-    of layer i's weights and bias in this step (0 for step 0)."""
-
-    step: int
-    loss: float
-    test_loss: float
-    train_accuracy: float
-    test_accuracy: float
-    weight_moves: tuple[float, ...]
-    grid: BoundaryGrid | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class TrainingStopped:
-    """Training cannot go on (the loss diverged): `message` says why and what to change."""
-
-    step: int
-    loss: float
-    message: str
-
-
-BoundaryEvent = TrainStep | TrainingStopped
 
 
 def estimate_bytes(settings: NetworkSettings, points: int, grid_size: int = GRID_SIZE) -> int:
@@ -157,6 +103,11 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:,.1f} {unit}"
     return f"{n / 1e3:,.0f} KB"
+
+
+__all__ = ["ACTIVATIONS", "DEFAULT_STEPS", "GRID_SIZE", "NEURON_MAPS_PER_LAYER", "OPTIMIZERS",
+           "BoundaryEvent", "BoundaryGrid", "BoundaryTrainer", "NetworkSettings",
+           "TrainStep", "TrainingStopped", "check_settings", "estimate_bytes", "train"]
 
 
 class BoundaryTrainer:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import FoundationsError
+from core.foundations.boundary_types import DATASETS, DEFAULT_NOISE, DEFAULT_POINTS
 
-DATASETS = ("moons", "circles", "xor", "spirals")
-DEFAULT_POINTS = 200
-DEFAULT_NOISE = 0.1
+__all__ = ["DATASETS", "DEFAULT_NOISE", "DEFAULT_POINTS", "Dataset2D", "from_points", "make_dataset"]
+
 DEFAULT_TEST_FRACTION = 0.3
 # A model cannot be scored on points it never sees, nor trained on none.
 _MIN_PER_PART = 1

@@ -15,7 +15,8 @@ import numpy as np
 from core.errors import FoundationsError
 from core.foundations.boundary_types import DATASETS, DEFAULT_NOISE, DEFAULT_POINTS
 
-__all__ = ["DATASETS", "DEFAULT_NOISE", "DEFAULT_POINTS", "Dataset2D", "from_points", "make_dataset"]
+__all__ = ["DATASETS", "DEFAULT_NOISE", "DEFAULT_POINTS", "Dataset2D", "from_points",
+           "make_dataset"]
 
 DEFAULT_TEST_FRACTION = 0.3
 # A model cannot be scored on points it never sees, nor trained on none.

@@ -38,6 +38,7 @@ from ui.theme import style_widget
 
 if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
     from core.api import ChatMessage
+    from desktop.boundary_controller import BoundaryController
     from desktop.chat_controller import ChatController
     from desktop.compare_controller import CompareController
     from desktop.database_controller import DatabaseController
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self.maps_controller: EmbeddingMapsController | None = None
         self.quant_lab_controller: QuantLabController | None = None
         self.finetune_controller: FinetuneController | None = None
+        self.boundary_controller: BoundaryController | None = None
         self.models: ModelController | None = None
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
@@ -351,6 +353,9 @@ class MainWindow(QMainWindow):
             set_adapter_scale=lambda adapter, scale: models.set_lora_scales({adapter: scale}),
             needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.finetune_controller.on_model_loaded)
+        from desktop.boundary_controller import BoundaryController
+
+        self.boundary_controller = BoundaryController(self.learn.boundary, self.show_error, self)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -407,6 +412,8 @@ class MainWindow(QMainWindow):
         self.maps_controller.start()
         self.quant_lab_controller.start()
         self.finetune_controller.start()
+        if self.boundary_controller is not None:
+            self.boundary_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
         self.evals.start()
 

@@ -39,6 +39,7 @@ from core.foundations.boundary_types import (
     TrainingStopped,
     TrainStep,
 )
+from core.foundations.contour import contour_segments
 from core.foundations.datasets2d import Dataset2D
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ class BoundaryTrainer:
                     maps.append(h[:, :k].T.reshape(k, n, n).numpy().copy())
             logits = self._layers[-1](h).reshape(n, n)
             probs = torch.sigmoid(logits).numpy().copy()
-        return BoundaryGrid(xs, ys, probs, tuple(maps))
+        return BoundaryGrid(xs, ys, probs, tuple(maps), contour_segments(probs, xs, ys, 0.5))
 
     # -- inside ---------------------------------------------------------------------------------
     def _next_batch(self) -> torch.Tensor:

@@ -46,12 +46,13 @@ class NetworkSettings:
 class BoundaryGrid:
     """The network over an n x n grid covering the data: `probabilities[row, col]` is
     P(class 1) at (xs[col], ys[row]); `neurons[layer]` holds that hidden layer's first
-    neurons' activations, shape (k, n, n)."""
+    neurons' activations, shape (k, n, n); `boundary` the line the classes meet on."""
 
     xs: np.ndarray
     ys: np.ndarray
     probabilities: np.ndarray
     neurons: tuple[np.ndarray, ...]
+    boundary: np.ndarray  # where P = 0.5: segments, shape (m, 2, 2) as [[x0, y0], [x1, y1]]
 
 
 @dataclass(frozen=True)

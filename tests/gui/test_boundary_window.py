@@ -19,7 +19,7 @@ def test_boundary_playground_steps_and_plays_in_the_window(qtbot: QtBot,
     qtbot.waitUntil(lambda: panel.plot.images_shown > 0, timeout=WAIT_MS)
     panel.step_button.click()
     qtbot.waitUntil(lambda: panel.step_label.text() == "step 1", timeout=WAIT_MS)
-    assert "test accuracy" in panel.accuracy_label.text()
+    assert "accuracy: train" in panel.accuracy_label.text() and "%" in panel.accuracy_label.text()
     panel.play_button.click()
     qtbot.waitUntil(lambda: len(panel.loss.steps) > 20, timeout=WAIT_MS)
     # Closing the window while it trains stops the thread (the fixture checks none is left).

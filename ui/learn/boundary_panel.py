@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -56,11 +57,16 @@ class BoundaryPanel(QWidget):
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("A fresh, untrained network with these settings")
         self.step_label = QLabel("step 0")
-        self.accuracy_label = QLabel("train accuracy —   test accuracy —")
-        self.loss_label = QLabel("loss —")
+        self.accuracy_label = QLabel("accuracy: —")
+        self.loss_label = QLabel("loss: —")
         self.moves_label = QLabel("Press Step to see how far each layer's weights move in "
                                   "one step.")
         self.moves_label.setWordWrap(True)
+        # Text that changes every frame must not resize the layout: a resize repaints every
+        # plot in the panel (the largest cost a frame could have on the GUI thread).
+        for label in (self.step_label, self.accuracy_label, self.loss_label, self.moves_label):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.moves_label.setMinimumHeight(2 * self.moves_label.fontMetrics().lineSpacing())
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.hide()
@@ -113,6 +119,7 @@ class BoundaryPanel(QWidget):
         right = QWidget()
         stats = QVBoxLayout(right)
         stats.setContentsMargins(0, 0, 0, 0)
+        right.setMinimumWidth(280)  # the labels below do not size it (they change per frame)
         for label in (self.step_label, self.accuracy_label, self.loss_label):
             stats.addWidget(label)
         stats.addWidget(self.loss, 3)
@@ -160,21 +167,22 @@ class BoundaryPanel(QWidget):
         if not steps:
             return
         last = steps[-1]
-        self.loss.add([(s.step, s.loss, s.test_loss) for s in steps if s.step > 0])
+        self.loss.add([(s.step, s.loss, s.test_loss) for s in steps if s.step > 0],
+                      now=not self.pause_button.isEnabled())  # throttled while playing
         self.step_label.setText(f"step {last.step:,}")
-        self.accuracy_label.setText(f"train accuracy {last.train_accuracy:.1%}   "
-                                    f"test accuracy {last.test_accuracy:.1%}")
-        self.loss_label.setText(f"loss {last.loss:.4f} (training)   {last.test_loss:.4f} (test)")
+        self.accuracy_label.setText(f"accuracy: train {last.train_accuracy:.1%} · "
+                                    f"test {last.test_accuracy:.1%}")
+        self.loss_label.setText(f"loss: train {last.loss:.4f} · test {last.test_loss:.4f}")
         if last.step > 0:
             self.moves_label.setText(_moves(last.weight_moves))
         grids = [s.grid for s in steps if s.grid is not None]
         if grids:
-            self.plot.show_probabilities(grids[-1].probabilities)
+            self.plot.show_probabilities(grids[-1].probabilities, grids[-1].boundary)
             self.neurons.show_maps(grids[-1].neurons)
         self.set_trainable(True)
 
     def show_stopped(self, message: str, loss: float) -> None:
-        self.loss_label.setText(f"loss {loss:g} (training)")
+        self.loss_label.setText(f"loss: train {loss:g}")
         self.show_message(message)
         self.set_playing(False)
         self.step_button.setEnabled(False)
@@ -185,6 +193,8 @@ class BoundaryPanel(QWidget):
         self.message.setVisible(bool(text))
 
     def set_playing(self, playing: bool) -> None:
+        if not playing:
+            self.loss.flush()  # the last points, held back by the throttle
         self.play_button.setEnabled(not playing)
         self.step_button.setEnabled(not playing)
         self.pause_button.setEnabled(playing)

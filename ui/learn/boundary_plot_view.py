@@ -39,14 +39,18 @@ class BoundaryPlotView(LazyPlotView):
             plot.setAspectLocked(True)
             plot.setMouseEnabled(x=False, y=False)  # a click adds a point; no panning
             plot.hideButtons()
+            # Positions on this plane mean nothing in themselves, and axes would be repainted
+            # with every boundary frame: leave them out.
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
             self._image = pg.ImageItem(axisOrder="row-major")
             self._image.setLookupTable(diverging_lut())
             self._image.setLevels((0.0, 1.0))
             plot.addItem(self._image)
-            # The boundary itself, where P(blue) = 0.5: drawn, so it reads as a line even
-            # while the network is still unsure and the colours on both sides are pale.
-            self._line = pg.IsocurveItem(level=0.5, pen=pg.mkPen("#202020", width=2))
-            self._line.setParentItem(self._image)
+            # The boundary itself, where P(blue) = 0.5 (traced by the core): drawn, so it
+            # reads as a line even while the network is unsure and both sides are pale.
+            self._line = pg.PlotDataItem(pen=pg.mkPen("#202020", width=2), connect="pairs")
+            plot.addItem(self._line)
             self._train = pg.ScatterPlotItem(size=8, pen=pg.mkPen("w", width=1))
             self._test = pg.ScatterPlotItem(size=10, symbol="t1", pen=pg.mkPen("k", width=1))
             plot.addItem(self._train)
@@ -62,27 +66,29 @@ class BoundaryPlotView(LazyPlotView):
         train.setData(pos=train_x, brush=[QColor(CLASS_COLORS[int(c)]) for c in train_y])
         test.setData(pos=test_x, brush=[QColor(CLASS_COLORS[int(c)]) for c in test_y])
         image.clear()
-        self._line.setData(None)
+        self._line.setData([], [])
         self.fit(0.02, bounds)
 
     def show_empty(self, points: list[tuple[float, float, int]]) -> None:
         """The user's points before they make a dataset (fewer than two of a class)."""
         _, train, test = self._items()
         self._image.clear()
-        self._line.setData(None)
+        self._line.setData([], [])
         self.bounds = _EMPTY_BOUNDS
         train.setData(pos=[(x, y) for x, y, _ in points],
                       brush=[QColor(CLASS_COLORS[c]) for _, _, c in points])
         test.setData(pos=[])
         self.fit(0.02, self.bounds)
 
-    def show_probabilities(self, probabilities: Any) -> None:
-        """P(class 1) on the n x n grid over `bounds` (row 0 at the bottom)."""
+    def show_probabilities(self, probabilities: Any, boundary: Any) -> None:
+        """P(class 1) on the n x n grid over `bounds` (row 0 at the bottom), and the
+        boundary line as (m, 2, 2) segments."""
         image, _, _ = self._items()
         x0, x1, y0, y1 = self.bounds
         image.setImage(probabilities, autoLevels=False, levels=(0.0, 1.0))
         image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self._line.setData(probabilities.T)  # the curve is traced in (column, row) order
+        points = boundary.reshape(-1, 2)
+        self._line.setData(points[:, 0], points[:, 1])
         self.images_shown += 1
 
     def _on_click(self, event: Any) -> None:

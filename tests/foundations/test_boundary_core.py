@@ -19,6 +19,7 @@ from core.foundations.boundary import (
     estimate_bytes,
     train,
 )
+from core.foundations.contour import contour_segments
 from core.foundations.datasets2d import DATASETS, from_points, make_dataset
 
 
@@ -120,3 +121,16 @@ def test_a_network_too_big_for_memory_is_refused_with_the_estimate() -> None:
         BoundaryTrainer(make_dataset("moons"), huge)
     with pytest.raises(FoundationsError, match="activation"):
         BoundaryTrainer(make_dataset("moons"), NetworkSettings(activation="gelu"))
+
+
+def test_the_boundary_line_is_where_the_probability_crosses_one_half() -> None:
+    xs = np.linspace(-1.0, 1.0, 21)
+    ys = np.linspace(-2.0, 2.0, 41)
+    gx, gy = np.meshgrid(xs, ys)
+    line = contour_segments(gx - 0.33, xs, ys, 0.0)  # a vertical line at x = 0.33
+    assert line.shape == (40, 2, 2) and np.allclose(line[..., 0], 0.33, atol=1e-6)
+    circle = contour_segments(np.hypot(gx, gy), xs, ys, 0.8)
+    assert np.allclose(np.hypot(circle[..., 0], circle[..., 1]), 0.8, atol=0.01)
+    assert contour_segments(np.ones((5, 5)), xs[:5], ys[:5]).shape == (0, 2, 2)
+    trained = BoundaryTrainer(make_dataset("moons", points=60), grid_size=30).grid()
+    assert len(trained.boundary) > 0  # an untrained network still splits the plane somewhere

@@ -173,6 +173,8 @@ class BoundaryController(QObject):
               stopped: TrainingStopped | None) -> None:
         if generation != self._generation:
             return  # a frame of a network that was replaced since
+        if stopped is not None and stopped.state is not None:
+            steps = [*steps, stopped.state]  # the step that blew up, on the curve
         self._panel.show_steps(steps)
         if stopped is not None:
             self._panel.show_stopped(stopped.message, stopped.loss)

@@ -246,7 +246,7 @@ class BoundaryTrainer:
             f"Training stopped at step {event.step}: the loss diverged ({shown}). With a "
             f"learning rate of {lr:g} each step overshoots so far that the weights run away "
             f"instead of settling. Lower the learning rate (try {lr / 10:g} or less) and "
-            "start again.")
+            "start again.", event)
         return self.stopped
 
 

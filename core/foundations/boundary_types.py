@@ -77,6 +77,7 @@ class TrainingStopped:
     step: int
     loss: float
     message: str
+    state: TrainStep | None = field(default=None, compare=False)  # the step it diverged on
 
 
 BoundaryEvent = TrainStep | TrainingStopped

@@ -92,6 +92,7 @@ def test_a_diverging_learning_rate_stops_with_an_explanation() -> None:
     assert not math.isfinite(stop.loss) or stop.loss > 1e4
     assert "diverged" in stop.message and "Lower the learning rate" in stop.message
     assert "1e+09" in stop.message
+    assert stop.state is not None and stop.state.step == stop.step
 
 
 def test_cancel_stops_the_iterator() -> None:

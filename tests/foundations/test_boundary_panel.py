@@ -85,6 +85,7 @@ def test_a_diverging_learning_rate_stops_with_the_explanation(qtbot: QtBot,
     assert panel.message.isVisibleTo(panel) and "Lower the learning rate" in \
         panel.message.text()
     assert not panel.play_button.isEnabled() and not panel.step_button.isEnabled()
+    assert "diverged" in panel.loss_label.text() and panel.loss.steps  # the blow-up is shown
     panel.reset_button.click()  # Reset with a sane rate trains again
     panel.settings.set_learning_rate(0.03)
     qtbot.waitUntil(lambda: panel.step_button.isEnabled() and not panel.message.isVisible(),

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 _INTRO = ("A small network learns to tell orange points from blue ones. The background is its "
           "answer at each place: the line where the colours meet is its decision boundary.")
 
+_MOVES_HINT = "Press Step to see how far each layer's weights move in one step."
+
 
 class BoundaryPanel(QWidget):
     first_shown = Signal()  # the controller builds the first network then, not at start-up
@@ -59,8 +61,7 @@ class BoundaryPanel(QWidget):
         self.step_label = QLabel("step 0")
         self.accuracy_label = QLabel("accuracy: —")
         self.loss_label = QLabel("loss: —")
-        self.moves_label = QLabel("Press Step to see how far each layer's weights move in "
-                                  "one step.")
+        self.moves_label = QLabel(_MOVES_HINT)
         self.moves_label.setWordWrap(True)
         # Text that changes every frame must not resize the layout: a resize repaints every
         # plot in the panel (the largest cost a frame could have on the GUI thread).
@@ -150,6 +151,7 @@ class BoundaryPanel(QWidget):
         self.plot.show_points(train_x, train_y, test_x, test_y, bounds)
         self.loss.reset()
         self.neurons.clear()
+        self.moves_label.setText(_MOVES_HINT)
         self.show_message("")
 
     def show_user_points(self, points: list[tuple[float, float, int]], why: str) -> None:
@@ -182,7 +184,7 @@ class BoundaryPanel(QWidget):
         self.set_trainable(True)
 
     def show_stopped(self, message: str, loss: float) -> None:
-        self.loss_label.setText(f"loss: train {loss:g}")
+        self.loss_label.setText(f"loss: train {loss:g} (diverged)")
         self.show_message(message)
         self.set_playing(False)
         self.step_button.setEnabled(False)

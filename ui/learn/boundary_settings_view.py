@@ -80,7 +80,7 @@ class BoundarySettingsView(QWidget):
         for rate in LEARNING_RATES:
             self.rate_box.addItem(f"{rate:g}", rate)
         self.rate_box.setCurrentIndex(LEARNING_RATES.index(net.learning_rate))
-        self.rate_box.setToolTip("Too large and the loss diverges: try 100 with SGD")
+        self.rate_box.setToolTip("Too large and the loss diverges: try 1e9 with SGD")
         form.addRow("Learning rate", self.rate_box)
         self.batch_box = _spin(1, 512, net.batch_size)
         form.addRow("Batch size", self.batch_box)

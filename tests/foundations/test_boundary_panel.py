@@ -46,6 +46,7 @@ def test_step_redraws_the_boundary_and_the_accuracy(qtbot: QtBot, playground: tu
     assert panel.moves_label.text().startswith("layer 1: ") and "output: " in \
         panel.moves_label.text()
     assert panel.neurons.shape == [8, 8]  # two hidden layers of 8 neurons, a map each
+    assert panel.loss.steps == [1]
     assert errors == []
 
 
@@ -67,7 +68,8 @@ def test_play_then_pause_while_the_gui_keeps_ticking(qtbot: QtBot, playground: t
     assert beats_while_training > 10  # the event loop ran while the network trained
     assert panel.play_button.isEnabled() and not panel.pause_button.isEnabled()
     paused_at = _step(panel)
-    assert len(panel.loss.steps) == paused_at  # every step reached the curve
+    assert panel.loss.steps == list(range(1, paused_at + 1))  # every step reached the curve
+    assert panel.loss.draws < paused_at  # redrawn a few times a second, not every step
     qtbot.wait(300)
     assert _step(panel) == paused_at  # paused means paused
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color
 
 _REDRAW_S = 0.2
+_LATER_MS = 60
 
 
 class BoundaryLossView(LazyPlotView):
@@ -28,6 +29,9 @@ class BoundaryLossView(LazyPlotView):
         self._range = (0, 0.0)
         self._drawn_at = 0.0
         self.draws = 0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self.flush)
         self.setMinimumHeight(160)
 
     def _items(self) -> tuple[Any, Any]:
@@ -59,10 +63,14 @@ class BoundaryLossView(LazyPlotView):
                 self.train_loss.append(loss)
                 self.test_loss.append(test if test == test and abs(test) != float("inf")
                                       else loss)
-        if now or time.monotonic() - self._drawn_at >= _REDRAW_S:
+        if now:
             self.flush()
+        elif not self._later.isActive() and time.monotonic() - self._drawn_at >= _REDRAW_S:
+            # A pass of its own, after the boundary's: two short stalls, not one long one.
+            self._later.start(_LATER_MS)
 
     def flush(self) -> None:
+        self._later.stop()
         if not self.steps:
             return
         self._drawn_at = time.monotonic()

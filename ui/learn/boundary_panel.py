@@ -7,9 +7,9 @@ moved; Play trains until Pause; Reset starts a fresh network with the settings s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _INTRO = ("A small network learns to tell orange points from blue ones. The background is its "
           "answer at each place: the line where the colours meet is its decision boundary.")
 
+_MAPS_LATER_MS = 30
 _MOVES_HINT = "Press Step to see how far each layer's weights move in one step."
 
 
@@ -72,6 +73,10 @@ class BoundaryPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.hide()
         self._shown_once = False
+        self._maps: tuple[Any, ...] | None = None  # neuron maps not drawn yet
+        self._maps_timer = QTimer(self)
+        self._maps_timer.setSingleShot(True)
+        self._maps_timer.timeout.connect(self._show_maps)
         self.pause_button.setEnabled(False)
         self._build()
         self.step_button.clicked.connect(self.step_requested)
@@ -150,6 +155,8 @@ class BoundaryPanel(QWidget):
         """A fresh network on these points: the history is cleared."""
         self.plot.show_points(train_x, train_y, test_x, test_y, bounds)
         self.loss.reset()
+        self._maps = None
+        self._maps_timer.stop()
         self.neurons.clear()
         self.moves_label.setText(_MOVES_HINT)
         self.show_message("")
@@ -180,8 +187,20 @@ class BoundaryPanel(QWidget):
         grids = [s.grid for s in steps if s.grid is not None]
         if grids:
             self.plot.show_probabilities(grids[-1].probabilities, grids[-1].boundary)
-            self.neurons.show_maps(grids[-1].neurons)
+            self._maps = grids[-1].neurons
+            if not self.pause_button.isEnabled():
+                self._show_maps()
+            elif not self._maps_timer.isActive():
+                # While playing, the maps are painted in a pass of their own, a moment after
+                # the boundary: two short stalls of the GUI thread rather than one long one.
+                self._maps_timer.start(_MAPS_LATER_MS)
         self.set_trainable(True)
+
+    def _show_maps(self) -> None:
+        self._maps_timer.stop()
+        if self._maps is not None:
+            self.neurons.show_maps(self._maps)
+            self._maps = None
 
     def show_stopped(self, message: str, loss: float) -> None:
         self.loss_label.setText(f"loss: train {loss:g} (diverged)")
@@ -197,6 +216,7 @@ class BoundaryPanel(QWidget):
     def set_playing(self, playing: bool) -> None:
         if not playing:
             self.loss.flush()  # the last points, held back by the throttle
+            self._show_maps()
         self.play_button.setEnabled(not playing)
         self.step_button.setEnabled(not playing)
         self.pause_button.setEnabled(playing)
@@ -212,4 +232,4 @@ class BoundaryPanel(QWidget):
 
 def _moves(moves: tuple[float, ...]) -> str:
     names = [f"layer {i + 1}" for i in range(len(moves) - 1)] + ["output"]
-    return "   ".join(f"{name}: {move:.4f}" for name, move in zip(names, moves, strict=True))
+    return "   ".join(f"{name}: {move:.4g}" for name, move in zip(names, moves, strict=True))

@@ -60,12 +60,14 @@ def test_play_then_pause_while_the_gui_keeps_ticking(qtbot: QtBot, playground: t
     heartbeat.start()
     panel.play_button.click()
     assert controller.playing and panel.pause_button.isEnabled()
-    qtbot.waitUntil(lambda: _step(panel) >= 40, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _step(panel) >= 100, timeout=WAIT_MS)  # a second or more
     beats_while_training = ticks[0]
     panel.pause_button.click()
     qtbot.waitUntil(lambda: not controller.playing, timeout=WAIT_MS)
     heartbeat.stop()
-    assert beats_while_training > 10  # the event loop ran while the network trained
+    # The event loop kept running while the network trained (about 200 beats on an idle
+    # machine; a frozen loop would give one or two).
+    assert beats_while_training > 5
     assert panel.play_button.isEnabled() and not panel.pause_button.isEnabled()
     paused_at = _step(panel)
     assert panel.loss.steps == list(range(1, paused_at + 1))  # every step reached the curve

@@ -53,9 +53,17 @@ def _plain_box(lines: int) -> QPlainTextEdit:
     box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
     box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
     box.setTabChangesFocus(True)
-    line = box.fontMetrics().lineSpacing()
-    box.setMaximumHeight(line * lines + 12)
+    fit_height(box, "", lines)
     return box
+
+
+def fit_height(box: QPlainTextEdit | QTextEdit, text: str, max_lines: int) -> None:
+    """Give a read-only box the height of its text (wrapped lines estimated), at most
+    `max_lines`: a two-line result should not sit in an eight-line well."""
+    metrics = box.fontMetrics()
+    columns = max(20, (box.viewport().width() or 600) // max(1, metrics.averageCharWidth()))
+    lines = sum(1 + len(line) // columns for line in text.split("\n"))
+    box.setFixedHeight(metrics.lineSpacing() * max(1, min(lines, max_lines)) + 14)
 
 
 def mark_passages(box: QPlainTextEdit, passages: tuple[str, ...]) -> int:
@@ -113,8 +121,10 @@ class ToolCallCardView(QFrame):
         self.arguments = _plain_box(_MAX_LINES)
         self.arguments.setAccessibleName("Arguments")
         self.arguments.setPlainText(pretty_arguments(call.arguments))
+        fit_height(self.arguments, self.arguments.toPlainText(), _MAX_LINES)
         self.allow_button = QPushButton("Allow once")
         self.allow_button.setToolTip("Run this call (Enter)")
+        self.allow_button.setDefault(True)  # drawn as the main answer
         self.always_button = QPushButton("Always for this chat")
         self.always_button.setToolTip(f"Run it, and run {call.name} in this chat without "
                                       "asking again")
@@ -208,6 +218,7 @@ class ToolCallCardView(QFrame):
         if outcome.denied:
             return
         self.result.setPlainText(outcome.text)
+        fit_height(self.result, outcome.text, _MAX_LINES)
         self.result_label.show()
         self.result.show()
         if outcome.truncated:

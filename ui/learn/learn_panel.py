@@ -1,5 +1,5 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab and the fine-tune lab; one tab each."""
+anatomy, the quantization lab, the fine-tune lab and the agent trace; one tab each."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabW
 
 from core.api import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
+from ui.learn.agent_trace_panel import AgentTracePanel
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
@@ -47,6 +48,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.agent_trace = AgentTracePanel()
+        self.addTab(self.agent_trace, "Agent trace")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -129,3 +132,7 @@ class LearnPanel(QTabWidget):
     def show_finetune(self) -> FinetunePanel:
         self.setCurrentWidget(self.finetune)
         return self.finetune
+
+    def show_agent_trace(self) -> AgentTracePanel:
+        self.setCurrentWidget(self.agent_trace)
+        return self.agent_trace

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QTextBrowser, QTextEdit
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QTextBrowser, QTextEdit
 from pytestqt.qtbot import QtBot
 
-from core.tools.types import ToolCall, ToolOutcome, ToolSpec
+from core.tools.types import ChatTools, ToolCall, ToolOutcome, ToolSpec
 from desktop.tools_consent import ConsentBroker
 from ui.tool_call_card_view import SUSPICIOUS_NOTE, ToolCallCardView
 from ui.tool_cards_view import ToolCardsView
+from ui.tools_picker_view import ToolsPick, ToolsPickerDialog
 
 CALC = ToolSpec("calculator", "Evaluate an arithmetic expression.",
                 {"type": "object", "properties": {"expression": {"type": "string"}},
@@ -188,3 +190,57 @@ def test_broker_release_answers_deny(qtbot: QtBot) -> None:
     broker.reset()
     assert not broker.released
     QApplication.processEvents()
+
+
+# -- the picker: a chat's tools -------------------------------------------------------------
+def _picker(qtbot: QtBot, folder: str = "") -> ToolsPickerDialog:
+    from desktop.tools_wiring import BUILTINS
+
+    dialog = ToolsPickerDialog(BUILTINS, ask_folder=lambda _parent: folder or None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_picker_starts_with_every_tool_off(qtbot: QtBot) -> None:
+    dialog = _picker(qtbot)
+    pick = dialog.pick()
+    assert pick.tools == ChatTools() and not pick.tools.enabled
+    assert pick.tool_choice == "auto" and pick.max_steps == 5
+    assert not dialog.folder_group.isEnabled()  # no file tool, no folders to pick
+    assert dialog.no_servers.isVisible()
+
+
+def test_picker_returns_the_chats_tools(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = _picker(qtbot, str(tmp_path))
+    dialog.set_servers(["weather", "files"])
+    dialog.builtin_boxes["calculator"].setChecked(True)
+    dialog.builtin_boxes["read_file"].setChecked(True)
+    assert dialog.folder_group.isEnabled()
+    assert "without one" in dialog.folder_note.text()
+    dialog.add_folder_button.click()
+    dialog.add_folder_button.click()  # the same folder twice is listed once
+    dialog.server_boxes["weather"].setChecked(True)
+    dialog.choice.setCurrentIndex(dialog.choice.findData("calculator"))
+    dialog.steps.setValue(3)
+    with qtbot.waitSignal(dialog.picked) as heard:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    pick = heard.args[0]
+    assert pick.tools == ChatTools(builtins=["calculator", "read_file"],
+                                   mcp_servers=["weather"], allowed_folders=[str(tmp_path)])
+    assert pick.tool_choice == "calculator" and pick.max_steps == 3
+
+
+def test_picker_shows_a_chats_settings_and_forgets_always(qtbot: QtBot) -> None:
+    dialog = _picker(qtbot)
+    tools = ChatTools(builtins=["current_datetime"], mcp_servers=["gone"],
+                      always_allowed=["current_datetime"], allowed_folders=["/srv/notes"])
+    dialog.set_pick(ToolsPick(tools, "required", 7))
+    assert dialog.builtin_boxes["current_datetime"].isChecked()
+    assert dialog.server_boxes["gone"].isChecked()  # named by the chat: kept, not dropped
+    assert dialog.choice.currentData() == "required" and dialog.steps.value() == 7
+    assert dialog.pick().tools == tools
+    assert "current_datetime" in dialog.always_label.text()
+    dialog.forget_button.click()
+    assert dialog.pick().tools.always_allowed == []

@@ -51,13 +51,15 @@ class McpController(QObject):
                 self._host = wiring.make_host()
             return self._host
 
-    def _replace_host(self) -> Any:
-        """A new host for a new configuration; the old one's servers are stopped."""
+    def _apply(self, config: Any) -> Any:
+        """The host takes a new configuration: changed and removed servers stop, unchanged
+        ones keep running (a host not made yet reads the file when it is)."""
         with self._lock:
-            old, self._host = self._host, None
-        if old is not None:
-            old.close()
-        return self.host()
+            host = self._host
+        if host is None:
+            return self.host()
+        host.configure(config)
+        return host
 
     def _close_host(self) -> None:
         with self._lock:
@@ -80,7 +82,7 @@ class McpController(QObject):
         with self._lock:
             return self._host
 
-    def refresh(self) -> None:
+    def refresh(self, force: bool = False) -> None:
         """Read the configuration: the servers' names and states (and the editor's text).
         No server is started for it: until one is used, they are listed as not started."""
         def job(_ctx: JobContext) -> tuple[str, str, list[ServerRow], str | None]:
@@ -93,7 +95,7 @@ class McpController(QObject):
                 return text, str(wiring.mcp_config_path()), [], str(exc)
             return text, str(wiring.mcp_config_path()), rows, None
 
-        self.jobs.call(job, self._on_config, self._on_error)
+        self.jobs.call(job, lambda result: self._on_config(result, force), self._on_error)
 
     def open_dialog(self) -> McpServersDialog:
         if not self.jobs.qthread.isRunning():
@@ -103,7 +105,7 @@ class McpController(QObject):
             self.dialog.server_selected.connect(self.show_tools)
             self.dialog.restart_requested.connect(self.restart)
             self.dialog.save_requested.connect(self.save)
-            self.dialog.reload_requested.connect(self.refresh)
+            self.dialog.reload_requested.connect(lambda: self.refresh(force=True))
         self.dialog.show()
         self.dialog.raise_()
         self.refresh()
@@ -137,18 +139,18 @@ class McpController(QObject):
     def save(self, text: str) -> None:
         """Check the typed configuration, write it, and apply it (a new host)."""
         def job(_ctx: JobContext) -> tuple[str, str, list[ServerRow], str | None]:
-            wiring.save_mcp_config_text(text)
-            host = self._replace_host()
+            host = self._apply(wiring.save_mcp_config_text(text))
             return text, str(wiring.mcp_config_path()), wiring.server_rows(host), None
 
-        self.jobs.call(job, self._on_config, self._on_config_error)
+        self.jobs.call(job, lambda result: self._on_config(result, True), self._on_config_error)
 
     # -- results ----------------------------------------------------------------------------
-    def _on_config(self, result: tuple[str, str, list[ServerRow], str | None]) -> None:
+    def _on_config(self, result: tuple[str, str, list[ServerRow], str | None],
+                   force: bool = False) -> None:
         text, path, rows, problem = result
         self.names = [r.name for r in rows]
         if self.dialog is not None:
-            self.dialog.set_config(text, path)
+            self.dialog.set_config(text, path, force)
             self.dialog.set_servers(rows)
         if problem:
             self._on_config_error(GlassboxError(problem))

@@ -182,9 +182,13 @@ class McpServersDialog(QDialog):
         return page
 
     # -- what the controller calls ----------------------------------------------------------
-    def set_config(self, text: str, path: str) -> None:
-        self.editor.setPlainText(text)
+    def set_config(self, text: str, path: str, force: bool = False) -> None:
+        """The file's text; edits not saved yet are kept unless `force` (Revert, a save)."""
         self.path_label.setText(path)
+        if self.editor.document().isModified() and not force:
+            return
+        self.editor.setPlainText(text)
+        self.editor.document().setModified(False)
         self.show_config_error(None)
 
     def config_text(self) -> str:

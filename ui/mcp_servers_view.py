@@ -179,16 +179,23 @@ class McpServersDialog(QDialog):
         column.addLayout(buttons)
         self.save_button.clicked.connect(lambda: self.save_requested.emit(self.config_text()))
         self.revert_button.clicked.connect(self.reload_requested)
+        self._setting = False
+        self._edited = False  # typed or pasted since the file was shown
+        self.editor.textChanged.connect(self._on_edited)
         return page
 
     # -- what the controller calls ----------------------------------------------------------
     def set_config(self, text: str, path: str, force: bool = False) -> None:
         """The file's text; edits not saved yet are kept unless `force` (Revert, a save)."""
         self.path_label.setText(path)
-        if self.editor.document().isModified() and not force:
+        if self._edited and not force:
             return
-        self.editor.setPlainText(text)
-        self.editor.document().setModified(False)
+        self._setting = True
+        try:
+            self.editor.setPlainText(text)
+        finally:
+            self._setting = False
+        self._edited = False
         self.show_config_error(None)
 
     def config_text(self) -> str:
@@ -252,6 +259,10 @@ class McpServersDialog(QDialog):
     def tool_names(self) -> list[str]:
         items = (self.tools.topLevelItem(i) for i in range(self.tools.topLevelItemCount()))
         return [item.text(0) for item in items if item is not None]
+
+    def _on_edited(self) -> None:
+        if not self._setting:
+            self._edited = True
 
     # -- inside -----------------------------------------------------------------------------
     def _show_row(self, row: ServerRow | None) -> None:

@@ -114,10 +114,13 @@ def test_a_real_stdio_server_lists_its_tools(qtbot: QtBot, mcp) -> None:  # type
     dialog = controller.open_dialog()
     qtbot.addWidget(dialog)
     config = {"mcpServers": {"weather": {"command": sys.executable, "args": [str(SERVER)]}}}
-    with qtbot.waitSignal(controller.servers_changed, timeout=20_000) as heard:
-        dialog.editor.setPlainText(json.dumps(config, indent=2))
-        dialog.save_button.click()
-    assert heard.args == [["weather"]]
+    qtbot.waitUntil(lambda: not controller.jobs.busy, timeout=10_000)  # the dialog's read
+    heard: list[list[str]] = []
+    controller.servers_changed.connect(heard.append)
+    dialog.editor.setPlainText(json.dumps(config, indent=2))
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: bool(heard), timeout=20_000)
+    assert heard == [["weather"]]
     assert json.loads(mcp_config_path().read_text())["mcpServers"]["weather"]["args"] == \
         [str(SERVER)]
     qtbot.waitUntil(lambda: sorted(dialog.tool_names()) == ["add", "weather"], timeout=60_000)

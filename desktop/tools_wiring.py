@@ -20,12 +20,14 @@ from ui.mcp_servers_view import ServerRow
 if TYPE_CHECKING:
     from core.tools.types import ChatTools, ToolSpec
 
-# The built-in tools (core.tools.builtins.BUILTIN_NAMES) with what the picker says of them.
-BUILTINS: tuple[tuple[str, str], ...] = (
-    ("calculator", "Arithmetic: + - * / ** and math functions, computed safely (never eval)."),
-    ("search_documents", "Passages from the document collections this chat uses."),
-    ("read_file", "A text file inside the folders you allow below."),
-    ("current_datetime", "The date, time and time zone of this computer."),
+# The built-in tools (core.tools.builtins.BUILTIN_NAMES): name, title, what the picker says.
+BUILTINS: tuple[tuple[str, str, str], ...] = (
+    ("calculator", "Calculator",
+     "Arithmetic: + - * / ** and math functions, computed safely (never eval)."),
+    ("search_documents", "Search my documents",
+     "Passages from the document collections this chat uses."),
+    ("read_file", "Read files", "A text file inside the folders you allow below."),
+    ("current_datetime", "Date and time", "The date, time and time zone of this computer."),
 )
 
 

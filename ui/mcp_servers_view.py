@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QColor, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.theme import mark_secondary
+from ui.theme import mark_secondary, readable
 
 if TYPE_CHECKING:
     from core.tools.types import ToolSpec
@@ -49,6 +49,7 @@ EXAMPLE = """{
 EDITOR_NOTE = ("The app's MCP configuration (mcp.json), in the “mcpServers” shape other MCP "
                "hosts use: paste theirs here. Saving checks it and restarts the servers.")
 NO_SERVERS = "No MCP servers yet: add them in the Configuration tab."
+_ERROR_RED = "#d93025"
 _STATES = {"ready": "ready", "starting": "starting…", "stopped": "not started",
            "failed": "failed"}
 
@@ -185,6 +186,16 @@ class McpServersDialog(QDialog):
         return page
 
     # -- what the controller calls ----------------------------------------------------------
+    def _as_error(self, label: QLabel) -> None:
+        """Error text in red, still AA against the dialog's background."""
+        palette = label.palette()
+        background = palette.color(QPalette.ColorRole.Window)
+        palette.setColor(QPalette.ColorRole.WindowText, readable(QColor(_ERROR_RED), background))
+        label.setPalette(palette)
+        font = label.font()
+        font.setBold(True)
+        label.setFont(font)
+
     def set_config(self, text: str, path: str, force: bool = False) -> None:
         """The file's text; edits not saved yet are kept unless `force` (Revert, a save)."""
         self.path_label.setText(path)
@@ -205,6 +216,7 @@ class McpServersDialog(QDialog):
         """A configuration that could not be used (None: it was fine); the text stays."""
         self.config_error.setVisible(bool(message))
         self.config_error.setText(f"Not saved: {message}" if message else "")
+        self._as_error(self.config_error)
         if message:
             self.tabs.setCurrentIndex(1)
 
@@ -277,6 +289,7 @@ class McpServersDialog(QDialog):
             return
         self.state.setText(row_text(row))
         self.error.setText(row.error or "")
+        self._as_error(self.error)
         self.error.setVisible(bool(row.error))
         self.stderr.setPlainText(row.stderr_tail)
         self.stderr_label.setVisible(bool(row.stderr_tail))

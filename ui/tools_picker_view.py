@@ -35,6 +35,7 @@ READ_FILE = "read_file"  # the built-in tool that reads inside the allowed folde
 CHOICES = (("auto", "the model decides (auto)"), ("required", "must call a tool (required)"),
            ("none", "no tool calls (none)"))
 MAX_STEPS_LIMIT = 20
+_MIN_WIDTH = 560
 NO_SERVERS = "No MCP servers are set up: add them in Tools › MCP servers…"
 
 
@@ -51,23 +52,25 @@ class ToolsPickerDialog(QDialog):
     picked = Signal(object)  # ToolsPick
     servers_requested = Signal()  # open the MCP servers settings
 
-    def __init__(self, builtins: Sequence[tuple[str, str]], parent: QWidget | None = None,
+    def __init__(self, builtins: Sequence[tuple[str, str, str]],
+                 parent: QWidget | None = None,
                  ask_folder: Callable[[QWidget], str | None] | None = None) -> None:
-        """`builtins`: (tool name, what it does) for each built-in tool."""
+        """`builtins`: (tool name, title, what it does) for each built-in tool."""
         super().__init__(parent)
         self.setWindowTitle("Tools for this chat")
         self.setObjectName("toolsPicker")
+        self.setMinimumWidth(_MIN_WIDTH)
         self._ask_folder = ask_folder or _ask_folder
         self._always: list[str] = []
         self.builtin_boxes: dict[str, QCheckBox] = {}
         builtin_group = QGroupBox("Built-in tools")
         column = QVBoxLayout(builtin_group)
-        for name, description in builtins:
-            box = QCheckBox(name)
+        for name, title, description in builtins:
+            box = QCheckBox(f"{title}  ({name})")
             box.setToolTip(description)
             box.toggled.connect(self._update)
             self.builtin_boxes[name] = box
-            hint = QLabel(description, wordWrap=True)
+            hint = QLabel(description)
             hint.setTextFormat(Qt.TextFormat.PlainText)
             mark_secondary(hint)
             hint.setContentsMargins(24, 0, 0, 4)
@@ -125,10 +128,8 @@ class ToolsPickerDialog(QDialog):
         form = QFormLayout(run)
         form.addRow("Tool choice:", self.choice)
         form.addRow("Step limit:", self.steps)
-        always_row = QHBoxLayout()
-        always_row.addWidget(self.always_label, 1)
-        always_row.addWidget(self.forget_button)
-        form.addRow(always_row)
+        form.addRow(self.always_label)
+        form.addRow(self.forget_button)
         layout = QVBoxLayout(self)
         layout.addWidget(builtin_group)
         layout.addWidget(self.folder_group)

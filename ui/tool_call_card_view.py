@@ -94,6 +94,7 @@ class ToolCallCardView(QFrame):
     result. Enter allows once, Esc denies (while the card has focus)."""
 
     decided = Signal(str)  # a Decision
+    changed = Signal()  # its content grew or shrank (a decision, a result)
 
     def __init__(self, call: ToolCall, spec: ToolSpec | None = None,
                  parent: QWidget | None = None) -> None:
@@ -203,6 +204,7 @@ class ToolCallCardView(QFrame):
         if not asked:
             text = f"Allowed without asking ({self.call.name} is allowed for this chat)"
         self.state.setText(text + ("" if decision == "deny" else " · running…"))
+        self.changed.emit()
 
     def set_outcome(self, outcome: ToolOutcome) -> None:
         """The call's result, as plain text; truncation, errors and suspicious passages noted."""
@@ -216,6 +218,7 @@ class ToolCallCardView(QFrame):
         else:
             self.state.setText(f"{state} · done in {outcome.elapsed_s:.2f} s")
         if outcome.denied:
+            self.changed.emit()
             return
         self.result.setPlainText(outcome.text)
         fit_height(self.result, outcome.text, _MAX_LINES)
@@ -231,6 +234,7 @@ class ToolCallCardView(QFrame):
             self.warning.show()
             self.suspicious.show()
             self._style_warning()
+        self.changed.emit()
 
     def _style_warning(self) -> None:
         palette = self.warning.palette()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.theme import mark_secondary
@@ -39,16 +39,29 @@ class ToolCardsView(QScrollArea):
         self._column.addStretch(1)
         self.setWidget(inner)
         self.cards: list[ToolCallCardView] = []
+        # As tall as its cards (a result makes one grow), up to a third of a laptop screen.
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit)
         self.hide()
 
     def add_call(self, call: ToolCall, spec: ToolSpec | None) -> ToolCallCardView:
         card = ToolCallCardView(call, spec)
         card.decided.connect(lambda decision, c=call: self.decided.emit(c, decision))
+        card.changed.connect(self._fit_timer.start)
         self.cards.append(card)
         self._column.insertWidget(self._column.count() - 1, card)
         self.show()
+        self._fit()
         self.ensureWidgetVisible(card)
         return card
+
+    def _fit(self) -> None:
+        inner = self.widget()
+        if inner is not None:
+            inner.adjustSize()
+            self.setFixedHeight(min(inner.sizeHint().height() + 2, _MAX_HEIGHT))
 
     def card_for(self, call: ToolCall) -> ToolCallCardView | None:
         """The newest card of this call (matched by step and name)."""

@@ -73,6 +73,7 @@ class ToolsController(QObject):
         self._runs: dict[int, tuple[str, int]] = {}  # chat -> (tool choice, step limit)
         self._tools: dict[int, ChatTools] = {}  # chat -> its tools, as last read
         self.picker: ToolsPickerDialog | None = None
+        self._cards_chat: int | None = None  # the chat whose reply the cards belong to
         worker = engine.worker
         worker.consent = self.broker
         worker.tool_run = self.run_settings
@@ -135,8 +136,9 @@ class ToolsController(QObject):
 
     def _on_chat_opened(self, chat: Any, _messages: list[Any]) -> None:
         chat_id = int(chat.id)
-        if not self._chats.generating:
+        if chat_id != self._cards_chat and not self._chats.generating:
             self.views.cards.clear()  # the cards belong to the reply of the chat left
+            self._cards_chat = None
         self._store.call(lambda s: wiring.chat_tools(s, chat_id),
                          lambda tools: self._on_tools_read(chat_id, tools),
                          lambda _message: None)  # a store without tools: the button stays
@@ -160,10 +162,12 @@ class ToolsController(QObject):
     # -- a reply's calls --------------------------------------------------------------------
     def _on_reply_started(self, chat_id: int, _reply_id: int) -> None:
         if chat_id == self._chats.current_chat_id:
-            self.views.cards.clear()
+            self.views.cards.clear()  # a new reply: the last one's cards are in its trace
+            self._cards_chat = chat_id
 
     def _on_agent_event(self, chat_id: int, event: object) -> None:
         cards = self.views.cards
+        self._cards_chat = chat_id
         if isinstance(event, StepStarted):
             if event.index > 0:
                 self.views.status.set_state(f"Generating… step {event.index + 1}")

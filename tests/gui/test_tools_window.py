@@ -124,7 +124,8 @@ def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
                                                 open_window: OpenWindow) -> None:
     if not session_accepts(ChatSession, "toolbox_for"):
         pytest.skip("ChatSession runs tools once the agent loop is merged (tools-core)")
-    write_settings(sampling={"seed": 7, "max_tokens": 48, "temperature": 0.0})
+    # Short: the call is a few tokens, and the answer after it is not what is tested.
+    write_settings(sampling={"seed": 7, "max_tokens": 24, "temperature": 0.0})
     window = open_window()
     assert window.chats is not None and window.tools is not None
     chat_id = window.chats.current_chat_id
@@ -146,6 +147,9 @@ def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
     assert card.call.name == "calculator"
     qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: card.result.isVisible(), timeout=REPLY_TIMEOUT_MS)
+    assert card.result.toPlainText() == "391"
+    qtbot.waitUntil(lambda: not window.chats.generating,  # type: ignore[union-attr]
+                    timeout=2 * REPLY_TIMEOUT_MS)  # a second step: the answer after the call
     wait_idle(qtbot, window)
     reply = stored_messages(chat_id)[-1]
     trace = getattr(reply, "agent_trace", None)

@@ -136,7 +136,7 @@ def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
     qtbot.waitUntil(picker.isVisible, timeout=10_000)
     picker.builtin_boxes["calculator"].setChecked(True)
     picker.choice.setCurrentIndex(picker.choice.findData("required"))
-    picker.steps.setValue(2)
+    picker.steps.setValue(1)  # one call, then the answer (the step limit's last turn)
     picker.buttons.accepted.emit()
     wait_idle(qtbot, window)
     assert window.composer.tools_button.text() == "Tools · 1"
@@ -148,8 +148,12 @@ def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
     qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: card.result.isVisible(), timeout=REPLY_TIMEOUT_MS)
     assert card.result.toPlainText() == "391"
-    qtbot.waitUntil(lambda: not window.chats.generating,  # type: ignore[union-attr]
-                    timeout=2 * REPLY_TIMEOUT_MS)  # a second step: the answer after the call
+    def answered() -> bool:  # a further call is denied: only the first is under test
+        for extra in window.tool_cards.waiting_cards():
+            extra.decide("deny")
+        return not window.chats.generating  # type: ignore[union-attr]
+
+    qtbot.waitUntil(answered, timeout=2 * REPLY_TIMEOUT_MS)  # the answer after the call
     wait_idle(qtbot, window)
     reply = stored_messages(chat_id)[-1]
     trace = getattr(reply, "agent_trace", None)

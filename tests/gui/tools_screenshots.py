@@ -55,7 +55,7 @@ def _settings() -> None:
 
     store = ChatStore(database_path())
     try:
-        store.settings.set("sampling", {"seed": 7, "max_tokens": 64, "temperature": 0.0})
+        store.settings.set("sampling", {"seed": 7, "max_tokens": 40, "temperature": 0.0})
         store.settings.set(STATE_KEY, "done")  # no first-run guide: not what this shows
     finally:
         store.close()
@@ -115,6 +115,7 @@ def _real_flow(app: QApplication, window: object, out: Path) -> None:
     wait(app, "the tools picker", picker.isVisible)
     picker.builtin_boxes["calculator"].setChecked(True)
     picker.choice.setCurrentIndex(picker.choice.findData("required"))
+    picker.steps.setValue(1)  # one call, then the answer
     picker.buttons.accepted.emit()
     settle(app)
     window.composer.set_text(QUESTION)

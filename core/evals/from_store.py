@@ -6,11 +6,11 @@ edited like any other set file."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.atomic import write_text_atomic
 from core.evals.sets import EvalItem, EvalSetError
 
 if TYPE_CHECKING:
@@ -46,16 +46,9 @@ def items_from_comparison(store: ChatStore, comparison_id: int) -> list[EvalItem
 def write_set(items: Sequence[EvalItem], path: Path) -> Path:
     """`items` as a JSONL set at `path`, written whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
     try:
-        with temp.open("w", encoding="utf-8") as f:
-            for item in items:
-                f.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
+        write_text_atomic(path, "".join(json.dumps(item.to_json(), ensure_ascii=False) + "\n"
+                                        for item in items))
     except OSError as exc:
         raise EvalSetError(f"Cannot write the set {path}: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)
     return path

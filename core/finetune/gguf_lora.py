@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.atomic import atomic_path
 from core.errors import AdapterError, GlassboxError
 
 if TYPE_CHECKING:
@@ -245,31 +245,23 @@ def write_gguf_lora(peft_dir: Path, base_gguf: Path, out_path: Path) -> Path:
     _check_fits(peft, base, Path(base_gguf).name)
     tensors = _gguf_tensors(peft, base)
 
-    # Same folder as the target, so os.replace is an atomic rename on one filesystem.
-    temp = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
     try:
-        writer = gguf.GGUFWriter(str(temp), base.arch)
-        try:
-            writer.add_type(gguf.GGUFType.ADAPTER)
-            writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-            writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, peft.alpha)
-            writer.add_name(f"{Path(peft_dir).name} (LoRA for {Path(base_gguf).name})")
-            for name, data in tensors:
-                writer.add_tensor(name, data)
-            writer.write_header_to_file()
-            writer.write_kv_data_to_file()
-            writer.write_tensors_to_file()
-            if writer.fout:  # flushed and on disk before the rename makes it visible
-                for f in writer.fout:
-                    f.flush()
-                    os.fsync(f.fileno())
-        finally:
-            writer.close()
-        os.replace(temp, out_path)
+        with atomic_path(out_path) as temp:
+            writer = gguf.GGUFWriter(str(temp), base.arch)
+            try:
+                writer.add_type(gguf.GGUFType.ADAPTER)
+                writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+                writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, peft.alpha)
+                writer.add_name(f"{Path(peft_dir).name} (LoRA for {Path(base_gguf).name})")
+                for name, data in tensors:
+                    writer.add_tensor(name, data)
+                writer.write_header_to_file()
+                writer.write_kv_data_to_file()
+                writer.write_tensors_to_file()
+            finally:
+                writer.close()
     except OSError as exc:
         raise AdapterError(f"Cannot write {out_path}: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)
     return out_path
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.atomic import atomic_path
 from core.errors import AdapterError, Cancelled, GlassboxError, ModelLoadError
 from core.models.lab_child import CancelToken, Progress
 
@@ -119,47 +120,40 @@ def _rewrite(source: Path, out_path: Path, picks: _Picks, values: _Values, float
     arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
     arch = str(arch_field.contents()) if arch_field is not None else ""
 
-    temp = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
     try:
-        writer = gguf.GGUFWriter(str(temp), arch)
-        try:
-            _copy_metadata(reader, writer, name=name, file_type=file_type)
-            # The table (with each tensor's size) comes before the data; a float tensor's size
-            # is its element count times the item size, known before its values are.
-            planned = [picks(t.name, len(t.shape)) for t in reader.tensors]
-            for tensor, changes in zip(reader.tensors, planned, strict=True):
-                if changes:
-                    shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))
-                    n_bytes = int(np.prod(shape)) * np.dtype(out_dtype).itemsize
-                    writer.add_tensor_info(tensor.name, shape, np.dtype(out_dtype), n_bytes)
-                else:
-                    writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype,
-                                           tensor.data.nbytes, tensor.tensor_type)
-            writer.write_header_to_file()
-            writer.write_kv_data_to_file()
-            writer.write_ti_data_to_file()
-            total = len(reader.tensors)
-            for done, (tensor, changes) in enumerate(zip(reader.tensors, planned, strict=True)):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("The merge was cancelled; nothing was written.")
-                if progress is not None:
-                    progress(done, total, f"writing {tensor.name}")
-                if changes:
-                    new = values(tensor.name, _dequantized(tensor))
-                    writer.write_tensor_data(np.ascontiguousarray(new, dtype=out_dtype))
-                else:
-                    writer.write_tensor_data(tensor.data)
-            assert writer.fout is not None
-            for f in writer.fout:  # on disk before the rename makes it visible
-                f.flush()
-                os.fsync(f.fileno())
-        finally:
-            writer.close()
-        os.replace(temp, out_path)
+        with atomic_path(out_path) as temp:
+            writer = gguf.GGUFWriter(str(temp), arch)
+            try:
+                _copy_metadata(reader, writer, name=name, file_type=file_type)
+                # The table (with each tensor's size) comes before the data; a float tensor's size
+                # is its element count times the item size, known before its values are.
+                planned = [picks(t.name, len(t.shape)) for t in reader.tensors]
+                for tensor, changes in zip(reader.tensors, planned, strict=True):
+                    if changes:
+                        shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))
+                        n_bytes = int(np.prod(shape)) * np.dtype(out_dtype).itemsize
+                        writer.add_tensor_info(tensor.name, shape, np.dtype(out_dtype), n_bytes)
+                    else:
+                        writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype,
+                                               tensor.data.nbytes, tensor.tensor_type)
+                writer.write_header_to_file()
+                writer.write_kv_data_to_file()
+                writer.write_ti_data_to_file()
+                total = len(reader.tensors)
+                for done, (tensor, changes) in enumerate(zip(reader.tensors, planned, strict=True)):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("The merge was cancelled; nothing was written.")
+                    if progress is not None:
+                        progress(done, total, f"writing {tensor.name}")
+                    if changes:
+                        new = values(tensor.name, _dequantized(tensor))
+                        writer.write_tensor_data(np.ascontiguousarray(new, dtype=out_dtype))
+                    else:
+                        writer.write_tensor_data(tensor.data)
+            finally:
+                writer.close()
     except OSError as exc:
         raise ModelLoadError(f"Cannot write {out_path}: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)
     if progress is not None:
         progress(len(reader.tensors), len(reader.tensors), "done")
     return out_path

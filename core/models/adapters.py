@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_json_atomic
 from core.errors import AdapterError, ModelLoadError
 from core.gguf.tensors import TensorTable, read_tensor_table
 from core.models.registry import ModelEntry, _file_lock, library_name, models_dir
@@ -61,14 +61,8 @@ def _load() -> list[AdapterEntry]:
 
 
 def _save(entries: list[AdapterEntry]) -> None:
-    path = _list_path()
-    tmp = path.with_name(f".adapters-{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump({"version": 1, "adapters": [asdict(replace(e, missing=False))
-                                              for e in entries]}, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_json_atomic(_list_path(), {"version": 1, "adapters": [
+        asdict(replace(e, missing=False)) for e in entries]}, indent=1)
 
 
 def check_adapter(adapter: str | Path, base: str | Path | TensorTable) -> None:

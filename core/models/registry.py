@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.atomic import write_json_atomic
 from core.config import data_home
 from core.errors import Cancelled, ModelImportError, ModelLibraryError, ModelLoadError, UnknownModel
 from core.models import bundled
@@ -137,12 +138,7 @@ def _save(state: _State) -> None:
     data = {"version": _VERSION, "default": state.default,
             "models": [replace(m, is_default=False, missing=False).to_dict()
                        for m in state.models]}
-    tmp = path.with_name(f".registry-{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=1)
 
 
 _facts_cache: dict[tuple[str, int, float], ModelFacts] = {}

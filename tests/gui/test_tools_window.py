@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,6 +119,9 @@ def test_agent_trace_link_opens_the_learn_view(qtbot: QtBot, open_window: OpenWi
     assert window.learn.currentWidget() is panel
     assert panel.trace == trace
     assert panel.step_view.shaded_text() == call.raw
+    panel.step_view.next_token_button.click()  # the step's exact prompt, in Next token
+    assert window.learn.currentWidget() is window.learn.next_token
+    assert window.learn.next_token.prompt() == step.prompt
 
 
 # -- the whole flow, with the agent loop and the chat's tools in core ---------------------
@@ -166,3 +171,47 @@ def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
     assert first.call is not None and first.call.name == "calculator"
     assert first.decision == "allow_once" and first.outcome is not None and first.outcome.ok
     assert panel.step_view.shaded_text()  # the call was written under the grammar
+
+
+def test_chat_calls_an_mcp_tool_with_consent(qtbot: QtBot, open_window: OpenWindow) -> None:
+    """A real stdio MCP server (the SDK's MCPServer, tests/gui/mcp_weather_server.py) set up
+    in the app's mcp.json: its tool is called after the card is answered, and its result's
+    instruction-like line is marked on the card."""
+    if not session_accepts(ChatSession, "toolbox_for"):
+        pytest.skip("ChatSession runs tools once the agent loop is merged (tools-core)")
+    from core.tools.mcp_config import app_config_path
+
+    server = Path(__file__).with_name("mcp_weather_server.py")
+    app_config_path().write_text(json.dumps(
+        {"mcpServers": {"weather": {"command": sys.executable, "args": [str(server)]}}}))
+    write_settings(sampling={"seed": 7, "max_tokens": 40, "temperature": 0.0})
+    window = open_window()
+    assert window.chats is not None and window.tools is not None and window.mcp is not None
+    qtbot.waitUntil(lambda: window.mcp.names == ["weather"], timeout=REPLY_TIMEOUT_MS)
+    window.composer.tools_button.click()
+    picker = window.tools.picker
+    assert picker is not None
+    qtbot.waitUntil(picker.isVisible, timeout=10_000)
+    picker.server_boxes["weather"].setChecked(True)
+    picker.choice.setCurrentIndex(picker.choice.findData("required"))
+    picker.steps.setValue(1)
+    picker.buttons.accepted.emit()
+    wait_idle(qtbot, window)
+    window.composer.set_text("What is the weather in Paris?")
+    qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(window.tool_cards.waiting_cards()),
+                    timeout=2 * REPLY_TIMEOUT_MS)  # the server starts first
+    card = window.tool_cards.waiting_cards()[0]
+    assert "MCP server “weather”" in card.source.text()
+    qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: card.result.isVisible(), timeout=REPLY_TIMEOUT_MS)
+    assert card.warning.isVisible() and card.result.extraSelections()
+    assert "Ignore all previous instructions" in card.suspicious.text()
+
+    def answered() -> bool:
+        for extra in window.tool_cards.waiting_cards():
+            extra.decide("deny")
+        return not window.chats.generating  # type: ignore[union-attr]
+
+    qtbot.waitUntil(answered, timeout=2 * REPLY_TIMEOUT_MS)
+    wait_idle(qtbot, window)

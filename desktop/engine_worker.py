@@ -133,16 +133,17 @@ class EngineWorker(QObject):
         host = self.mcp_host or (lambda: None)
         return {"toolbox_for": tools_wiring.toolbox_factory(self._search, host)}
 
-    def _tool_kwargs(self, chat_id: int) -> dict[str, Any]:
-        """consent, cancel, tool choice and step limit for a reply, as the session takes them."""
+    def _tool_kwargs(self, chat_id: int, method: Callable[..., Any]) -> dict[str, Any]:
+        """consent, cancel and tool choice for a reply, as `method` (a ChatSession reply
+        method) takes them; the chat's step limit goes on the session."""
         from desktop import tools_wiring
 
-        if self._session is None:
-            return {}
         choice, steps = self.tool_run(chat_id) if self.tool_run is not None else (None, None)
+        if steps is not None and self._session is not None:
+            tools_wiring.set_step_limit(self._session, steps)
         return tools_wiring.reply_kwargs(
-            self._session.send, consent=self.consent.ask if self.consent else None,
-            cancel=self._stop, tool_choice=choice, max_steps=steps)
+            method, consent=self.consent.ask if self.consent else None, cancel=self._stop,
+            tool_choice=choice, max_steps=steps)
 
     def _search(self, query: str, collections: Sequence[str], top_k: int) -> list[Hit]:
         """Retrieval for grounded replies, on this thread with its own connection; the
@@ -225,16 +226,16 @@ class EngineWorker(QObject):
             self.model_loaded.emit(info)
 
     def send(self, chat_id: int, text: str) -> None:
-        self._run_reply(chat_id, lambda s, sampling: s.send(chat_id, text, sampling,
-                                                            **self._tool_kwargs(chat_id)))
+        self._run_reply(chat_id, lambda s, sampling: s.send(
+            chat_id, text, sampling, **self._tool_kwargs(chat_id, s.send)))
 
     def regenerate(self, chat_id: int) -> None:
-        self._run_reply(chat_id, lambda s, sampling: s.regenerate(chat_id, sampling,
-                                                                  **self._tool_kwargs(chat_id)))
+        self._run_reply(chat_id, lambda s, sampling: s.regenerate(
+            chat_id, sampling, **self._tool_kwargs(chat_id, s.regenerate)))
 
     def edit_last(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(
-            chat_id, text, sampling, **self._tool_kwargs(chat_id)))
+            chat_id, text, sampling, **self._tool_kwargs(chat_id, s.edit_last_user)))
 
     def _comparison_base(self) -> str:
         path = comparison_base_model(self._home / "models")

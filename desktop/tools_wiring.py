@@ -45,6 +45,13 @@ def reply_kwargs(method: Callable[..., Any], **wanted: Any) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if v is not None and session_accepts(method, k)}
 
 
+def set_step_limit(session: Any, max_steps: int) -> None:
+    """The chat's step limit on a ChatSession that keeps one (`max_steps`), for its next
+    reply (the engine's thread runs one reply at a time)."""
+    if hasattr(session, "max_steps"):
+        session.max_steps = max_steps
+
+
 def toolbox_factory(search: Callable[..., Any] | None,
                     host: Callable[[], Any]) -> Callable[[ChatTools], Any]:
     """ChatSession's `toolbox_for`: a chat's tool settings -> its Toolbox (built-ins, and the

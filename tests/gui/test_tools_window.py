@@ -205,7 +205,8 @@ def test_chat_calls_an_mcp_tool_with_consent(qtbot: QtBot, open_window: OpenWind
     assert "MCP server “weather”" in card.source.text()
     qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: card.result.isVisible(), timeout=REPLY_TIMEOUT_MS)
-    assert card.warning.isVisible() and card.result.extraSelections()
+    shown = f"{card.call.name}({card.call.arguments}) -> {card.result.toPlainText()!r}"
+    assert card.warning.isVisible() and card.result.extraSelections(), shown
     assert "Ignore all previous instructions" in card.suspicious.text()
 
     def answered() -> bool:

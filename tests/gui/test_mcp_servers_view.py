@@ -123,6 +123,7 @@ def test_a_real_stdio_server_lists_its_tools(qtbot: QtBot, mcp) -> None:  # type
     assert heard == [["weather"]]
     assert json.loads(mcp_config_path().read_text())["mcpServers"]["weather"]["args"] == \
         [str(SERVER)]
-    qtbot.waitUntil(lambda: sorted(dialog.tool_names()) == ["add", "weather"], timeout=60_000)
+    qtbot.waitUntil(lambda: dialog.tool_names() == ["weather"], timeout=60_000)
+    assert json.loads(dialog.schema.toPlainText())["required"] == ["city"]
     assert "ready" in dialog.servers.item(0).text()
     assert not errors

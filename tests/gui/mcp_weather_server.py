@@ -1,6 +1,6 @@
-"""A small MCP server for the window's tests (stdio, the official SDK): a weather tool whose
-answer carries a line that tries to instruct the model (one tool: "required" picks it). Run by the tests as
-`python tests/gui/mcp_weather_server.py`; not a test module."""
+"""A small MCP server for the window's tests (stdio, the official SDK): one weather tool (so
+tool choice "required" calls it) whose answer carries a line that tries to instruct the
+model. Run by the tests as `python tests/gui/mcp_weather_server.py`; not a test module."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab, the fine-tune lab and the boundary playground; one tab each."""
+anatomy, the quantization lab, the fine-tune lab, the agent trace and the boundary
+playground; one tab each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabW
 
 from core.api import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
+from ui.learn.agent_trace_panel import AgentTracePanel
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
 from ui.learn.boundary_panel import BoundaryPanel
@@ -48,6 +50,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.agent_trace = AgentTracePanel()
+        self.addTab(self.agent_trace, "Agent trace")
         self.boundary = BoundaryPanel()
         self.addTab(self.boundary, "Boundary playground")
         self.compare_box = QComboBox()
@@ -132,6 +136,10 @@ class LearnPanel(QTabWidget):
     def show_finetune(self) -> FinetunePanel:
         self.setCurrentWidget(self.finetune)
         return self.finetune
+
+    def show_agent_trace(self) -> AgentTracePanel:
+        self.setCurrentWidget(self.agent_trace)
+        return self.agent_trace
 
     def show_boundary(self) -> BoundaryPanel:
         self.setCurrentWidget(self.boundary)

@@ -64,10 +64,9 @@ def _number(value: float) -> float | str:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.api import resolve_model
     from core.foundations import tiny_events as ev
-    from core.foundations.tiny_gguf import export_gguf, register_gguf
+    from core.foundations.tiny_gguf import export_to_library
     from core.foundations.tiny_sources import describe, load_text
     from core.foundations.tiny_train import train
-    from core.models.registry import models_dir
 
     config = TinyConfig(**{k: getattr(args, k) for k in (
         "steps", "layers", "heads", "width", "context", "batch_size", "learning_rate",
@@ -102,9 +101,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     assert end is not None  # train always ends with a Finished
     result.update(status=end.status, message=end.message, checkpoint=end.checkpoint)
     if end.ok and end.checkpoint:
-        path = export_gguf(end.checkpoint, models_dir() / f"{args.out}.gguf",
-                           f"{args.out} (tiny model)")
-        result.update(gguf=str(path), library_name=register_gguf(path, args.out))
+        path, library_name = export_to_library(end.checkpoint, args.out)
+        result.update(gguf=str(path), library_name=library_name)
         err.write(f"exported {path} (library name {result['library_name']}).\n")
     if args.json:
         print_json(out, result)

@@ -351,6 +351,12 @@ class MainWindow(QMainWindow):
             set_adapter_scale=lambda adapter, scale: models.set_lora_scales({adapter: scale}),
             needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.finetune_controller.on_model_loaded)
+        from desktop.tiny_gpt_controller import TinyGptController
+
+        self.tiny_gpt_controller = TinyGptController(self.learn.tiny_gpt, self.show_error,
+                                                     self._current_model_path, self)
+        self.tiny_gpt_controller.load_requested.connect(self._use_model)
+        self.tiny_gpt_controller.start()
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),

@@ -84,14 +84,19 @@ def unigram_entropy(rows: np.ndarray) -> float:
     return -sum(c / n * math.log(c / n) for c in counts.values())
 
 
+def check_not_empty(text: str) -> None:
+    """FoundationsError for a text with nothing but white space in it."""
+    if not text.strip():
+        raise FoundationsError("The text is empty: pick a file, a sample or a collection "
+                               "with some words in it.")
+
+
 def prepare(text: str, tokenizer: Tokenizer, context: int, held_out_fraction: float
             ) -> TextData:
     """Tokenize, map and split `text`; FoundationsError for an empty or too short text."""
     import numpy as np
 
-    if not text.strip():
-        raise FoundationsError("The text is empty: pick a file, a sample or a collection "
-                               "with some words in it.")
+    check_not_empty(text)
     ids = tokenizer.encode(text)
     held_n = max(int(len(ids) * held_out_fraction), context + 1)
     need = held_n + context + 1

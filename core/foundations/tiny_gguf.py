@@ -169,3 +169,12 @@ def register_gguf(path: str | Path, name: str) -> str:
 
 def _taken(registry: Any, name: str) -> bool:
     return any(e.name.lower() == name.lower() for e in registry.models())
+
+
+def export_to_library(checkpoint: str | Path, name: str) -> tuple[Path, str]:
+    """Export to `<models folder>/NAME.gguf` and register it; returns the path and the name
+    the library gave it (the CLI's --out and the panel's Save share this)."""
+    from core.models.registry import models_dir
+
+    path = export_gguf(checkpoint, models_dir() / f"{name}.gguf", f"{name} (tiny model)")
+    return path, register_gguf(path, name)

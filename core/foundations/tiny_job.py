@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import FoundationsError, GlassboxError
+from core.foundations.tiny_data import check_not_empty
 from core.foundations.tiny_events import Event, Finished
 from core.foundations.tiny_model import TinyConfig
+from core.foundations.tiny_train import Flag
 
 _POLL_S = 0.1
 
@@ -42,6 +44,7 @@ class TinyJob:
     def __init__(self, config: TinyConfig, text: str, tokenizer_gguf: str | Path,
                  run_dir: str | Path) -> None:
         config.validate()
+        check_not_empty(text)  # before a process starts for nothing
         self.config, self.text = config, text
         self.tokenizer_gguf, self.run_dir = str(tokenizer_gguf), str(run_dir)
         self._context = multiprocessing.get_context("spawn")  # fork would copy the app's threads
@@ -84,11 +87,14 @@ class TinyJob:
             self._process.kill()
         self._reap()
 
-    def events(self) -> Iterator[Event]:
-        """The child's events until its Finished (one saying so if the child dies)."""
+    def events(self, stop: Flag | None = None) -> Iterator[Event]:
+        """The child's events until its Finished (one saying so if the child dies). Setting
+        `stop` cancels the run even while it is paused and sends nothing."""
         if self._conn is None:
             raise FoundationsError("The run has not been started.")
         while True:
+            if stop is not None and stop.is_set():
+                self.cancel()
             try:
                 event = self._conn.recv() if self._conn.poll(_POLL_S) else None
             except (EOFError, OSError):

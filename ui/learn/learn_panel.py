@@ -16,6 +16,7 @@ from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
 from ui.learn.surprise_panel import SurprisePanel
+from ui.learn.tiny_gpt_panel import TinyGptPanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
 _OPEN = "open"
@@ -47,6 +48,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.tiny_gpt = TinyGptPanel()
+        self.addTab(self.tiny_gpt, "Tiny transformer")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -129,3 +132,7 @@ class LearnPanel(QTabWidget):
     def show_finetune(self) -> FinetunePanel:
         self.setCurrentWidget(self.finetune)
         return self.finetune
+
+    def show_tiny_gpt(self) -> TinyGptPanel:
+        self.setCurrentWidget(self.tiny_gpt)
+        return self.tiny_gpt

@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
 
         self.tiny_gpt_controller = TinyGptController(self.learn.tiny_gpt, self.show_error,
                                                      self._current_model_path, self)
-        self.tiny_gpt_controller.load_requested.connect(self._use_model)
+        self.tiny_gpt_controller.load_requested.connect(lambda path: models.load(path))
         self.tiny_gpt_controller.start()
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)

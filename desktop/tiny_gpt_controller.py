@@ -9,14 +9,18 @@ paused run waits; "Load as chat model" hands the path to the window (`load_reque
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.job_thread import JobContext, JobThread
 from ui.learn.tiny_gpt_panel import TinyGptPanel
+
+_DRAIN_BUDGET_S = 0.008
 
 
 class TinyGptController(QObject):
@@ -37,6 +41,11 @@ class TinyGptController(QObject):
         self._started: Any = None
         self._held: float | None = None
         self._config: Any = None
+        self._pending: deque[Any] = deque()
+        self._finished: Any = None
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
         panel.train_requested.connect(self.train)
         panel.pause_requested.connect(self.pause)
         panel.resume_requested.connect(self.resume)
@@ -120,6 +129,8 @@ class TinyGptController(QObject):
         self._panel.set_running(True)
         self._panel.set_status("Reading the text and starting the training process…")
         self.job = True  # busy from now on: the worker sets the real job
+        self._pending.clear()
+        self._finished = None
 
         def run(ctx: JobContext) -> Any:
             # pyqtgraph is imported here, off the GUI thread, before the first plot needs it
@@ -158,6 +169,28 @@ class TinyGptController(QObject):
         else:
             self.worker_thread.cancel()
 
+    def _queue(self, event: Any) -> None:
+        # A burst of events (an evaluation brings three at once) handled in one go would stall
+        # the window for their sum: drain them a few milliseconds' worth per event-loop turn.
+        self._pending.append(event)
+        if not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    def _drain(self) -> None:
+        began = time.perf_counter()
+        while self._pending and time.perf_counter() - began < _DRAIN_BUDGET_S:
+            self._on_event(self._pending.popleft())
+        if not self._pending:
+            self._drain_timer.stop()
+            if self._finished is not None:
+                finished, self._finished = self._finished, None
+                self._on_finished(finished)
+
+    def _on_done(self, event: Any) -> None:
+        self._finished = event if event is not None else False
+        if not self._pending:
+            self._drain()
+
     def _on_event(self, event: Any) -> None:
         from core.foundations import tiny_events as ev
 
@@ -165,6 +198,9 @@ class TinyGptController(QObject):
         panel = self._panel
         if isinstance(event, ev.Started):
             self._started = event
+            # the plots are made now that the worker has imported pyqtgraph (imported on the GUI
+            # thread, it stalled the window for over a second)
+            panel.prepare_views()
             panel.start_run(event.unigram_entropy)
             panel.set_parameter_text(
                 f"{event.parameters:,} parameters trained ({event.vocab_rows - 1:,} distinct "
@@ -201,7 +237,7 @@ class TinyGptController(QObject):
     def _on_finished(self, event: Any) -> None:
         self.job = None
         self._panel.set_running(False)
-        if event is None:
+        if not event:
             return
         self.checkpoint = event.checkpoint
         self._panel.set_checkpoint(bool(event.checkpoint))

@@ -123,7 +123,7 @@ class _Run:
         vocab = self.data.vocab
         rows = list(self.prompt_rows)
         out: list[int] = []
-        unseen = set(vocab.seen)
+        seen = set(vocab.seen)
         with torch.no_grad():
             for _ in range(SAMPLE_TOKENS):
                 ids = torch.tensor([rows[-self.config.context:]])
@@ -134,7 +134,7 @@ class _Run:
                     out.append(vocab.seen[row])
                 else:  # the shared row: one of the tokens the text never used, at random
                     token = int(torch.randint(0, vocab.full_size, (1,), generator=gen))
-                    while token in unseen:
+                    while token in seen:
                         token = (token + 1) % vocab.full_size
                     out.append(token)
         return Sample(self.step, self.prompt, self.tokenizer.decode(out))

@@ -54,14 +54,19 @@ class TinyGptAttentionView(QWidget):
             self.head_box.blockSignals(False)
         self._draw()
 
-    def _draw(self, *_: object) -> None:
-        if self.maps is None or self.head_box.currentIndex() < 0:
-            return
+    def prepare(self) -> None:
+        """Make the heatmap now (it is shown with the first maps)."""
         if self.plot is None:
             from ui.learn.heatmap_plot import HeatmapPlot
 
             self.plot = HeatmapPlot()
             self._stack.addWidget(self.plot)
+            self._stack.setCurrentWidget(self.hint)
+
+    def _draw(self, *_: object) -> None:
+        if self.maps is None or self.head_box.currentIndex() < 0:
+            return
+        self.prepare()
         from ui.learn.heatmap_grid import scaled
 
         heads = self.maps.shape[1]

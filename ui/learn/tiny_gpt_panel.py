@@ -142,7 +142,8 @@ class TinyGptPanel(QWidget):
         self._paused = False
         self._timer = QTimer(self)
         self._timer.setInterval(_REDRAW_MS)
-        self._timer.timeout.connect(self.loss.redraw)
+        self._timer.timeout.connect(self._redraw)
+        self._status_text = ""
         self.set_running(False)
         self.load_button.setEnabled(False)
         self.save_button.setEnabled(False)
@@ -179,11 +180,28 @@ class TinyGptPanel(QWidget):
             self._timer.start()
         else:
             self._timer.stop()
-            self.loss.redraw()
+            self._redraw()
             self._set_paused(False)
 
     def set_status(self, text: str) -> None:
-        self.status.setText(text)
+        """Shown at the next redraw while training (a wrapped label's relayout per step cost
+        the window more than the step's other work), at once otherwise."""
+        self._status_text = text
+        if not self._timer.isActive():
+            self.status.setText(text)
+
+    def prepare_views(self) -> None:
+        """Make the plots now, one per event-loop turn, rather than all on the first
+        evaluation's events (together they stalled the window for about a second)."""
+        steps = [lambda: self.loss.plot(), self.attention.prepare,
+                 lambda: self.embeddings.plot()]
+        for i, step in enumerate(steps):
+            QTimer.singleShot(20 * (i + 1), step)
+
+    def _redraw(self) -> None:
+        self.loss.redraw()
+        if self.status.text() != self._status_text:
+            self.status.setText(self._status_text)
 
     def set_checkpoint(self, available: bool) -> None:
         self.save_button.setEnabled(available)

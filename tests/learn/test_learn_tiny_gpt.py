@@ -101,7 +101,9 @@ def test_pause_then_cancel_keeps_a_checkpoint(
     assert panel.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: any(isinstance(e, ev.Paused) for e in controller.events),
                     timeout=30_000)
-    assert panel.save_button.isEnabled() and "Paused at step" in panel.status.text()
+    # the status line follows at the panel's next redraw (a few times a second)
+    qtbot.waitUntil(lambda: "Paused at step" in panel.status.text(), timeout=5_000)
+    assert panel.save_button.isEnabled()
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not controller.running, timeout=30_000)
     end = controller.events[-1]

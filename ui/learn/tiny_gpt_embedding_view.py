@@ -12,7 +12,7 @@ from ui.learn.embedding_maps_plot import LazyPlotView, category_color
 if TYPE_CHECKING:
     import numpy as np
 
-_LABELS = 60  # more text labels than this turns the map into ink
+_LABELS = 24  # more labels turn the map into ink, and each costs a repaint per update
 
 
 class TinyGptEmbeddingView(LazyPlotView):

@@ -93,4 +93,10 @@ def _number(value: float) -> float | str:
     return value if abs(value) < float("inf") else str(value)
 
 
-_SUBCOMMANDS = (add_boundary,)
+def add_tiny_gpt(labs: Any) -> None:
+    from core import cli_learn_tiny
+
+    cli_learn_tiny.add_parser(labs)
+
+
+_SUBCOMMANDS = (add_boundary, add_tiny_gpt)

@@ -365,6 +365,12 @@ class MainWindow(QMainWindow):
         from desktop.boundary_controller import BoundaryController
 
         self.boundary_controller = BoundaryController(self.learn.boundary, self.show_error, self)
+        from desktop.tiny_gpt_controller import TinyGptController
+
+        self.tiny_gpt_controller = TinyGptController(self.learn.tiny_gpt, self.show_error,
+                                                     self._current_model_path, self)
+        self.tiny_gpt_controller.load_requested.connect(lambda path: models.load(path))
+        self.tiny_gpt_controller.start()
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),

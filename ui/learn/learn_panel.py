@@ -1,6 +1,6 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab, the fine-tune lab, the agent trace and the boundary
-playground; one tab each."""
+anatomy, the quantization lab, the fine-tune lab, the agent trace, the boundary
+playground and the tiny transformer; one tab each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
 from ui.learn.surprise_panel import SurprisePanel
+from ui.learn.tiny_gpt_panel import TinyGptPanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
 _OPEN = "open"
@@ -54,6 +55,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.agent_trace, "Agent trace")
         self.boundary = BoundaryPanel()
         self.addTab(self.boundary, "Boundary playground")
+        self.tiny_gpt = TinyGptPanel()
+        self.addTab(self.tiny_gpt, "Tiny transformer")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -144,3 +147,7 @@ class LearnPanel(QTabWidget):
     def show_boundary(self) -> BoundaryPanel:
         self.setCurrentWidget(self.boundary)
         return self.boundary
+
+    def show_tiny_gpt(self) -> TinyGptPanel:
+        self.setCurrentWidget(self.tiny_gpt)
+        return self.tiny_gpt

@@ -14,6 +14,7 @@ from core import (
     cli_eval,
     cli_finetune,
     cli_inspect,
+    cli_learn,
     cli_models,
     cli_prompts,
     cli_serve,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 # Every command module registers its parsers the same way (see core.cli_shape).
 _COMMAND_MODULES = (cli_prompts, cli_inspect, rag_cli, cli_models, cli_doctor, cli_engines,
-                    cli_serve, cli_finetune, cli_eval)
+                    cli_serve, cli_finetune, cli_eval, cli_learn)
 
 
 def add_parser(sub: Any) -> None:

@@ -30,15 +30,27 @@ from core.api import (
 from core.engine.load_guard import LoadGuard
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
 from core.settings import read
+from core.tools.types import (
+    AgentFinished,
+    CallDecided,
+    CallFinished,
+    CallProposed,
+    StepFinished,
+    StepStarted,
+    TextPiece,
+)
 from desktop.job_thread import JobThread
 from desktop.remote_switch import is_remote, switch_engine
 
 if TYPE_CHECKING:
     from core.api import ChatSession, ChatStore, DocumentLibrary, EngineClient, Hit, RemoteEngine
+    from desktop.tools_consent import ConsentBroker
 
 log = logging.getLogger(__name__)
 
 _STOP_WAIT_MS = 20_000
+AGENT_EVENTS = (StepStarted, TextPiece, CallProposed, CallDecided, CallFinished, StepFinished,
+                AgentFinished)
 
 
 class EngineWorker(QObject):
@@ -59,6 +71,7 @@ class EngineWorker(QObject):
     needs_local_model = Signal(str)
     searching = Signal(int)  # chat id: retrieval for a grounded reply has begun
     grounded = Signal(int, int, object)  # chat id, reply message id, core.rag Grounding
+    agent_event = Signal(int, object)  # chat id, a core.tools.types AgentEvent
 
     def __init__(self, db_path: Path, home: Path) -> None:
         super().__init__()
@@ -73,10 +86,17 @@ class EngineWorker(QObject):
         self._last_path: str | None = None
         self._stop = threading.Event()  # stop the current reply (set from the GUI thread)
         self._closing = threading.Event()  # the window is closing: run nothing more
+        # Set by the tools controller before the thread starts (desktop/tools_controller.py):
+        # the consent callback's broker, the chat's (tool choice, step limit), the MCP host.
+        self.consent: ConsentBroker | None = None
+        self.tool_run: Callable[[int], tuple[str, int]] | None = None
+        self.mcp_host: Callable[[], Any] | None = None
 
     # -- GUI thread -------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
+        if self.consent is not None:
+            self.consent.release_all()  # a card waiting for an answer is answered "deny"
         engine = self._engine
         if engine is not None:
             engine.cancel()
@@ -88,6 +108,8 @@ class EngineWorker(QObject):
     def clear_stop(self) -> None:
         """Called by the GUI thread just before it asks for a new reply."""
         self._stop.clear()
+        if self.consent is not None:
+            self.consent.reset()
 
     # -- worker thread ----------------------------------------------------------------------
     def start(self) -> None:
@@ -95,11 +117,33 @@ class EngineWorker(QObject):
 
         self._store = ChatStore(self._db_path)
         self._engine = self._local = EngineClient()
-        self._session = ChatSession(self._store, self._engine, search=self._search)
+        self._session = ChatSession(self._store, self._engine, search=self._search,
+                                    **self._session_tools(ChatSession))
         try:
             self._engine.start()
         except Exception as exc:  # the child will be started again on the first request
             log.warning("could not start the engine process: %s", exc)
+
+    def _session_tools(self, session_type: type) -> dict[str, Any]:
+        """ChatSession's toolbox factory, where ChatSession takes one (desktop/tools_wiring)."""
+        from desktop import tools_wiring
+
+        if not tools_wiring.session_accepts(session_type, "toolbox_for"):
+            return {}
+        host = self.mcp_host or (lambda: None)
+        return {"toolbox_for": tools_wiring.toolbox_factory(self._search, host)}
+
+    def _tool_kwargs(self, chat_id: int, method: Callable[..., Any]) -> dict[str, Any]:
+        """consent, cancel and tool choice for a reply, as `method` (a ChatSession reply
+        method) takes them; the chat's step limit goes on the session."""
+        from desktop import tools_wiring
+
+        choice, steps = self.tool_run(chat_id) if self.tool_run is not None else (None, None)
+        if steps is not None and self._session is not None:
+            tools_wiring.set_step_limit(self._session, steps)
+        return tools_wiring.reply_kwargs(
+            method, consent=self.consent.ask if self.consent else None, cancel=self._stop,
+            tool_choice=choice, max_steps=steps)
 
     def _search(self, query: str, collections: Sequence[str], top_k: int) -> list[Hit]:
         """Retrieval for grounded replies, on this thread with its own connection; the
@@ -182,13 +226,16 @@ class EngineWorker(QObject):
             self.model_loaded.emit(info)
 
     def send(self, chat_id: int, text: str) -> None:
-        self._run_reply(chat_id, lambda s, sampling: s.send(chat_id, text, sampling))
+        self._run_reply(chat_id, lambda s, sampling: s.send(
+            chat_id, text, sampling, **self._tool_kwargs(chat_id, s.send)))
 
     def regenerate(self, chat_id: int) -> None:
-        self._run_reply(chat_id, lambda s, sampling: s.regenerate(chat_id, sampling))
+        self._run_reply(chat_id, lambda s, sampling: s.regenerate(
+            chat_id, sampling, **self._tool_kwargs(chat_id, s.regenerate)))
 
     def edit_last(self, chat_id: int, text: str) -> None:
-        self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(chat_id, text, sampling))
+        self._run_reply(chat_id, lambda s, sampling: s.edit_last_user(
+            chat_id, text, sampling, **self._tool_kwargs(chat_id, s.edit_last_user)))
 
     def _comparison_base(self) -> str:
         path = comparison_base_model(self._home / "models")
@@ -262,6 +309,8 @@ class EngineWorker(QObject):
                     self.searching.emit(chat_id)
                 elif isinstance(event, DoneEvent):
                     self.reply_finished.emit(chat_id, event.stats, event.finish_reason)
+                elif isinstance(event, AGENT_EVENTS):
+                    self.agent_event.emit(chat_id, event)
         except EngineCrashed as exc:
             self.reply_failed.emit(chat_id, str(exc))
             self._model_crashed(str(exc))

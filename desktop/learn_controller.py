@@ -74,6 +74,7 @@ class LearnController(QObject):
         nxt.fork_requested.connect(self._request_next)
         nxt.sample_requested.connect(self._on_sample)
         surprise.measure_requested.connect(self._on_measure)
+        panel.agent_trace.next_token_requested.connect(self.open_in_next_token)
         panel.comparison_changed.connect(self._on_comparison_changed)
         # Attention, logit lens and anatomy: their own controller, on these same lanes.
         self.inside = InsideController(self, engine, panel, show_error, conversation)
@@ -170,6 +171,11 @@ class LearnController(QObject):
         else:
             self.measure(prompt + reply)
         self._panel.show_tokenizer().show_template(prompt)
+
+    def open_in_next_token(self, prompt: str, _messages: list[ChatMessage]) -> None:
+        """An agent step's exact prompt (template and tool schemas applied) in Next token,
+        where the model's choice of a tool reads as probabilities."""
+        self._panel.show_next_token().set_prompt(prompt)
 
     # -- results ----------------------------------------------------------------------------
     def _finish(self, request_id: int) -> tuple[_Lane, Any] | None:

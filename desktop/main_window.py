@@ -35,9 +35,11 @@ from ui.sources_panel import SourcesPanel
 from ui.status_view import StatusView
 from ui.system_prompt_view import SystemPromptView
 from ui.theme import style_widget
+from ui.tool_cards_view import ToolCardsView
 
 if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_later_tabs)
     from core.api import ChatMessage
+    from desktop.boundary_controller import BoundaryController
     from desktop.chat_controller import ChatController
     from desktop.compare_controller import CompareController
     from desktop.database_controller import DatabaseController
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.eval_controller import EvalController
     from desktop.finetune_controller import FinetuneController
     from desktop.learn_controller import LearnController
+    from desktop.mcp_controller import McpController
     from desktop.model_controller import ModelController
     from desktop.models_library_controller import ModelsLibraryController
     from desktop.presets_controller import PresetsController
@@ -55,6 +58,7 @@ if TYPE_CHECKING:  # imported when built, after the first paint (start, _build_l
     from desktop.server_controller import ServerController
     from desktop.sources_controller import SourcesController
     from desktop.store_worker import StoreClient
+    from desktop.tools_controller import ToolsController
     from desktop.welcome_controller import WelcomeController
     from ui.compare_panel import ComparePanel
     from ui.documents_panel import DocumentsPanel
@@ -109,6 +113,7 @@ class MainWindow(QMainWindow):
                                        "last grounded reply (Ctrl+Shift+S)")
         self.sources_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.sources = SourcesPanel()
+        self.tool_cards = ToolCardsView()  # a reply's consent cards, under the chat
         # Built by _build_later_tabs, after the first paint.
         self.sampling_dialog: SamplingDialog
         self.presets_dialog: PresetsDialog
@@ -134,6 +139,7 @@ class MainWindow(QMainWindow):
         self.maps_controller: EmbeddingMapsController | None = None
         self.quant_lab_controller: QuantLabController | None = None
         self.finetune_controller: FinetuneController | None = None
+        self.boundary_controller: BoundaryController | None = None
         self.models: ModelController | None = None
         self.documents_controller: DocumentsController | None = None
         self.sources_controller: SourcesController | None = None
@@ -145,8 +151,12 @@ class MainWindow(QMainWindow):
         self.evals: EvalController | None = None
         self.database: DatabaseController | None = None
         self.welcome: WelcomeController | None = None
+        self.tools: ToolsController | None = None
+        self.mcp: McpController | None = None
         self._closed = False
-        self.menuBar().addMenu("&Tools").addAction("Check database…", self._check_database)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addAction("Check database…", self._check_database)
+        tools_menu.addAction("MCP servers…", self._open_mcp_servers)
 
     def _build_layout(self) -> None:
         header = QHBoxLayout()
@@ -170,6 +180,7 @@ class MainWindow(QMainWindow):
         banner_row.addWidget(self.error_banner)
         column.addLayout(banner_row)
         column.addWidget(self.chat_view, 1)
+        column.addWidget(self.tool_cards)
         column.addWidget(self.composer)
         self.system_prompt.hide()
         self.system_prompt_button.toggled.connect(self.system_prompt.setVisible)
@@ -351,6 +362,15 @@ class MainWindow(QMainWindow):
             set_adapter_scale=lambda adapter, scale: models.set_lora_scales({adapter: scale}),
             needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.finetune_controller.on_model_loaded)
+        from desktop.boundary_controller import BoundaryController
+
+        self.boundary_controller = BoundaryController(self.learn.boundary, self.show_error, self)
+        from desktop.tiny_gpt_controller import TinyGptController
+
+        self.tiny_gpt_controller = TinyGptController(self.learn.tiny_gpt, self.show_error,
+                                                     self._current_model_path, self)
+        self.tiny_gpt_controller.load_requested.connect(lambda path: models.load(path))
+        self.tiny_gpt_controller.start()
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -379,6 +399,7 @@ class MainWindow(QMainWindow):
         from desktop.welcome_controller import WelcomeController
 
         self.welcome = WelcomeController(self)
+        self._start_tools()
         # The other workers open the database only once its check passed (or a repair did).
         from desktop.database_controller import DatabaseController
 
@@ -407,8 +428,34 @@ class MainWindow(QMainWindow):
         self.maps_controller.start()
         self.quant_lab_controller.start()
         self.finetune_controller.start()
+        if self.boundary_controller is not None:
+            self.boundary_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
         self.evals.start()
+        if self.mcp is not None:
+            self.mcp.start()
+
+    def _start_tools(self) -> None:
+        """Tools in the chat (consent cards, the picker, the agent trace link) and the one
+        MCP host, closed with the other workers on quit."""
+        from desktop.mcp_controller import McpController
+        from desktop.tools_controller import ToolsController, ToolsViews
+
+        assert self.store is not None and self.engine is not None and self.chats is not None
+        self.mcp = McpController(self, self.show_error, self)
+        self.tools = ToolsController(
+            self.store, self.engine, self.chats,
+            ToolsViews(self.chat_view, self.tool_cards, self.composer.tools_button,
+                       self.status), self.mcp, self._open_agent_trace, self.show_error,
+            self, self)
+
+    def _open_agent_trace(self, trace: object) -> None:
+        self.tabs.setCurrentWidget(self.learn)
+        self.learn.show_agent_trace().show_trace(trace)  # type: ignore[arg-type]
+
+    def _open_mcp_servers(self) -> None:
+        if self.mcp is not None:
+            self.mcp.open_dialog()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.sources and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):

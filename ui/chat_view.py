@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from ui.branch_links import BRANCH_SCHEMES, insert_branch_line, parse_branch_link
 from ui.message_render import CodeFormats, Sources, Theme, insert_message
+from ui.trace_links import TRACE_SCHEME, insert_trace_line, parse_trace_link
 
 if TYPE_CHECKING:  # not needed to paint the window (core.store brings apsw, every store)
     from core.api import Grounding, StoredMessage
@@ -33,6 +34,7 @@ class _Shown:
     message_id: int | None = None  # None until the store has it (a message just typed)
     position: tuple[int, int] = (1, 1)  # among its alternatives: (index, count)
     stats: dict[str, Any] | None = None  # a finished reply's numbers (tokens, tokens/s)
+    agent_trace: dict[str, Any] | None = None  # a reply made with tools: its steps (JSON)
 
 
 def _sources_of(message: StoredMessage) -> Sources | None:
@@ -61,6 +63,7 @@ class ChatView(QTextBrowser):
     link_activated = Signal(QUrl)
     branch_requested = Signal(int, int)  # message id, step (-1 previous, +1 next alternative)
     edit_message_requested = Signal(int, str)  # a user message's id and its text
+    agent_trace_requested = Signal(int, dict)  # a reply's id and its stored agent trace
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,7 +100,8 @@ class ChatView(QTextBrowser):
     def set_messages(self, messages: Sequence[StoredMessage]) -> None:
         """Show a whole chat. A message still 'streaming' becomes the live reply."""
         self._messages = [_Shown(m.role, m.content, m.status, _sources_of(m), m.id,
-                                 m.branch_position, m.stats) for m in messages]
+                                 m.branch_position, m.stats, getattr(m, "agent_trace", None))
+                          for m in messages]
         self._streaming = bool(self._messages) and self._messages[-1].status == "streaming"
         self._follow = True
         self._render_all()
@@ -193,6 +197,9 @@ class ChatView(QTextBrowser):
         if url.scheme() in BRANCH_SCHEMES:
             self._on_branch_link(url)
             return
+        if url.scheme() == TRACE_SCHEME:
+            self._on_trace_link(parse_trace_link(url))
+            return
         self.link_activated.emit(url)
         if url.scheme().lower() in _OPENABLE_SCHEMES:
             QDesktopServices.openUrl(url)
@@ -250,11 +257,22 @@ class ChatView(QTextBrowser):
         else:
             self.branch_requested.emit(message_id, -1 if action == "prev" else 1)
 
+    def _on_trace_link(self, message_id: int) -> None:
+        shown = next((m for m in self._messages if m.message_id == message_id), None)
+        if shown is not None and shown.agent_trace:
+            self.agent_trace_requested.emit(message_id, shown.agent_trace)
+
     def _insert(self, message: _Shown) -> None:
         root = self.document().rootFrame()
         start = root.lastPosition()
         insert_message(root, message.role, message.content, message.status, self._theme,
                        self._formats, message.sources, message.stats)
+        if message.agent_trace and message.message_id is not None \
+                and message.status != "streaming":
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start + 1)
+            insert_trace_line(cursor.currentFrame(), message.message_id, message.agent_trace,
+                              self._theme)
         if message.message_id is not None and message.status != "streaming" and (
                 message.role == "user" or message.position[1] > 1):
             # The message's frame, found by position: its header starts right where the

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -55,6 +56,11 @@ class ComposerView(QWidget):
         self.regenerate_button.setToolTip("Answer your last message again")
         self.edit_button = QPushButton("Edit last")
         self.edit_button.setToolTip("Put your last message back here to change and resend it")
+        # The chat's tools (desktop/tools_controller.py connects it and keeps its text).
+        self.tools_button = QToolButton()
+        self.tools_button.setText("Tools")
+        self.tools_button.setToolTip("Let the model call tools in this chat (each call asks "
+                                     "you first)")
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -69,6 +75,7 @@ class ComposerView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.tools_button)
         buttons.addStretch(1)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)

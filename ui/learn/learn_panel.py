@@ -1,5 +1,6 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab and the fine-tune lab; one tab each."""
+anatomy, the quantization lab, the fine-tune lab, the agent trace, the boundary
+playground and the tiny transformer; one tab each."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QTabW
 
 from core.api import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
+from ui.learn.agent_trace_panel import AgentTracePanel
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
+from ui.learn.boundary_panel import BoundaryPanel
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
 from ui.learn.finetune_panel import FinetunePanel
 from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
 from ui.learn.surprise_panel import SurprisePanel
+from ui.learn.tiny_gpt_panel import TinyGptPanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
 _OPEN = "open"
@@ -47,6 +51,12 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.agent_trace = AgentTracePanel()
+        self.addTab(self.agent_trace, "Agent trace")
+        self.boundary = BoundaryPanel()
+        self.addTab(self.boundary, "Boundary playground")
+        self.tiny_gpt = TinyGptPanel()
+        self.addTab(self.tiny_gpt, "Tiny transformer")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -129,3 +139,15 @@ class LearnPanel(QTabWidget):
     def show_finetune(self) -> FinetunePanel:
         self.setCurrentWidget(self.finetune)
         return self.finetune
+
+    def show_agent_trace(self) -> AgentTracePanel:
+        self.setCurrentWidget(self.agent_trace)
+        return self.agent_trace
+
+    def show_boundary(self) -> BoundaryPanel:
+        self.setCurrentWidget(self.boundary)
+        return self.boundary
+
+    def show_tiny_gpt(self) -> TinyGptPanel:
+        self.setCurrentWidget(self.tiny_gpt)
+        return self.tiny_gpt

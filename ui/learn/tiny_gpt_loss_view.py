@@ -1,0 +1,71 @@
+"""The tiny model's loss curves: training loss per step, held-out loss where measured, and the
+line a model that only knew token frequencies would sit on (the unigram entropy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from ui.learn.embedding_maps_plot import HIGHLIGHT, LazyPlotView, category_color
+
+
+class TinyGptLossView(LazyPlotView):
+    """Redrawn from the whole curve (a run has thousands of points at most: setData is cheap)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("The loss curves appear here once training starts: lower means the "
+                         "model finds the text's next token more expected.", parent)
+        self._items: tuple[Any, Any, Any] | None = None
+        self.train: list[tuple[int, float]] = []
+        self.held_out: list[tuple[int, float]] = []
+        self.unigram: float | None = None
+
+    def _made(self) -> tuple[Any, Any, Any]:
+        import pyqtgraph as pg
+
+        if self._items is None:
+            plot = self.plot()
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "training step")
+            plot.setLabel("left", "loss (nats per token)")
+            legend = plot.addLegend(offset=(-10, 10))
+            legend.setBrush(pg.mkBrush(self.palette().base().color()))
+            train = plot.plot([], [], pen=pg.mkPen(category_color(0), width=2),
+                              name="training loss (this step's batch)")
+            held = plot.plot([], [], pen=pg.mkPen(HIGHLIGHT, width=2,
+                                                  style=Qt.PenStyle.DashLine),
+                             symbol="o", symbolSize=7, symbolBrush=HIGHLIGHT,
+                             name="held-out loss (never trained on)")
+            floor = plot.plot([], [], pen=pg.mkPen(category_color(2), width=2,
+                                                   style=Qt.PenStyle.DotLine),
+                              name="token frequencies alone (unigram entropy)")
+            self._items = (train, held, floor)
+        return self._items
+
+    def reset(self) -> None:
+        self.train, self.held_out, self.unigram = [], [], None
+        self.clear()
+        self._items = None
+
+    def set_unigram(self, entropy: float) -> None:
+        self.unigram = entropy
+
+    def add_train(self, step: int, loss: float) -> None:
+        self.train.append((step, loss))
+
+    def add_held_out(self, step: int, loss: float) -> None:
+        self.held_out.append((step, loss))
+
+    def redraw(self) -> None:
+        """Push the points to the plot (the panel calls this at most a few times a second)."""
+        if not self.train and not self.held_out:
+            return
+        train, held, floor = self._made()
+        finite = [(s, v) for s, v in self.train if v == v and abs(v) != float("inf")]
+        train.setData([s for s, _ in finite], [v for _, v in finite])
+        held.setData([s for s, _ in self.held_out], [v for _, v in self.held_out])
+        if self.unigram is not None:
+            last = max([s for s, _ in self.train] + [s for s, _ in self.held_out] + [1])
+            floor.setData([0, last], [self.unigram, self.unigram])

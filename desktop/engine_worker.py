@@ -125,11 +125,9 @@ class EngineWorker(QObject):
             log.warning("could not start the engine process: %s", exc)
 
     def _session_tools(self, session_type: type) -> dict[str, Any]:
-        """ChatSession's toolbox factory, where ChatSession takes one (desktop/tools_wiring)."""
+        """ChatSession's toolbox factory (desktop/tools_wiring)."""
         from desktop import tools_wiring
 
-        if not tools_wiring.session_accepts(session_type, "toolbox_for"):
-            return {}
         host = self.mcp_host or (lambda: None)
         return {"toolbox_for": tools_wiring.toolbox_factory(self._search, host)}
 

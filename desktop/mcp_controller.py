@@ -73,8 +73,6 @@ class McpController(QObject):
 
     # -- GUI thread -------------------------------------------------------------------------
     def start(self) -> None:
-        if not wiring.mcp_available():
-            return
         self.jobs.start()
         self.refresh()
 

@@ -4,8 +4,8 @@ the toolbox's and the MCP host's functions.
 The window's tool views and controllers were built beside the core pieces (the agent loop and
 toolbox, the MCP host); everything they need of them goes through the functions here, which
 import inside (heavy modules such as the MCP SDK stay off the window's start path).
-`session_accepts` lets the engine worker pass the tool arguments only to a ChatSession that
-takes them.
+`reply_kwargs` passes each ChatSession reply method the tool arguments it takes (edits of
+earlier messages take no tool choice).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def session_accepts(method: Callable[..., Any], name: str) -> bool:
 
 
 def reply_kwargs(method: Callable[..., Any], **wanted: Any) -> dict[str, Any]:
-    """The keyword arguments of `wanted` (consent, cancel, tool_choice, max_steps) that
-    `method` accepts."""
+    """The keyword arguments of `wanted` (consent, cancel, tool_choice) that `method`
+    accepts."""
     return {k: v for k, v in wanted.items() if v is not None and session_accepts(method, k)}
 
 
@@ -66,13 +66,6 @@ def toolbox_factory(search: Callable[..., Any] | None,
 
 
 # -- MCP -----------------------------------------------------------------------------------
-def mcp_available() -> bool:
-    """The MCP host's modules are installed (they come with the tools work in core)."""
-    import importlib.util
-
-    return importlib.util.find_spec("core.tools.mcp_host") is not None
-
-
 def config_rows(text: str) -> list[ServerRow]:
     """The servers of a configuration, none started yet (no host is made to list them)."""
     from core.tools.mcp_config import parse_config
@@ -128,11 +121,8 @@ def server_tools(host: Any, name: str) -> Sequence[ToolSpec]:
 
 # -- the chat's tool settings, stored with the chat ----------------------------------------
 def chat_tools(store: Any, chat_id: int) -> ChatTools:
-    """ChatStore.chat_tools (no tools when the store predates them)."""
-    from core.tools.types import ChatTools
-
-    read = getattr(store, "chat_tools", None)
-    return read(chat_id) if read is not None else ChatTools()
+    """ChatStore.chat_tools."""
+    return store.chat_tools(chat_id)
 
 
 def set_chat_tools(store: Any, chat_id: int, tools: ChatTools) -> None:

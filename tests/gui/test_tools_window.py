@@ -12,12 +12,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from guitools import REPLY_TIMEOUT_MS, OpenWindow, stored_messages, wait_idle, write_settings
 from PySide6.QtCore import Qt, QUrl
 from pytestqt.qtbot import QtBot
 
-from core.api import ChatSession
 from core.store import StoredMessage
 from core.tools.types import (
     AgentStep,
@@ -30,7 +28,6 @@ from core.tools.types import (
     ToolSpec,
 )
 from desktop.main_window import MainWindow
-from desktop.tools_wiring import session_accepts
 
 CALC = ToolSpec("calculator", "Evaluate an arithmetic expression.",
                 {"type": "object", "properties": {"expression": {"type": "string"}},
@@ -127,8 +124,6 @@ def test_agent_trace_link_opens_the_learn_view(qtbot: QtBot, open_window: OpenWi
 # -- the whole flow, with the agent loop and the chat's tools in core ---------------------
 def test_chat_calls_the_calculator_with_consent(qtbot: QtBot,
                                                 open_window: OpenWindow) -> None:
-    if not session_accepts(ChatSession, "toolbox_for"):
-        pytest.skip("ChatSession runs tools once the agent loop is merged (tools-core)")
     # Room for the call's JSON (about 30 tokens; 24 cut it short), little more.
     write_settings(sampling={"seed": 7, "max_tokens": 40, "temperature": 0.0})
     window = open_window()
@@ -177,8 +172,6 @@ def test_chat_calls_an_mcp_tool_with_consent(qtbot: QtBot, open_window: OpenWind
     """A real stdio MCP server (the SDK's MCPServer, tests/gui/mcp_weather_server.py) set up
     in the app's mcp.json: its tool is called after the card is answered, and its result's
     instruction-like line is marked on the card."""
-    if not session_accepts(ChatSession, "toolbox_for"):
-        pytest.skip("ChatSession runs tools once the agent loop is merged (tools-core)")
     from core.tools.mcp_config import app_config_path
 
     server = Path(__file__).with_name("mcp_weather_server.py")

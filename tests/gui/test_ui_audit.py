@@ -18,7 +18,6 @@ from ui_audit import audit
 
 from core.tools.types import AgentStep, AgentTrace, ToolCall, ToolOutcome, ToolSpec
 from desktop.main_window import MainWindow
-from desktop.tools_wiring import mcp_available
 from ui.theme import apply_theme
 
 SIZE = (1100, 760)
@@ -85,8 +84,7 @@ def _dialogs(window: MainWindow, qtbot: QtBot) -> list[tuple[str, QWidget]]:
     qtbot.waitUntil(lambda: tools.picker is not None and tools.picker.isVisible(),
                     timeout=REPLY_TIMEOUT_MS)
     dialogs.append(("tools-picker", tools.picker))
-    if mcp_available():
-        dialogs.append(("mcp-servers-dialog", mcp.open_dialog()))
+    dialogs.append(("mcp-servers-dialog", mcp.open_dialog()))
     return dialogs
 
 

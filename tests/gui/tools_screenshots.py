@@ -7,18 +7,14 @@ Not a test (pytest does not collect it); a person runs it and looks at the pictu
 It opens the real window (dark theme, a throw-away data folder, the bundled model), turns the
 calculator on for the chat with tool choice "required", asks a sum, and shoots the card while
 the agent waits for consent; then allows the call, lets the reply finish and opens its trace.
-Where ChatSession has no tools yet (before the agent loop is merged) the agent's side is
-played by a thread that asks the same consent callback, and the trace is built here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,10 +65,8 @@ def main() -> None:
     os.environ.setdefault("GLASSBOX_HOME", tempfile.mkdtemp(prefix="glassbox-shots-"))
     args.out.mkdir(parents=True, exist_ok=True)
     _settings()
-    from core.api import ChatSession
     from desktop.app import create_app
     from desktop.main_window import MainWindow
-    from desktop.tools_wiring import session_accepts
     from ui.theme import apply_theme
 
     app = create_app(sys.argv[:1])
@@ -85,8 +79,7 @@ def main() -> None:
         wait(app, "the model", lambda: window.models is not None
              and window.models.model is not None and window.chats is not None
              and window.chats.current_chat_id is not None and window.composer.isEnabled())
-        real = session_accepts(ChatSession, "toolbox_for")
-        (_real_flow if real else _played_flow)(app, window, args.out)
+        _real_flow(app, window, args.out)
     finally:
         window.close()
         wait(app, "the workers", lambda: not any(t.isRunning() for t in window.threads()), 60)
@@ -127,58 +120,6 @@ def _real_flow(app: QApplication, window: object, out: Path) -> None:
          and "Agent trace" in window.chat_view.toPlainText())
     reply_id = max(m.message_id or 0 for m in window.chat_view._messages)
     window.chat_view.anchorClicked.emit(QUrl(f"glassbox-trace:{reply_id}"))
-    _shoot(app, window, out / "agent-trace.png")
-
-
-def _played_flow(app: QApplication, window: object, out: Path) -> None:
-    from core.tools.types import (
-        AgentStep,
-        AgentTrace,
-        CallDecided,
-        CallFinished,
-        CallProposed,
-        ToolCall,
-        ToolOutcome,
-        ToolSpec,
-    )
-    from desktop.main_window import MainWindow
-
-    assert isinstance(window, MainWindow) and window.engine is not None
-    assert window.chats is not None
-    print("ChatSession has no tools yet: the agent's side is played", flush=True)
-    spec = ToolSpec("calculator", "Evaluate an arithmetic expression: numbers, + - * / ** "
-                    "and math functions.", {"type": "object", "properties": {
-                        "expression": {"type": "string"}}, "required": ["expression"]})
-    arguments = {"expression": "17 * 23"}
-    raw = json.dumps({"name": "calculator", "arguments": arguments})
-    call = ToolCall(0, "calculator", arguments, raw)
-    worker, chat_id = window.engine.worker, window.chats.current_chat_id or 0
-    window.chat_view.add_user_message(QUESTION)
-
-    def agent() -> None:
-        worker.agent_event.emit(chat_id, CallProposed(call, spec))
-        assert worker.consent is not None
-        decision = worker.consent.ask(call, spec)
-        worker.agent_event.emit(chat_id, CallDecided(call, decision, True))
-        worker.agent_event.emit(chat_id, CallFinished(call, ToolOutcome("391", elapsed_s=0.001)))
-
-    thread = threading.Thread(target=agent)
-    thread.start()
-    wait(app, "the consent card", lambda: bool(window.tool_cards.waiting_cards()))
-    _shoot(app, window, out / "tools-consent.png")
-    window.tool_cards.waiting_cards()[0].allow_button.click()
-    thread.join(10)
-    template = ("<|im_start|>system\nYou can call these tools. To call one, answer with JSON "
-                '{"name": ..., "arguments": {...}}.\n' + json.dumps([spec.__dict__])
-                + f"<|im_end|>\n<|im_start|>user\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
-    steps = (AgentStep(0, template, (), raw, (0, len(raw)), call, "allow_once",
-                       ToolOutcome("391", elapsed_s=0.001), 120, 18, 0.61),
-             AgentStep(1, template + raw + "<|im_end|>\n<|im_start|>tool\n391<|im_end|>\n"
-                       "<|im_start|>assistant\n", (), "17 * 23 = 391.", None, None, None, None,
-                       146, 9, 0.32))
-    trace = AgentTrace((spec,), steps, "17 * 23 = 391.", "answer")
-    window.tabs.setCurrentWidget(window.learn)
-    window.learn.show_agent_trace().show_trace(trace)
     _shoot(app, window, out / "agent-trace.png")
 
 

@@ -33,8 +33,9 @@ from core.errors import AttributionError, Cancelled
 # Per reply token, natural log. Measured differences were at most ~1e-3 (see the docstring).
 TOLERANCE = 5e-3
 
-PROMPT = "Paris is the capital of France. Berlin is the capital of Germany. The capital of"
-REPLY = " France is Paris."
+# Short: the machine that runs the suite may be busy, and by token every unit costs a decode.
+PROMPT = "Paris is in France. Berlin is in Germany. The capital of France is"
+REPLY = " Paris."
 
 
 def run(engine: EngineClient, request: AttributionRequest) -> tuple[AttributionResult,
@@ -125,10 +126,7 @@ def test_estimate_counts_tokens(engine: EngineClient) -> None:
 
 @pytest.mark.parametrize("by", ["token", "word", "sentence"])
 def test_units_cover_the_prompt_exactly(engine: EngineClient, by: str) -> None:
-    messages = (ChatMessage("user", "Héllo wörld — 東京は日本の首都です。 Ça va? Yes! 🙂 Done."),)
-    estimate = engine.attribution_estimate(AttributionRequest(messages=messages, reply="Oui.",
-                                                              by=by))  # type: ignore[arg-type]
-    assert estimate.units >= estimate.scored_units > 0
+    messages = (ChatMessage("user", "Héllo wörld: 東京は首都。 Ça va? 🙂"),)
     result, _ = run(engine, AttributionRequest(messages=messages, reply="Oui.", by=by))  # type: ignore[arg-type]
     rendered = engine.render_prompt(list(messages))
     assert result.prompt_text == rendered
@@ -149,6 +147,7 @@ def test_units_cover_the_prompt_exactly(engine: EngineClient, by: str) -> None:
 def test_passages_by_explicit_spans(engine: EngineClient) -> None:
     first = PROMPT.index("Berlin")
     spans = (LabeledSpan(0, first, "1"), LabeledSpan(first, PROMPT.index(" The capital"), "2"))
+    # (the "1" passage names Paris; the "2" one does not)
     result, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=REPLY, by="passage",
                                                spans=spans))
     scored = [u for u in result.units if u.scored]
@@ -163,7 +162,7 @@ def test_next_token_and_reply_sentences(engine: EngineClient) -> None:
     paris = engine.tokenize(" Paris", special=False)[0].id
     result, _ = run(engine, AttributionRequest(prompt=PROMPT, next_token=paris, by="word"))
     assert result.reply_ids == (paris,) and len(result.baseline_logprobs) == 1
-    two, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=" Paris. It is in France.",
+    two, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=" Paris. It is big.",
                                             by="sentence"))
     assert len(two.sentences) == 2
     for unit in two.units:

@@ -10,6 +10,7 @@ from core.api import SamplingSettings
 from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
+from ui.learn.attribution_panel import AttributionPanel
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
 from ui.learn.finetune_panel import FinetunePanel
 from ui.learn.lens_panel import LensPanel
@@ -47,6 +48,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.attribution = AttributionPanel()
+        self.addTab(self.attribution, "Attribution")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")
@@ -129,3 +132,7 @@ class LearnPanel(QTabWidget):
     def show_finetune(self) -> FinetunePanel:
         self.setCurrentWidget(self.finetune)
         return self.finetune
+
+    def show_attribution(self) -> AttributionPanel:
+        self.setCurrentWidget(self.attribution)
+        return self.attribution

@@ -42,8 +42,12 @@ def driver_lines(result: AttributionResult, grounding: Grounding) -> list[str]:
 
 class AttributionController(QObject):
     def __init__(self, engine: EngineHandle, panel: AttributionPanel, learn: LearnController,
-                 show_error: Callable[[str], None], parent: QObject | None = None) -> None:
+                 show_error: Callable[[str], None], parent: QObject | None = None, *,
+                 conversation: Callable[[], list[ChatMessage]] | None = None) -> None:
+        """`conversation()`: the open chat as messages, for "Explain the last chat reply"."""
         super().__init__(parent)
+        self._conversation = conversation
+        self._grounding_source: Callable[[], Grounding | None] | None = None
         self._engine = engine
         self._panel = panel
         self._learn = learn
@@ -54,6 +58,22 @@ class AttributionController(QObject):
         panel.estimate_requested.connect(self._on_estimate)
         panel.start_requested.connect(self._on_start)
         panel.cancel_requested.connect(self.cancel)
+        panel.explain_last_requested.connect(self.explain_last)
+
+    def set_grounding_source(self, source: Callable[[], Grounding | None]) -> None:
+        """Where the last chat reply's grounding comes from (the Sources pane's)."""
+        self._grounding_source = source
+
+    def explain_last(self) -> None:
+        """The open chat's last reply, read after its conversation (or its passages)."""
+        conversation = self._conversation() if self._conversation is not None else []
+        last = max((i for i, m in enumerate(conversation) if m.role == "assistant"),
+                   default=None)
+        if last is None or not conversation[last].content.strip():
+            self._show_error("There is no reply in this chat to explain yet.")
+            return
+        grounding = self._grounding_source() if self._grounding_source is not None else None
+        self.explain(conversation[last].content, conversation[:last], grounding)
 
     @property
     def running(self) -> bool:

@@ -80,7 +80,7 @@ class LearnController(QObject):
         from desktop.attribution_controller import AttributionController
 
         self.attribution = AttributionController(engine, panel.attribution, self, show_error,
-                                                 self)
+                                                 self, conversation=conversation)
 
     def add_lane(self, name: str, what: str, show: Callable[[Any], None],
                  failed: Callable[[str], None] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guitools import REPLY_TIMEOUT_MS, OpenWindow
+from guitools import REPLY_TIMEOUT_MS, OpenWindow, send_and_wait
 from pytestqt.qtbot import QtBot
 
 from ui.learn import shading
@@ -58,4 +58,19 @@ def test_cancel_stops_a_long_attribution(qtbot: QtBot, open_window: OpenWindow) 
     # The engine is free again: the next estimate answers.
     panel.set_request("Paris is in France. The capital of France is", " Paris.")
     panel.estimate_button.click()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=REPLY_TIMEOUT_MS)
+
+
+def test_last_chat_reply_is_brought_here_with_its_conversation(
+        qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    send_and_wait(qtbot, window, "Name a colour.")
+    window.tabs.setCurrentWidget(window.learn)
+    panel = window.learn.show_attribution()
+    panel.last_reply_button.click()
+    assert panel.prompt_edit.toPlainText() == "Name a colour."
+    assert panel.reply_edit.toPlainText().strip()
+    assert panel.granularity() == "sentence"
+    request = panel.request()
+    assert request.messages and request.messages[-1].content == "Name a colour."
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=REPLY_TIMEOUT_MS)

@@ -65,6 +65,7 @@ class AttributionPanel(QWidget):
     estimate_requested = Signal(object)  # AttributionRequest
     start_requested = Signal(object)  # AttributionRequest
     cancel_requested = Signal()
+    explain_last_requested = Signal()  # the open chat's last reply
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +83,9 @@ class AttributionPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
         self.example_button = QPushButton("Try an example")
+        self.last_reply_button = QPushButton("Last chat reply")
+        self.last_reply_button.setToolTip("Explain the open chat's last reply (by passage "
+                                          "when it was grounded in documents)")
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Attribution progress")
         self.status = QLabel("Write a prompt and its reply, then Estimate to see the cost.")
@@ -101,7 +105,7 @@ class AttributionPanel(QWidget):
         inputs.addWidget(self.reply_edit)
         controls = QHBoxLayout()
         for widget in (self.by_box, self.estimate_button, self.start_button,
-                       self.cancel_button, self.example_button):
+                       self.cancel_button, self.example_button, self.last_reply_button):
             controls.addWidget(widget)
         controls.addWidget(self.progress, 1)
         side = QWidget()
@@ -136,6 +140,7 @@ class AttributionPanel(QWidget):
         self.start_button.clicked.connect(lambda: self.start_requested.emit(self.request()))
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
         self.example_button.clicked.connect(self.try_example)
+        self.last_reply_button.clicked.connect(self.explain_last_requested.emit)
         self.sentence_box.currentIndexChanged.connect(self._render)
         self.prompt_edit.textChanged.connect(self._on_edited)
         self.reply_edit.textChanged.connect(self._on_edited)

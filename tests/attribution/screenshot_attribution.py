@@ -1,6 +1,7 @@
 """Run by hand (not a test): the README's screenshot of an attribution of a grounded answer.
 
-    PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv/bin/python tests/attribution/screenshot_attribution.py [OUT.png]
+    PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv/bin/python \
+        tests/attribution/screenshot_attribution.py [OUT.png]
 
 Indexes the sample guide (resources/sample_docs) into a throw-away GLASSBOX_HOME, asks the
 bundled model a question grounded in it, attributes the answer by passage, and saves the

@@ -70,8 +70,8 @@ class AttributionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("The prompt (a user message; or Explain reply in "
-                                            "the chat brings a whole conversation here)")
+        self.prompt_edit.setPlaceholderText("The prompt, read as a user message (Last chat "
+                                            "reply brings a whole conversation here)")
         self.reply_edit = QPlainTextEdit()
         self.reply_edit.setPlaceholderText("The reply to explain")
         self.by_box = QComboBox()
@@ -164,7 +164,10 @@ class AttributionPanel(QWidget):
         if self._rendered:
             return AttributionRequest(prompt=self._rendered, reply=reply,
                                       by=self.granularity(), spans=self._spans)
-        messages = self._messages or (ChatMessage("user", self.prompt_edit.toPlainText()),)
+        typed = self.prompt_edit.toPlainText()
+        if not self._messages and not typed.strip():  # refused with a clear message
+            return AttributionRequest(prompt="", reply=reply, by=self.granularity())
+        messages = self._messages or (ChatMessage("user", typed),)
         return AttributionRequest(messages=messages, reply=reply, by=self.granularity())
 
     def set_request(self, prompt: str, reply: str,

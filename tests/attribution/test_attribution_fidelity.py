@@ -125,23 +125,41 @@ def test_estimate_counts_tokens(engine: EngineClient) -> None:
 
 
 @pytest.mark.parametrize("by", ["token", "word", "sentence"])
-def test_units_cover_the_prompt_exactly(engine: EngineClient, by: str) -> None:
-    messages = (ChatMessage("user", "Héllo wörld: 東京は首都。 Ça va? 🙂"),)
-    result, _ = run(engine, AttributionRequest(messages=messages, reply="Oui.", by=by))  # type: ignore[arg-type]
-    rendered = engine.render_prompt(list(messages))
-    assert result.prompt_text == rendered
-    assert "".join(u.text for u in result.units) == rendered
+def test_units_cover_the_prompt_exactly(engine: EngineClient, model_path: Path, by: str) -> None:
+    """The planning code on the model's own tokens of a chat prompt with accents, CJK and an
+    emoji (whose bytes several tokens share), in this process with the tokenizer alone."""
+    from core.engine.attribution_units import plan_units, token_char_spans
+    from core.engine.introspect import Inspector
+
+    messages = [ChatMessage("system", "Be brief."),
+                ChatMessage("user", "Héllo wörld: 東京は首都。 Ça va? 🙂 Ünïcödé.")]
+    rendered = engine.render_prompt(messages)
+    vocab = Inspector.vocab_only(str(model_path))
+    pieces = vocab.tokenize(rendered)
+    text, spans = token_char_spans([bytes.fromhex(p.bytes_hex) for p in pieces])
+    units = plan_units(text, spans, [p.special for p in pieces], by)  # type: ignore[arg-type]
+    assert text == rendered
+    assert "".join(u.text for u in units) == rendered
     at = 0
-    for unit in result.units:  # contiguous, in order, tokens and characters alike
+    for unit in units:  # contiguous, in order, tokens and characters alike
         assert unit.start == at and rendered[unit.start:unit.end] == unit.text
         at = unit.end
-    assert [u.token_start for u in result.units[1:]] == [u.token_end for u in result.units[:-1]]
-    assert result.units[-1].token_end == len(result.prompt_ids)
+    assert [u.token_start for u in units[1:]] == [u.token_end for u in units[:-1]]
+    assert units[0].token_start == 0 and units[-1].token_end == len(pieces)
     # The template's special tokens are kept, every other unit is scored.
-    kept = [u.text for u in result.units if not u.scored]
-    assert kept and all(t.startswith("<|") for t in kept)
+    assert {u.text for u in units if not u.scored} == {"<|im_start|>", "<|im_end|>"}
     if by == "word":
-        assert any(u.text.strip() == "wörld" for u in result.units)
+        assert [u.text for u in units if "ö" in u.text] == [" wörld", " Ünïcödé"]
+    if by == "sentence":
+        assert any(u.text.endswith("Ça va?") for u in units)
+
+
+def test_unicode_prompt_through_the_engine(engine: EngineClient) -> None:
+    messages = (ChatMessage("system", "Be brief."), ChatMessage("user", "東京は首都? 🙂"))
+    result, _ = run(engine, AttributionRequest(messages=messages, reply="はい。", by="word"))
+    assert "".join(u.text for u in result.units) == result.prompt_text
+    assert any("🙂" in u.text and u.score is not None for u in result.units)
+    assert result.reply_text == "はい。"
 
 
 def test_passages_by_explicit_spans(engine: EngineClient) -> None:
@@ -208,7 +226,7 @@ def test_a_long_prompt_by_token_is_estimated_and_cancelled(model_path: Path) -> 
     client = EngineClient()
     try:
         client.load(model_path, n_ctx=4352)
-        words = " ".join(f"word{i % 97}" for i in range(2000))
+        words = " ".join("the cat sat on a mat and".split() * 600)  # 4,200 tokens
         request = AttributionRequest(prompt=words, reply=" end.", by="token")
         estimate = client.attribution_estimate(request)
         assert estimate.prompt_tokens >= 4000

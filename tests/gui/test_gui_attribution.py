@@ -41,7 +41,7 @@ def test_cancel_stops_a_long_attribution(qtbot: QtBot, open_window: OpenWindow) 
     window = open_window()
     window.tabs.setCurrentWidget(window.learn)
     panel = window.learn.show_attribution()
-    words = " ".join(f"word{i % 37}" for i in range(300))
+    words = " ".join("the cat sat on a mat and".split() * 40)  # 280 tokens
     panel.set_request(words, " end.")
     panel.set_granularity("token")
     panel.estimate_button.click()

@@ -3,8 +3,9 @@
 A unit is always a run of whole tokens, so removing it means cutting that run out of the token
 list (see attribution.py for why). The unit's text is those tokens' own text, so the units'
 texts concatenate back to exactly the prompt the model reads. Words and sentences are found in
-the text, then each token goes to the word or sentence its first character falls in; so a
-token such as ".\\n" that spans a sentence end stays whole, in the sentence it starts.
+the text, then each token goes to the word, sentence or passage its first visible character
+falls in (" Berlin" goes where "B" is); so a token such as ".\\n" that spans a sentence end
+stays whole, in the sentence it starts.
 Special tokens of the chat template (<|im_start|> and the like) are units of their own that are
 never removed: cutting them measures the template, not the prompt.
 """
@@ -115,7 +116,11 @@ def plan_units(text: str, char_spans: Sequence[tuple[int, int]], special: Sequen
     seg_starts = [s.start for s in segs] if segs else []
     groups: list[tuple[int, int, Segment | None, bool]] = []  # token range, segment, special
     for i, ((start, end), is_special) in enumerate(zip(char_spans, special, strict=True)):
-        seg = segs[max(0, bisect.bisect_right(seg_starts, start) - 1)] if segs else None
+        # A token belongs where its first visible character is: " Berlin" goes with the
+        # passage or word that starts at "B", not with the space before it.
+        key = start + (len(text[start:end]) - len(text[start:end].lstrip())
+                       if text[start:end].strip() else 0)
+        seg = segs[max(0, bisect.bisect_right(seg_starts, key) - 1)] if segs else None
         if groups:
             a, _, prev_seg, prev_special = groups[-1]
             continues = (not is_special and not prev_special and

@@ -34,8 +34,9 @@ from core.errors import AttributionError, Cancelled
 TOLERANCE = 5e-3
 
 # Short: the machine that runs the suite may be busy, and by token every unit costs a decode.
-PROMPT = "Paris is in France. Berlin is in Germany. The capital of France is"
-REPLY = " Paris."
+# A fact the model can only read in the prompt, so the first sentence must drive the reply.
+PROMPT = "Mira keeps her keys in the blue jar. Tom keeps his in a drawer. Mira's keys are in the"
+REPLY = " blue jar."
 
 
 def run(engine: EngineClient, request: AttributionRequest) -> tuple[AttributionResult,
@@ -87,7 +88,7 @@ def test_scores_with_kv_reuse_equal_a_fresh_evaluation(engine: EngineClient, ref
         expected = base - fresh_logprobs(reference, cut, reply)
         assert np.abs(np.array(unit.token_scores) - expected).max() < TOLERANCE, unit.text
         assert unit.score == pytest.approx(float(expected.sum()), abs=TOLERANCE * len(reply))
-    # The cut that matters most is not noise: removing "capital" (or its sentence) moves the
+    # The cut that matters most is not noise: removing "blue" (or its sentence) moves the
     # reply by much more than the tolerance.
     strongest = result.ranked()[0].score
     assert strongest is not None and strongest > 50 * TOLERANCE
@@ -163,24 +164,24 @@ def test_unicode_prompt_through_the_engine(engine: EngineClient) -> None:
 
 
 def test_passages_by_explicit_spans(engine: EngineClient) -> None:
-    first = PROMPT.index("Berlin")
-    spans = (LabeledSpan(0, first, "1"), LabeledSpan(first, PROMPT.index(" The capital"), "2"))
-    # (the "1" passage names Paris; the "2" one does not)
+    first = PROMPT.index("Tom")
+    spans = (LabeledSpan(0, first, "1"), LabeledSpan(first, PROMPT.index(" Mira's"), "2"))
     result, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=REPLY, by="passage",
                                                spans=spans))
     scored = [u for u in result.units if u.scored]
     assert [u.label for u in scored] == ["1", "2"]
     assert "".join(u.text for u in result.units) == result.prompt_text
-    # The passage that names Paris and France drives the reply more than Berlin's.
+    # The passage that holds the blue jar drives the reply more than Tom's drawer.
     assert scored[0].score is not None and scored[1].score is not None
     assert scored[0].score > scored[1].score
 
 
 def test_next_token_and_reply_sentences(engine: EngineClient) -> None:
-    paris = engine.tokenize(" Paris", special=False)[0].id
-    result, _ = run(engine, AttributionRequest(prompt=PROMPT, next_token=paris, by="word"))
-    assert result.reply_ids == (paris,) and len(result.baseline_logprobs) == 1
-    two, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=" Paris. It is big.",
+    blue = engine.tokenize(" blue", special=False)[0].id
+    result, _ = run(engine, AttributionRequest(prompt=PROMPT, next_token=blue, by="sentence"))
+    assert result.reply_ids == (blue,) and len(result.baseline_logprobs) == 1
+    assert result.ranked()[0].text.startswith("Mira keeps")
+    two, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=" blue jar. It is big.",
                                             by="sentence"))
     assert len(two.sentences) == 2
     for unit in two.units:

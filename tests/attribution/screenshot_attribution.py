@@ -11,29 +11,38 @@ Attribution panel to resources/screenshots/attribution.png (or OUT.png).
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What does a tokenizer do with rare words?"
 
 
-def main(out: Path) -> None:
+def main(out: Path, saved: Path | None = None) -> None:
+    """`saved`: a pickle of an earlier run's (grounding, answer, result): only redraws."""
     home = Path(tempfile.mkdtemp(prefix="glassbox-shot-"))
     os.environ["GLASSBOX_HOME"] = str(home)
-    from PySide6.QtWidgets import QApplication
+    if saved is not None and saved.is_file():
+        grounding, answer, result = pickle.loads(saved.read_bytes())
+    else:
+        grounding, answer, result = _compute(home)
+        if saved is not None:
+            saved.write_bytes(pickle.dumps((grounding, answer, result)))
+    _draw(out, grounding, answer, result)
 
+
+def _compute(home: Path) -> tuple[Any, str, Any]:
     from core.engine.attribution_types import AttributionResult
     from core.engine.client import EngineClient
     from core.engine.types import ChatMessage, DoneEvent, SamplingSettings
     from core.models.bundled import default_chat_model
     from core.rag.grounding import ground, searcher
     from core.rag.library import DocumentLibrary
-    from core.rag.passage_attribution import grounded_request, passage_spans
+    from core.rag.passage_attribution import grounded_request
     from core.rag.sample import SAMPLE_COLLECTION, add_sample_collection
-    from desktop.attribution_controller import driver_lines
-    from ui.learn.attribution_panel import AttributionPanel
 
     library = DocumentLibrary(db_path=home / "glassbox.sqlite3")
     add_sample_collection(library)
@@ -53,6 +62,16 @@ def main(out: Path) -> None:
     finally:
         engine.close()
         library.close()
+    return grounding, answer, result
+
+
+def _draw(out: Path, grounding: Any, answer: str, result: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from core.rag.passage_attribution import passage_spans
+    from desktop.attribution_controller import driver_lines
+    from ui.learn.attribution_panel import AttributionPanel
+
     app = QApplication.instance() or QApplication(sys.argv)
     panel = AttributionPanel()
     panel.set_request(QUESTION, answer, rendered=grounding.rendered,
@@ -69,8 +88,12 @@ def main(out: Path) -> None:
     for unit in result.ranked():
         print(f"{unit.score:+.3f} [{unit.label}]")
     print(f"saved {out}")
+    panel.close()
+    panel.deleteLater()
+    app.processEvents()
 
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else
-         ROOT / "resources" / "screenshots" / "attribution.png")
+         ROOT / "resources" / "screenshots" / "attribution.png",
+         Path(sys.argv[2]) if len(sys.argv) > 2 else None)

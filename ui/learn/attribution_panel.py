@@ -97,6 +97,8 @@ class AttributionPanel(QWidget):
         self.ranked.setAccessibleName("Strongest parts")
         self.drivers = QListWidget()
         self.drivers.setAccessibleName("Passage behind each answer sentence")
+        for listing in (self.ranked, self.drivers):
+            listing.setWordWrap(True)  # a sentence and its passage's name, read whole
         self.legend = QLabel(LEGEND)
         self.legend.setWordWrap(True)
 
@@ -122,11 +124,11 @@ class AttributionPanel(QWidget):
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
-        layout.addWidget(inputs, 1)
+        layout.addWidget(inputs, 2)
         layout.addLayout(controls)
         layout.addWidget(self.status)
         layout.addWidget(self.sentence_box)
-        layout.addWidget(results, 3)
+        layout.addWidget(results, 7)
         layout.addWidget(self.legend)
 
         self._messages: tuple[ChatMessage, ...] = ()
@@ -288,6 +290,8 @@ class AttributionPanel(QWidget):
                         key=lambda u: self._score(u) or 0.0, reverse=True)
         self.ranked.clear()
         for unit in ranked[:_RANKED]:
-            label = f"[{unit.label}] " if unit.label else ""
             text = " ".join(unit.text.split())
-            self.ranked.addItem(f"{self._score(unit):+.3f}  {label}{html.unescape(text)[:70]}")
+            # A passage's text already opens with its number ("[1] notes.md ...").
+            label = f"[{unit.label}] " if unit.label and not text.startswith(
+                f"[{unit.label}]") else ""
+            self.ranked.addItem(f"{self._score(unit):+.3f}  {label}{html.unescape(text)[:90]}")

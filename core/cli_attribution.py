@@ -22,7 +22,7 @@ from core.engine.attribution_types import (
 from core.engine.client import EngineClient
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.types import ChatMessage, SamplingSettings
-from core.errors import GlassboxError
+from core.errors import AttributionError, GlassboxError
 
 
 def add_view(views: Any) -> None:
@@ -57,14 +57,15 @@ def _spans(raw: list[str]) -> tuple[LabeledSpan, ...]:
 
 
 def build_request(engine: EngineClient, args: argparse.Namespace) -> AttributionRequest:
+    if not args.prompt.strip():  # a chat template around nothing is not a prompt
+        raise AttributionError("The prompt is empty: give the prompt whose parts should be "
+                               "weighed.")
     messages: tuple[ChatMessage, ...] = ()
     if not args.raw:
         system = (ChatMessage("system", args.system),) if args.system else ()
         messages = (*system, ChatMessage("user", args.prompt))
     reply = args.reply
     if reply is None:
-        if not args.prompt.strip():
-            raise GlassboxError("The prompt is empty: give a prompt to explain a reply to.")
         greedy = SamplingSettings(temperature=0.0, max_tokens=args.max_tokens)
         done = [e for e in engine.complete(CompletionRequest(
             prompt=args.prompt if args.raw else "", messages=messages, sampling=greedy))

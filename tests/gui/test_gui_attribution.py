@@ -13,17 +13,21 @@ def test_attribution_estimates_runs_and_shades_the_prompt(qtbot: QtBot,
     window = open_window()
     window.tabs.setCurrentWidget(window.learn)
     panel = window.learn.show_attribution()
-    panel.try_example()
-    panel.set_granularity("word")
+    # A raw prompt of three sentences: a few short decodes, as the suite's machine may be busy.
+    prompt = ("Mira keeps her keys in the blue jar. Tom keeps his in a drawer. "
+              "Mira's keys are in the")
+    panel.set_request(prompt, " blue jar.", rendered=prompt)
+    panel.set_granularity("sentence")
     assert not panel.start_button.isEnabled()  # the estimate comes first
     panel.estimate_button.click()
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=REPLY_TIMEOUT_MS)
     assert "tokens to decode" in panel.status.text()
     panel.start_button.click()
     assert panel.cancel_button.isEnabled() and not panel.estimate_button.isEnabled()
-    qtbot.waitUntil(lambda: panel.result() is not None, timeout=REPLY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: panel.result() is not None, timeout=3 * REPLY_TIMEOUT_MS)
     result = panel.result()
     assert result is not None and not result.cancelled
+    assert [u.text for u in result.units][0] == "Mira keeps her keys in the blue jar."
     assert "parts removed" in panel.status.text()
     assert not panel.cancel_button.isEnabled()
     # One shade a unit; the strongest unit has the strongest warm shade, listed first.

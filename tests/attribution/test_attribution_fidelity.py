@@ -98,9 +98,9 @@ def test_scores_with_kv_reuse_equal_a_fresh_evaluation(engine: EngineClient, ref
 
 
 def test_reuse_decodes_fewer_tokens_than_recomputing(engine: EngineClient) -> None:
-    request = AttributionRequest(prompt=PROMPT, reply=REPLY, by="word")
+    request = AttributionRequest(prompt=PROMPT, reply=REPLY, by="sentence")
     reused, _ = run(engine, request)
-    fresh, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=REPLY, by="word",
+    fresh, _ = run(engine, AttributionRequest(prompt=PROMPT, reply=REPLY, by="sentence",
                                               reuse_prefix=False))
     assert fresh.decoded_tokens == reused.estimate.decode_tokens_without_reuse
     assert reused.decoded_tokens < fresh.decoded_tokens

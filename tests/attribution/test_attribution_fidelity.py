@@ -3,12 +3,13 @@ the units' coverage, cancel and bad input. The real bundled model in the engine 
 reference is llama-cpp-python's own Llama in this process, evaluating each cut token list on
 a fresh cache.
 
-Why the two can differ at all: the engine decodes only the tokens after each cut, in chunks,
-over cached keys and values; the reference decodes the whole list in one batch. Different batch
-sizes take different matmul paths in llama.cpp (and quantize activations to 8 bits per row
-block in a different grouping), so sums are rounded in another order. Everything else (the
-tokens, their positions, the cached cells' F16 values) is the same, so the scores agree to a
-few thousandths of a nat, far below the effects being measured (tenths to several nats).
+Why the two could differ at all: the engine decodes only the tokens after each cut, in chunks
+of 64, over cached keys and values; the reference decodes the whole list in one batch. On
+builds whose matmul kernels change with the batch size (GPU backends, or CPU paths that pick
+another kernel for small batches) the sums are rounded in another order. Everything else (the
+tokens, their positions, the cached cells' F16 values) is the same. On this CPU build the
+numbers came out identical (a difference of exactly 0.0, by sentence and by token), so the
+tolerance is tight: 1e-4 nats a token, a thousandth of the smallest effect worth showing.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from core.engine.client import EngineClient
 from core.engine.types import ChatMessage
 from core.errors import AttributionError, Cancelled
 
-# Per reply token, natural log. Measured differences were at most ~1e-3 (see the docstring).
-TOLERANCE = 5e-3
+# Per reply token, natural log (see the docstring: measured 0.0 here).
+TOLERANCE = 1e-4
 
 # Short: the machine that runs the suite may be busy, and by token every unit costs a decode.
 # A fact the model can only read in the prompt, so the first sentence must drive the reply.
@@ -91,7 +92,7 @@ def test_scores_with_kv_reuse_equal_a_fresh_evaluation(engine: EngineClient, ref
     # The cut that matters most is not noise: removing "blue" (or its sentence) moves the
     # reply by much more than the tolerance.
     strongest = result.ranked()[0].score
-    assert strongest is not None and strongest > 50 * TOLERANCE
+    assert strongest is not None and strongest > 1.0
     assert progress and progress[-1].done == progress[-1].total == len(scored)
     # The decode count the estimate promised is the one the engine made.
     assert result.decoded_tokens == result.estimate.decode_tokens

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from core import cli_attribution
 from core.cli_shape import add_model_options, command, start_engine
 from core.engine.attention_plan import CELL_BUDGET, plan_for_text
 from core.engine.client import EngineClient
@@ -55,6 +56,7 @@ def add_parser(sub: Any) -> None:
     anatomy.add_argument("--bins", type=int, default=32)
     anatomy.add_argument("--json", action="store_true", help="print JSON")
     anatomy.set_defaults(ctx=512)
+    cli_attribution.add_view(views)
 
 
 def _tokens(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:

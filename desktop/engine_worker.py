@@ -39,7 +39,7 @@ from core.tools.types import (
     StepStarted,
     TextPiece,
 )
-from desktop.job_thread import JobThread
+from desktop.job_thread import JobContext, JobThread
 from desktop.remote_switch import is_remote, switch_engine
 
 if TYPE_CHECKING:
@@ -251,7 +251,8 @@ class EngineWorker(QObject):
                    "tokens": engine.tokenize, "next": engine.next_token,
                    "surprise": engine.surprise, "template": engine.render_prompt,
                    "attention": engine.attention, "lens": engine.logit_lens,
-                   "anatomy": engine.anatomy, "histogram": engine.weight_histogram}
+                   "anatomy": engine.anatomy, "histogram": engine.weight_histogram,
+                   "attribution_estimate": engine.attribution_estimate}
         try:
             if kwargs.get("model_path") == COMPARISON_BASE_ID:
                 kwargs = {**kwargs, "model_path": self._comparison_base()}
@@ -266,6 +267,25 @@ class EngineWorker(QObject):
             self.inspect_failed.emit(request_id, str(exc))
         else:
             self.inspected.emit(request_id, result)
+
+    def attribute(self, request: Any, ctx: JobContext) -> Any:
+        """An occlusion attribution on the loaded model (a job of its own on this thread):
+        progress to `ctx`, the AttributionResult returned. `stop()` cancels it."""
+        from core.engine.attribution_types import AttributionResult
+
+        if self._engine is None or self._closing.is_set():
+            raise GlassboxError("The model engine is not running: load a model first.")
+        result = None
+        try:
+            for event in self._engine.attribute(request):
+                if isinstance(event, AttributionResult):
+                    result = event
+                else:
+                    ctx.progress(event.done, event.total)
+        except EngineCrashed as exc:
+            self._model_crashed(str(exc))
+            raise
+        return result
 
     def close(self) -> None:
         """On the worker thread, when it stops: the engine child and the connections."""
@@ -404,6 +424,15 @@ class EngineHandle(QObject):
 
     def stop(self) -> None:
         self.worker.stop()
+
+    def attribute(self, request: Any, on_done: Callable[[Any], None],
+                  on_error: Callable[[BaseException], None],
+                  on_progress: Callable[..., None],
+                  on_cancelled: Callable[[], None]) -> None:
+        """Queue an attribution after whatever the engine is doing; `stop()` cancels it."""
+        self.worker.clear_stop()
+        self.jobs.call(lambda ctx: self.worker.attribute(request, ctx), on_done, on_error,
+                       on_progress, on_cancelled)
 
     def shutdown(self) -> None:
         """Cancel any reply, close the engine child and end the thread."""

@@ -78,6 +78,10 @@ class LearnController(QObject):
         panel.comparison_changed.connect(self._on_comparison_changed)
         # Attention, logit lens and anatomy: their own controller, on these same lanes.
         self.inside = InsideController(self, engine, panel, show_error, conversation)
+        from desktop.attribution_controller import AttributionController
+
+        self.attribution = AttributionController(engine, panel.attribution, self, show_error,
+                                                 self, conversation=conversation)
 
     def add_lane(self, name: str, what: str, show: Callable[[Any], None],
                  failed: Callable[[str], None] | None = None) -> None:

@@ -332,6 +332,9 @@ class MainWindow(QMainWindow):
         self.learn_controller = LearnController(self.engine, self.learn, self.show_error,
                                                 self._conversation, self,
                                                 model_name=self.models.name_of_path)
+        # Attribution's "Explain the last chat reply" reads the reply's passages from here.
+        self.learn_controller.attribution.set_grounding_source(
+            self.sources_controller.latest_grounding)
         self.documents_controller = DocumentsController(self.documents, self.show_error, self)
         self.documents_controller.collections_changed.connect(
             self.sources_controller.on_collections)

@@ -101,6 +101,11 @@ class SourcesController(QObject):
         self._empty_chat = not messages
         self._update_hint()
 
+    def latest_grounding(self) -> Grounding | None:
+        """How the open chat's newest grounded reply was grounded (None: none was)."""
+        latest = max(self._groundings, default=None)
+        return self._groundings[latest] if latest is not None else None
+
     def on_collections(self, collections: Sequence[Any]) -> None:
         """The documents worker's list changed (CollectionInfo items)."""
         self.views.collections.set_available([c.name for c in collections])

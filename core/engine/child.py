@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from core.background import generating
+from core.engine.attribution_types import AttributionRequest, AttributionResult
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.introspect import Inspector
 from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
@@ -92,6 +93,18 @@ class _Server:
         if done is not None:
             self._conn.send(("completed", done))
 
+    def _attribute(self, op: str, request: AttributionRequest) -> None:
+        from core.engine import attribution
+
+        with generating():
+            if op == "attribution_estimate":
+                self._conn.send(("estimated", attribution.estimate(
+                    self._model(), request, self._cancel.is_set)))
+                return
+            for event in attribution.attribute(self._model(), request, self._cancel.is_set):
+                self._conn.send(("attributed" if isinstance(event, AttributionResult)
+                                 else "attribution_progress", event))
+
     def _vocab(self, path: str) -> Inspector:
         if path not in self._vocabs:
             read_header(path)
@@ -166,6 +179,8 @@ class _Server:
                 self._conn.send(("loaded", self._model().set_lora_scales(payload)))
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
+            elif op in ("attribute", "attribution_estimate"):
+                self._attribute(op, payload)
             elif op == "inspect":
                 with generating():  # captures run the model as hard as a reply does
                     view = self._inspect(payload)

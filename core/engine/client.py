@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from core.defaults import DEFAULT_N_CTX
+from core.engine.attribution_types import (
+    AttributionEstimate,
+    AttributionEvent,
+    AttributionRequest,
+)
 from core.engine.capture_types import AttentionView, LensView
 from core.engine.completion_types import CompletionEvent, CompletionRequest
 from core.engine.continuation_types import ContinuationScores
@@ -267,6 +272,19 @@ class EngineClient:
         result: ContinuationScores = self._inspect(InspectRequest("continuations",
                                                                   options=options))
         return result
+
+    def attribution_estimate(self, request: AttributionRequest) -> AttributionEstimate:
+        """What `attribute(request)` will cost (tokens to decode, seconds from a measured
+        tokens/s), before it starts. Raises AttributionError for input it cannot explain."""
+        self._cancel.clear()
+        self._send("attribution_estimate", request)
+        result: AttributionEstimate = self._receive()[1]
+        return result
+
+    def attribute(self, request: AttributionRequest) -> Iterator[AttributionEvent]:
+        """Occlusion attribution (core.engine.attribution): AttributionProgress events, then
+        one AttributionResult; cancel() ends it early with a partial result marked cancelled."""
+        return self._stream("attribute", request, "attributed")
 
     def render_prompt(self, messages: Sequence[ChatMessage],
                       add_generation_prompt: bool = True,

@@ -4,11 +4,16 @@ Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest
                             | ("complete", CompletionRequest)
                             | ("count_tokens", str) | ("inspect", InspectRequest)
                             | ("lora_scales", dict[str, float]) | ("shutdown", None)
+                            | ("attribute", AttributionRequest)
+                            | ("attribution_estimate", AttributionRequest)
 Replies  (child -> client): ("loaded", ModelInfo) (to "load" and "lora_scales")
                             | ("token", TokenEvent) | ("done", DoneEvent)
                             | ("piece", CompletionPiece) | ("completed", CompletionDone)
                             | ("count", int) | ("inspected", a view from introspect
                                                  or capture_types)
+                            | ("attribution_progress", AttributionProgress)
+                            | ("attributed", AttributionResult) (to "attribute")
+                            | ("estimated", AttributionEstimate)
                             | ("error", ErrorReply)
 Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
 """

@@ -247,6 +247,14 @@ class RemoteEngine:
         raise NeedsLocalModel(f"{self.name} cannot score given continuations token by token; "
                               "use a local model for multiple-choice scoring.")
 
+    def attribution_estimate(self, request: Any) -> Any:
+        raise NeedsLocalModel(f"Attribution decodes the prompt many times with parts cut out, "
+                              f"over the model's own KV cache; {self.name} runs its model on "
+                              "the server. Use a local model.")
+
+    def attribute(self, request: Any) -> Any:
+        return self.attribution_estimate(request)
+
     def _ensure(self) -> None:
         if not self.alive:
             self.start()

@@ -1,5 +1,5 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab, the fine-tune lab, the agent trace, the boundary
+anatomy, the quantization lab, the fine-tune lab, the agent trace, attribution, the boundary
 playground and the tiny transformer; one tab each."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from core.models.bundled import COMPARISON_BASE_ID
 from ui.learn.agent_trace_panel import AgentTracePanel
 from ui.learn.anatomy_panel import AnatomyPanel
 from ui.learn.attention_panel import AttentionPanel
+from ui.learn.attribution_panel import AttributionPanel
 from ui.learn.boundary_panel import BoundaryPanel
 from ui.learn.embedding_maps_panel import EmbeddingMapsPanel
 from ui.learn.finetune_panel import FinetunePanel
@@ -53,6 +54,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.finetune, "Fine-tune lab")
         self.agent_trace = AgentTracePanel()
         self.addTab(self.agent_trace, "Agent trace")
+        self.attribution = AttributionPanel()
+        self.addTab(self.attribution, "Attribution")
         self.boundary = BoundaryPanel()
         self.addTab(self.boundary, "Boundary playground")
         self.tiny_gpt = TinyGptPanel()
@@ -151,3 +154,7 @@ class LearnPanel(QTabWidget):
     def show_tiny_gpt(self) -> TinyGptPanel:
         self.setCurrentWidget(self.tiny_gpt)
         return self.tiny_gpt
+
+    def show_attribution(self) -> AttributionPanel:
+        self.setCurrentWidget(self.attribution)
+        return self.attribution

@@ -4,11 +4,15 @@ Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest
                             | ("complete", CompletionRequest)
                             | ("count_tokens", str) | ("inspect", InspectRequest)
                             | ("lora_scales", dict[str, float]) | ("shutdown", None)
+                            | ("control_vector", ControlVectorRequest)
+                            | ("steer", SteerRequest)
 Replies  (child -> client): ("loaded", ModelInfo) (to "load" and "lora_scales")
                             | ("token", TokenEvent) | ("done", DoneEvent)
                             | ("piece", CompletionPiece) | ("completed", CompletionDone)
                             | ("count", int) | ("inspected", a view from introspect
                                                  or capture_types)
+                            | ("steer_progress", (done, total)) then ("steered",
+                              SteeringDirection | SteeringRun) (to "steer")
                             | ("error", ErrorReply)
 Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
 """
@@ -20,6 +24,7 @@ from typing import Any, Literal
 
 from core import errors
 from core.defaults import DEFAULT_N_CTX
+from core.engine.steering_types import SteeringDirection, SteeringPair
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,30 @@ class LoadRequest:
     flash_attn: bool = False
     kv_type: str = "f16"  # KV-cache element type: "f16", "q8_0" or "q4_0"
     loras: tuple[tuple[str, float], ...] = ()  # GGUF LoRA adapters (absolute path, scale)
+    control_vector: ControlVectorRequest | None = None  # kept applied to generation
+
+
+@dataclass(frozen=True)
+class ControlVectorRequest:
+    path: str | None  # None: steering off
+    strength: float = 1.0
+    layers: tuple[int, int] | None = None  # None: the range saved in the file
+
+
+@dataclass(frozen=True)
+class SteerRequest:
+    """The steering lab's two jobs: "build" a direction from `pairs`, or "run" `direction`
+    on `prompt` at each of `strengths` over `layers`."""
+
+    what: Literal["build", "run"]
+    pairs: tuple[SteeringPair, ...] = ()
+    method: str = "mean"
+    pooling: str = "mean"
+    direction: SteeringDirection | None = None
+    prompt: str = ""
+    layers: tuple[int, int] | None = None
+    strengths: tuple[float, ...] = (0.0,)
+    max_tokens: int = 40
 
 
 @dataclass(frozen=True)

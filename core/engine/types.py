@@ -40,6 +40,8 @@ class ModelInfo:
     has_chat_template: bool
     load_s: float
     loras: tuple[LoraInfo, ...] = ()  # LoRA adapters applied over the weights, in load order
+    # A llama.cpp control vector kept on generation: (file, strength, (first, last layer)).
+    control_vector: tuple[str, float, tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)

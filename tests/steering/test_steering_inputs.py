@@ -159,3 +159,20 @@ def test_llama_cpp_made_vector_steers_chat_until_removed(engine: EngineClient, m
         engine.set_control_vector(None)
     assert engine.model is not None and engine.model.control_vector is None
     assert _reply(engine) == before
+
+
+def test_compare_variant_with_a_control_vector(engine: EngineClient, model_path: Path,
+                                               tmp_path: Path) -> None:
+    from core.prompts.compare import Variant, VariantDone, run_comparison
+
+    arch, n_layer, n_embd = _shape(model_path)
+    path = _write_llama_cpp_style(tmp_path / "steer.gguf", arch, n_layer, n_embd, seed=3)
+    sampling = SamplingSettings(temperature=0.0, seed=1, max_tokens=8, repeat_penalty=1.0)
+    variants = [Variant("plain", sampling=sampling),
+                Variant("steered", sampling=sampling, control_vector=(str(path), 30.0))]
+    assert Variant.from_json(variants[1].to_json()) == variants[1]
+    done = [e for e in run_comparison(engine, "Name a colour.", variants)
+            if isinstance(e, VariantDone)]
+    assert [d.index for d in done] == [0, 1]
+    assert done[0].text != done[1].text
+    assert engine.model is not None and engine.model.control_vector is None

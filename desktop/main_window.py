@@ -351,6 +351,10 @@ class MainWindow(QMainWindow):
             set_adapter_scale=lambda adapter, scale: models.set_lora_scales({adapter: scale}),
             needs_local=self.models.offer_local)
         self.engine.worker.model_loaded.connect(self.finetune_controller.on_model_loaded)
+        from desktop.steering_controller import SteeringController
+
+        self.steering_controller = SteeringController(self.learn.steering, self.show_error,
+                                                      self._current_model_path, self)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -407,6 +411,7 @@ class MainWindow(QMainWindow):
         self.maps_controller.start()
         self.quant_lab_controller.start()
         self.finetune_controller.start()
+        self.steering_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
         self.evals.start()
 

@@ -279,3 +279,25 @@ def _fresh_cache(llm: Any) -> None:
     # Keys and values computed under another steering must not be re-used as a prefix.
     llm.n_tokens = 0
     llm._ctx.kv_cache_clear()
+
+
+def as_direction(cv: ControlVectorFile, shape: ModelShape) -> SteeringDirection:
+    """A loaded control vector as a direction the steering lab can run: for its own layer
+    range, strength S adds exactly S x the file's vectors (unscored: a file holds no pairs)."""
+    check_fits(cv, shape)
+    start, end = check_layers(cv.active_layers(), shape)
+    share = math.sqrt(end - start + 1)
+    vectors, scales = [], []
+    for layer in range(shape.n_layer):
+        v = cv.directions.get(layer, np.zeros(shape.n_embd, dtype=np.float32)).astype(np.float64)
+        norm = float(np.linalg.norm(v))
+        vectors.append(tuple(float(x) for x in (v / norm if norm > 0 else v)))
+        scales.append(norm * share if start <= layer <= end else norm)
+    from core.engine.steering_types import LayerSeparation
+
+    separation = tuple(LayerSeparation(layer, None, None, scales[layer], 0.0)
+                       for layer in range(shape.n_layer))
+    return SteeringDirection(cv.path, shape.architecture, shape.n_layer, shape.n_embd, "mean",
+                             "mean", 0, tuple(vectors), tuple(scales), separation,
+                             f"Loaded from {Path(cv.path).name} (layers {start}-{end}): a "
+                             "file holds no pairs, so its layers are not scored.")

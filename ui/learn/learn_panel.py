@@ -15,6 +15,7 @@ from ui.learn.finetune_panel import FinetunePanel
 from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
+from ui.learn.steering_panel import SteeringPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tokenizer_panel import TokenizerPanel
 
@@ -47,6 +48,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.quant_lab, "Quantization lab")
         self.finetune = FinetunePanel()
         self.addTab(self.finetune, "Fine-tune lab")
+        self.steering = SteeringPanel()
+        self.addTab(self.steering, "Steering")
         self.compare_box = QComboBox()
         self.compare_box.setToolTip("A second model for the tokenizer and surprise views")
         self.compare_box.addItem("no second model", "")

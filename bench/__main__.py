@@ -18,7 +18,7 @@ RESULTS = Path(__file__).parent / "results"
 # Cheapest first, so a broken set-up shows early; each is a module of bench/ with run().
 BENCHMARKS = ("startup", "generation", "gui_stall", "memory", "introspection", "capture",
               "learn_panels", "quant_lab", "server", "finetune", "rag_quality", "rag_indexing",
-              "mixed_load", "rag_search", "evals")
+              "mixed_load", "rag_search", "evals", "steering")
 # Run by name only: it needs the packaged app (`make package`, minutes) built first.
 ON_REQUEST = ("package",)
 

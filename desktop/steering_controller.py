@@ -46,8 +46,10 @@ class SteeringController(QObject):
         self.direction: SteeringDirection | None = None
         self.run_result: SteeringRun | None = None
         self._job: int | None = None
-        panel.set_starters([(_STARTER_NAMES.get(p.stem, p.stem), str(p))
-                            for p in sorted(STARTERS.glob("*.jsonl"))])
+        order = list(_STARTER_NAMES)  # positive/negative first: the clearest to see
+        files = sorted(STARTERS.glob("*.jsonl"),
+                       key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
+        panel.set_starters([(_STARTER_NAMES.get(p.stem, p.stem), str(p)) for p in files])
         panel.build_requested.connect(self.build)
         panel.cancel_requested.connect(self.cancel)
         panel.run_requested.connect(self.steer)

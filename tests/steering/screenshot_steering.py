@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
 from core.models.bundled import default_chat_model
-from desktop.steering_controller import STARTERS, SteeringController
+from desktop.steering_controller import SteeringController
 from ui.learn.steering_panel import SteeringPanel
 
 OUT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "steering.png"
@@ -29,8 +30,10 @@ def main() -> int:
     def wait(done) -> None:  # type: ignore[no-untyped-def]
         while not done() and not errors:
             app.processEvents()
+            time.sleep(0.05)  # leave the cores to the engine child
     try:
-        controller.build(str(STARTERS / "positive_negative.jsonl"))
+        panel.pairs_box.setCurrentIndex(0)  # the positive/negative starter set
+        controller.build(str(panel.pairs_box.currentData()))
         wait(lambda: controller.direction is not None)
         panel.first_layer.setValue(10)
         panel.last_layer.setValue(20)

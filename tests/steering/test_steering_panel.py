@@ -13,6 +13,16 @@ from ui.learn.steering_panel import SteeringPanel
 _WAIT_MS = 600_000  # a real model on two busy cores
 
 
+def _audit(widget: object) -> list[str]:
+    # The window audit's checks (tests/gui/ui_audit.py), on this panel filled with a real run.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
+    from ui_audit import audit
+
+    return list(audit(widget))  # type: ignore[arg-type]
+
+
 def test_panel_builds_steers_and_saves(qtbot: QtBot, model_path: Path, tmp_path: Path) -> None:
     lines = (STARTERS / "positive_negative.jsonl").read_text(encoding="utf-8").splitlines()
     pairs = tmp_path / "few.jsonl"
@@ -45,6 +55,10 @@ def test_panel_builds_steers_and_saves(qtbot: QtBot, model_path: Path, tmp_path:
         assert len(panel.replies.columns) == 5
         shown = [t.toPlainText() for t in panel.replies.texts]
         assert all(shown) and len(set(shown)) > 1  # steering changed the replies
+        panel.resize(1300, 800)
+        panel.show()
+        qtbot.waitExposed(panel)
+        assert _audit(panel) == []  # no clipped text, contrast below AA, widget outside
         controller.save(str(tmp_path / "glad.gguf"), first, last)
         qtbot.waitUntil(lambda: (tmp_path / "glad.gguf").is_file() and not controller.busy,
                         timeout=_WAIT_MS)

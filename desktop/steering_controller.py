@@ -135,7 +135,9 @@ class SteeringController(QObject):
             def step(done: int, total: int) -> None:
                 if cancel.is_set():
                     engine.cancel()
-                progress(done, total, f"Reply {done} of {total - 1}")
+                # The last step reads the replies' hidden states for the shading.
+                progress(done, total, f"Reply {done} of {total - 1}" if done < total
+                         else "Reading the replies' hidden states")
 
             return engine.steer(direction, prompt, (first, last), strengths, tokens, step)
 

@@ -19,7 +19,7 @@ RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = ("startup", "generation", "gui_stall", "memory", "introspection", "capture",
               "learn_panels", "quant_lab", "server", "finetune", "rag_quality", "rag_indexing",
               "mixed_load", "rag_search", "evals", "mcp_host", "foundations_boundary",
-              "foundations_tiny", "attribution")
+              "foundations_tiny", "attribution", "steering")
 # Run by name only: it needs the packaged app (`make package`, minutes) built first.
 ON_REQUEST = ("package",)
 

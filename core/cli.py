@@ -76,6 +76,9 @@ def add_lora_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora", action="append", default=[], metavar="PATH[:SCALE]",
                    type=_lora_spec, help="apply this GGUF LoRA adapter over the model, at "
                    "SCALE from 0 to 2 (default 1; repeatable)")
+    from core.cli_steer import add_control_vector_option  # steering, beside the adapters
+
+    add_control_vector_option(p)
 
 
 def _lora_spec(value: str) -> tuple[str, float]:
@@ -88,7 +91,9 @@ def _lora_spec(value: str) -> tuple[str, float]:
 def _start_engine(args: argparse.Namespace) -> EngineClient:
     """`start_engine`, with the --lora adapters loaded over the model when there are any."""
     if not args.lora:
-        return start_engine(args)
+        from core.cli_steer import with_control_vector
+
+        return with_control_vector(start_engine(args), args)
     if args.engine:
         raise GlassboxError("--lora needs a local model: a remote engine cannot load "
                             "adapter files.")
@@ -101,7 +106,9 @@ def _start_engine(args: argparse.Namespace) -> EngineClient:
     except BaseException:
         engine.close()
         raise
-    return engine
+    from core.cli_steer import with_control_vector
+
+    return with_control_vector(engine, args)
 
 
 def build_parser() -> argparse.ArgumentParser:

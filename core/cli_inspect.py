@@ -57,6 +57,9 @@ def add_parser(sub: Any) -> None:
     anatomy.add_argument("--json", action="store_true", help="print JSON")
     anatomy.set_defaults(ctx=512)
     cli_attribution.add_view(views)
+    from core.cli_steer import add_steer_parser  # `inspect steer`: its own module
+
+    add_steer_parser(views)
 
 
 def _tokens(engine: EngineClient, args: argparse.Namespace) -> tuple[Any, str]:
@@ -184,8 +187,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def show(args: argparse.Namespace, engine: EngineClient, out: TextIO) -> int:
     """One view of a model already loaded in `engine`, written to `out`."""
+    from core.cli_steer import steer_view
+
     handler = {"tokens": _tokens, "next": _next, "surprise": _surprise,
-               "attention": _attention, "lens": _lens, "anatomy": _anatomy}[args.view]
+               "attention": _attention, "lens": _lens, "anatomy": _anatomy,
+               "steer": steer_view}[args.view]
     data, text = handler(engine, args)
     out.write((json.dumps(data, ensure_ascii=False) if args.json else text) + "\n")
     return 0

@@ -69,7 +69,8 @@ def config_from(args: argparse.Namespace) -> Any:
         api_key=args.api_key or os.environ.get(KEY_VARIABLE) or None,
         parallel=args.parallel, cors_origins=tuple(args.cors_origin),
         log_path=args.log_file, max_tokens=args.max_tokens, n_ctx=args.ctx,
-        loras=tuple(getattr(args, "lora", ())))
+        loras=tuple(getattr(args, "lora", ())),
+        control_vector=getattr(args, "control_vector", None))
     config.check()
     return config
 

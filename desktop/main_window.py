@@ -374,6 +374,10 @@ class MainWindow(QMainWindow):
                                                      self._current_model_path, self)
         self.tiny_gpt_controller.load_requested.connect(lambda path: models.load(path))
         self.tiny_gpt_controller.start()
+        from desktop.steering_controller import SteeringController
+
+        self.steering_controller = SteeringController(self.learn.steering, self.show_error,
+                                                      self._current_model_path, self)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),
@@ -433,6 +437,7 @@ class MainWindow(QMainWindow):
         self.finetune_controller.start()
         if self.boundary_controller is not None:
             self.boundary_controller.start()
+        self.steering_controller.start()
         self.server.start()  # after the store: it reads whether it was serving
         self.evals.start()
         if self.mcp is not None:

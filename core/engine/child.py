@@ -16,14 +16,27 @@ from core.background import generating
 from core.engine.attribution_types import AttributionRequest, AttributionResult
 from core.engine.completion_types import CompletionDone, CompletionRequest
 from core.engine.introspect import Inspector
-from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
+from core.engine.protocol import (
+    ControlVectorRequest,
+    ErrorReply,
+    InspectRequest,
+    LoadRequest,
+    SteerRequest,
+)
 from core.engine.runner import ModelRunner
 from core.engine.types import DoneEvent, GenerateRequest
-from core.errors import GlassboxError, NoModelLoaded
+from core.errors import GlassboxError, NoModelLoaded, SteeringError
 from core.gguf.reader import read_header
 from core.models.adapters import check_adapter
 
 log = logging.getLogger(__name__)
+
+
+def _cvec_args(request: ControlVectorRequest | None,
+               ) -> tuple[str | None, float, tuple[int, int] | None] | None:
+    if request is None:
+        return None
+    return request.path, request.strength, request.layers
 
 
 class _Server:
@@ -55,14 +68,16 @@ class _Server:
             self._runner = ModelRunner(request.path, request.n_ctx, request.n_gpu_layers,
                                        n_threads=request.n_threads,
                                        flash_attn=request.flash_attn, kv_type=request.kv_type,
-                                       loras=request.loras)
+                                       loras=request.loras,
+                                       control_vector=_cvec_args(request.control_vector))
         except GlassboxError:
             if previous is not None:
                 # llama.cpp refused a file whose header looked fine: bring back the model
                 # the user had, so a bad pick never leaves them with none.
                 info = previous.info
                 self._runner = ModelRunner(info.path, info.n_ctx, loras=[
-                    (lora.path, lora.scale) for lora in info.loras])
+                    (lora.path, lora.scale) for lora in info.loras],
+                    control_vector=info.control_vector)
             raise
         self._conn.send(("loaded", self._runner.info))
 
@@ -164,6 +179,27 @@ class _Server:
         view = internals.attention if request.what == "attention" else internals.lens
         return view(request.text, prefix=prefix, **options)
 
+    def _steer(self, request: SteerRequest) -> None:
+        from core.engine import steering
+
+        def progress(done: int, total: int) -> None:
+            self._conn.send(("steer_progress", (done, total)))
+
+        runner = self._model()
+        with generating():
+            if request.what == "build":
+                result: Any = steering.build_direction(
+                    runner, request.pairs, request.method,  # type: ignore[arg-type]
+                    request.pooling, progress, self._cancel.is_set)  # type: ignore[arg-type]
+            else:
+                if request.direction is None:
+                    raise SteeringError("No direction to steer with: build one first.")
+                result = steering.run_steering(
+                    runner, request.direction, request.prompt, request.layers,
+                    request.strengths, request.max_tokens, progress=progress,
+                    cancelled=self._cancel.is_set)
+        self._conn.send(("steered", result))
+
     def handle(self, op: str, payload: Any) -> bool:
         """Serve one request; False when the client asked the process to end."""
         if op == "shutdown":
@@ -177,6 +213,11 @@ class _Server:
                 self._complete(payload)
             elif op == "lora_scales":
                 self._conn.send(("loaded", self._model().set_lora_scales(payload)))
+            elif op == "control_vector":
+                self._conn.send(("loaded", self._model().set_control_vector(
+                    *(_cvec_args(payload) or (None,)))))
+            elif op == "steer":
+                self._steer(payload)
             elif op == "count_tokens":
                 self._conn.send(("count", self._model().count_tokens(payload)))
             elif op in ("attribute", "attribution_estimate"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -26,7 +26,14 @@ from core.engine.capture_types import AttentionView, LensView
 from core.engine.completion_types import CompletionEvent, CompletionRequest
 from core.engine.continuation_types import ContinuationScores
 from core.engine.introspect_types import NextTokenView, SurpriseView, TokenPiece
-from core.engine.protocol import ErrorReply, InspectRequest, LoadRequest
+from core.engine.protocol import (
+    ControlVectorRequest,
+    ErrorReply,
+    InspectRequest,
+    LoadRequest,
+    SteerRequest,
+)
+from core.engine.steering_types import SteeringDirection, SteeringPair, SteeringRun
 from core.engine.types import (
     ChatMessage,
     GenerateRequest,
@@ -35,7 +42,7 @@ from core.engine.types import (
     SamplingSettings,
     check_lora_scale,
 )
-from core.errors import AdapterError, EngineCrashed, GlassboxError
+from core.errors import AdapterError, EngineCrashed, GlassboxError, SteeringError
 from core.gguf.anatomy_types import AnatomyView, WeightHistogram
 
 _POLL_S = 0.05
@@ -188,14 +195,19 @@ class EngineClient:
     def load(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
              n_threads: int | None = None, flash_attn: bool = False,
              kv_type: str = "f16",
-             loras: Sequence[tuple[str | Path, float]] = ()) -> ModelInfo:
+             loras: Sequence[tuple[str | Path, float]] = (),
+             control_vector: tuple[str | Path, float, tuple[int, int] | None] | None = None,
+             ) -> ModelInfo:
         """Load a GGUF model, replacing the current one, with the GGUF LoRA adapters `loras`
         ((path, scale) pairs, scales 0..2) applied over it; `model.loras` lists them.
         Raises ModelLoadError, AdapterError (an adapter for another base: the model loaded
-        before stays), EngineCrashed."""
+        before stays), EngineCrashed. `control_vector` (file, strength, layer range or None
+        for the file's own) is kept applied to generation: see set_control_vector."""
         adapters = tuple((os.path.abspath(p), check_lora_scale(s, str(p))) for p, s in loras)
+        cvec = None if control_vector is None else ControlVectorRequest(
+            os.path.abspath(control_vector[0]), float(control_vector[1]), control_vector[2])
         request = LoadRequest(str(path), n_ctx, n_gpu_layers, n_threads, flash_attn, kv_type,
-                              adapters)
+                              adapters, cvec)
         info = self._load(request)
         self._last_load = request
         return info
@@ -214,6 +226,64 @@ class EngineClient:
             self._last_load = replace(self._last_load, loras=tuple(
                 (lora.path, lora.scale) for lora in info.loras))
         return info
+
+    def set_control_vector(self, path: str | Path | None, strength: float = 1.0,
+                           layers: tuple[int, int] | None = None) -> ModelInfo:
+        """Keep a llama.cpp control vector (GGUF) applied to every reply until it is set to
+        None; `layers` None uses the range saved in the file. `model.control_vector` says
+        what is applied. Raises SteeringError (a vector for another model: refused, nothing
+        changes)."""
+        if self._model is None:
+            raise SteeringError("No model is loaded: load one before steering it.")
+        request = ControlVectorRequest(None if path is None else os.path.abspath(path),
+                                       float(strength), layers)
+        self._send("control_vector", request)
+        kind, info = self._receive()
+        assert kind == "loaded"
+        self._model = info
+        if self._last_load is not None:  # a restart brings the steering back as it is now
+            self._last_load = replace(self._last_load,
+                                      control_vector=request if path is not None else None)
+        return info
+
+    def _steer(self, request: SteerRequest,
+               progress: Callable[[int, int], None] | None) -> Any:
+        self._cancel.clear()
+        self._send("steer", request)
+        while True:
+            kind, payload = self._receive()  # an error reply raises here and ends the job
+            if kind == "steered":
+                return payload
+            if progress is not None:
+                try:
+                    progress(*payload)
+                except BaseException:
+                    # The caller gave up: stop the child and read up to its last event, so
+                    # the next request does not receive this job's leftovers.
+                    self._drain_after_abandon("steered")
+                    raise
+
+    def build_steering(self, pairs: Sequence[SteeringPair], method: str = "mean",
+                       pooling: str = "mean",
+                       progress: Callable[[int, int], None] | None = None,
+                       ) -> SteeringDirection:
+        """A direction per layer from contrastive pairs (core.engine.steering says how).
+        `progress(done, total)` is called per pair; cancel() stops it (Cancelled)."""
+        result: SteeringDirection = self._steer(SteerRequest(
+            "build", tuple(pairs), method, pooling), progress)
+        return result
+
+    def steer(self, direction: SteeringDirection, prompt: str,
+              layers: tuple[int, int] | None = None,
+              strengths: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0), max_tokens: int = 40,
+              progress: Callable[[int, int], None] | None = None) -> SteeringRun:
+        """Greedy replies to `prompt` with `direction` applied over `layers` (default: the
+        middle third) at each strength, the next-token shift and each token's projection.
+        The chat's own generation is untouched afterwards."""
+        result: SteeringRun = self._steer(SteerRequest(
+            "run", direction=direction, prompt=prompt, layers=layers,
+            strengths=tuple(float(s) for s in strengths), max_tokens=max_tokens), progress)
+        return result
 
     def count_tokens(self, text: str) -> int:
         self._send("count_tokens", text)

@@ -6,6 +6,8 @@ Requests (client -> child): ("load", LoadRequest) | ("generate", GenerateRequest
                             | ("lora_scales", dict[str, float]) | ("shutdown", None)
                             | ("attribute", AttributionRequest)
                             | ("attribution_estimate", AttributionRequest)
+                            | ("control_vector", ControlVectorRequest)
+                            | ("steer", SteerRequest)
 Replies  (child -> client): ("loaded", ModelInfo) (to "load" and "lora_scales")
                             | ("token", TokenEvent) | ("done", DoneEvent)
                             | ("piece", CompletionPiece) | ("completed", CompletionDone)
@@ -14,6 +16,8 @@ Replies  (child -> client): ("loaded", ModelInfo) (to "load" and "lora_scales")
                             | ("attribution_progress", AttributionProgress)
                             | ("attributed", AttributionResult) (to "attribute")
                             | ("estimated", AttributionEstimate)
+                            | ("steer_progress", (done, total)) then ("steered",
+                              SteeringDirection | SteeringRun) (to "steer")
                             | ("error", ErrorReply)
 Cancel travels on a shared multiprocessing.Event, so it needs no lock on the pipe.
 """
@@ -25,6 +29,7 @@ from typing import Any, Literal
 
 from core import errors
 from core.defaults import DEFAULT_N_CTX
+from core.engine.steering_types import SteeringDirection, SteeringPair
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,30 @@ class LoadRequest:
     flash_attn: bool = False
     kv_type: str = "f16"  # KV-cache element type: "f16", "q8_0" or "q4_0"
     loras: tuple[tuple[str, float], ...] = ()  # GGUF LoRA adapters (absolute path, scale)
+    control_vector: ControlVectorRequest | None = None  # kept applied to generation
+
+
+@dataclass(frozen=True)
+class ControlVectorRequest:
+    path: str | None  # None: steering off
+    strength: float = 1.0
+    layers: tuple[int, int] | None = None  # None: the range saved in the file
+
+
+@dataclass(frozen=True)
+class SteerRequest:
+    """The steering lab's two jobs: "build" a direction from `pairs`, or "run" `direction`
+    on `prompt` at each of `strengths` over `layers`."""
+
+    what: Literal["build", "run"]
+    pairs: tuple[SteeringPair, ...] = ()
+    method: str = "mean"
+    pooling: str = "mean"
+    direction: SteeringDirection | None = None
+    prompt: str = ""
+    layers: tuple[int, int] | None = None
+    strengths: tuple[float, ...] = (0.0,)
+    max_tokens: int = 40
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,22 @@ class RemoteEngine:
         raise NeedsLocalModel(f"LoRA adapters apply to a local model's weights; {self.name}'s "
                               "model runs on the server. Load the base model's file locally.")
 
+    def set_control_vector(self, path: Any, strength: float = 1.0,
+                           layers: Any = None) -> ModelInfo:
+        raise NeedsLocalModel(f"A control vector is added inside a local model; {self.name}'s "
+                              "model runs on the server. Load its GGUF file locally.")
+
+    def build_steering(self, pairs: Any, method: str = "mean", pooling: str = "mean",
+                       progress: Any = None) -> Any:
+        raise NeedsLocalModel(f"Steering reads a local model's hidden states; {self.name}'s "
+                              "model runs on the server. Load its GGUF file locally.")
+
+    def steer(self, direction: Any, prompt: str, layers: Any = None,
+              strengths: Sequence[float] = (), max_tokens: int = 40,
+              progress: Any = None) -> Any:
+        raise NeedsLocalModel(f"Steering adds vectors inside a local model; {self.name}'s "
+                              "model runs on the server. Load its GGUF file locally.")
+
     def score_continuations(self, continuations: Sequence[str], *,
                             context: Sequence[ChatMessage] | None = None, prefix: str = "",
                             reuse_prefix: bool = True) -> Any:

@@ -58,7 +58,9 @@ class ModelRunner:
 
     def __init__(self, path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_gpu_layers: int = 0, *,
                  n_threads: int | None = None, flash_attn: bool = False,
-                 kv_type: str = "f16", loras: Sequence[tuple[str | Path, float]] = ()) -> None:
+                 kv_type: str = "f16", loras: Sequence[tuple[str | Path, float]] = (),
+                 control_vector: tuple[str | None, float, tuple[int, int] | None] | None = None,
+                 ) -> None:
         header = read_header(path)
         import llama_cpp  # heavy: imported only where a model really loads
 
@@ -118,6 +120,12 @@ class ModelRunner:
             template_tools=self._template.uses_tools,
             loras=tuple(info for info, _ in self._adapters),
         )
+        if control_vector is not None:
+            try:
+                self.set_control_vector(*control_vector)
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def llm(self) -> Any:
@@ -190,6 +198,20 @@ class ModelRunner:
                           for info, adapter in self._adapters]
         self._apply_adapters()
         self.info = replace(self.info, loras=tuple(info for info, _ in self._adapters))
+        return self.info
+
+    def set_control_vector(self, path: str | None, strength: float = 1.0,
+                           layers: tuple[int, int] | None = None) -> ModelInfo:
+        """Keep a llama.cpp control vector applied to generation (None: none). The file's
+        saved layer range is used when `layers` is None. Raises SteeringError."""
+        from core.engine import control_vector
+
+        if path is None:
+            control_vector.detach(self._llm)
+            self.info = replace(self.info, control_vector=None)
+        else:
+            applied = control_vector.attach(self._llm, path, strength, layers, self.info.name)
+            self.info = replace(self.info, control_vector=applied)
         return self.info
 
     def _piece(self, token: int) -> str:

@@ -41,6 +41,8 @@ class ModelInfo:
     load_s: float
     loras: tuple[LoraInfo, ...] = ()  # LoRA adapters applied over the weights, in load order
     template_tools: bool = False  # the chat template reads `tools` (see core.tools.protocol)
+    # A llama.cpp control vector kept on generation: (file, strength, (first, last layer)).
+    control_vector: tuple[str, float, tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)

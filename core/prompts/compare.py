@@ -52,6 +52,8 @@ class Variant:
     # GGUF LoRA adapters (path, scale) over the model: the same model with and without a
     # fine-tune side by side. Empty: the model as loaded (with the adapters it has, if any).
     loras: tuple[tuple[str, float], ...] = ()
+    # A llama.cpp control vector (path, strength) steering this column's reply only.
+    control_vector: tuple[str, float] | None = None
 
     @classmethod
     def from_preset(cls, preset: Preset, values: Mapping[str, str] | None = None,
@@ -75,7 +77,8 @@ class Variant:
         return {"label": self.label,
                 "preamble": [{"role": m.role, "content": m.content} for m in self.preamble],
                 "sampling": asdict(self.sampling), "model_path": self.model_path,
-                "preset": self.preset, "loras": [[path, scale] for path, scale in self.loras]}
+                "preset": self.preset, "loras": [[path, scale] for path, scale in self.loras],
+                "control_vector": list(self.control_vector) if self.control_vector else None}
 
     @classmethod
     def from_json(cls, value: Any) -> Variant:
@@ -92,9 +95,11 @@ class Variant:
                 raise ValueError("label, model_path and preset must be text")
             # Variants saved before adapters existed have no "loras".
             loras = tuple((str(path), float(scale)) for path, scale in value.get("loras", []))
+            steer = value.get("control_vector")
+            control_vector = (str(steer[0]), float(steer[1])) if steer else None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PromptError(f"A comparison variant is malformed: {exc}") from exc
-        return cls(label, preamble, sampling, model, preset, loras)
+        return cls(label, preamble, sampling, model, preset, loras, control_vector)
 
 
 @dataclass(frozen=True)
@@ -210,11 +215,19 @@ def _run_one(engine: EngineClient, index: int, variant: Variant, prompt: str,
                        or not _same_loras(_loras_of(current), loras)):
             loader(wanted, loras)
         assert engine.model is not None
-        yield VariantStarted(index, engine.model.name, engine.model.path)
-        for event in engine.generate(variant.messages(prompt), variant.sampling):
-            text, out = _step(index, text, event)
-            if out is not None:
-                yield out
+        before = engine.model.control_vector
+        if variant.control_vector is not None:
+            engine.set_control_vector(*variant.control_vector)
+        try:
+            yield VariantStarted(index, engine.model.name, engine.model.path)
+            for event in engine.generate(variant.messages(prompt), variant.sampling):
+                text, out = _step(index, text, event)
+                if out is not None:
+                    yield out
+        finally:
+            if variant.control_vector is not None and engine.alive:
+                # The next column (and the chat afterwards) steers as before this one.
+                engine.set_control_vector(*(before or (None,)))
     except EngineCrashed:
         raise
     except GlassboxError as exc:

@@ -39,6 +39,7 @@ class ServerConfig:
     max_queue: int = 64  # requests waiting for an engine beyond this are answered 429
     n_ctx: int | None = None  # None: the load settings saved in the app
     loras: tuple[tuple[str, float], ...] = ()  # GGUF LoRA adapters (path, scale) on every engine
+    control_vector: tuple[str, float] | None = None  # llama.cpp control vector (path, strength)
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:

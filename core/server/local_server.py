@@ -45,7 +45,8 @@ class LocalServer:
 
             settings = replace(settings, n_ctx=self.config.n_ctx)
         self.pool = EnginePool(self.config.model, self.config.parallel, settings,
-                               self.config.max_queue, loras=self.config.loras)
+                               self.config.max_queue, loras=self.config.loras,
+                               control_vector=self.config.control_vector)
         self.pool.start(progress)
         app = create_app(ServerState(self.config, self.pool, self.log))
         uv_config = uvicorn.Config(app, host=self.config.host, port=self.config.port,

@@ -37,8 +37,10 @@ class QueueFull(Exception):
 class EnginePool:
     def __init__(self, model: str | Path | None = None, parallel: int = 1,
                  settings: LoadSettings | None = None, max_queue: int = 64,
-                 loras: Sequence[tuple[str, float]] = ()) -> None:
+                 loras: Sequence[tuple[str, float]] = (),
+                 control_vector: tuple[str, float] | None = None) -> None:
         self._spec = model
+        self._control_vector = control_vector  # kept applied on every engine
         self._loras = list(loras)  # GGUF LoRA adapters (path, scale) loaded on every engine
         self._parallel = parallel
         self._settings = settings
@@ -65,6 +67,8 @@ class EnginePool:
                 engine = start_engine()
                 self._engines.append(engine)
                 self.info = load_model(engine, path, settings, loras=self._loras)
+                if self._control_vector is not None:
+                    self.info = engine.set_control_vector(*self._control_vector)
                 if progress is not None:
                     progress(i + 1, self._parallel)
         except BaseException:

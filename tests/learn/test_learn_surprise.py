@@ -76,8 +76,8 @@ def test_learn_panel_holds_a_tab_per_view(qtbot: QtBot) -> None:
     qtbot.addWidget(learn)
     assert [learn.tabText(i) for i in range(learn.count())] == [
         "Tokenizer", "Next token", "Surprise", "Attention", "Logit lens", "Embedding maps",
-        "Anatomy", "Quantization lab", "Fine-tune lab", "Agent trace", "Attribution",
-        "Boundary playground", "Tiny transformer"]
+        "Anatomy", "Quantization lab", "Fine-tune lab", "Agent trace", "Steering",
+        "Attribution", "Boundary playground", "Tiny transformer"]
     assert isinstance(learn.show_surprise(), SurprisePanel) and learn.currentIndex() == 2
     assert isinstance(learn.show_next_token(), NextTokenPanel)
     assert isinstance(learn.show_tokenizer(), TokenizerPanel)

@@ -1,6 +1,6 @@
 """The Learn area: tokenizer, next token, surprise, attention, logit lens, embedding maps,
-anatomy, the quantization lab, the fine-tune lab, the agent trace, attribution, the boundary
-playground and the tiny transformer; one tab each."""
+anatomy, the quantization lab, the fine-tune lab, the agent trace, steering, attribution, the
+boundary playground and the tiny transformer; one tab each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ui.learn.finetune_panel import FinetunePanel
 from ui.learn.lens_panel import LensPanel
 from ui.learn.next_token_panel import NextTokenPanel
 from ui.learn.quant_lab_panel import QuantLabPanel
+from ui.learn.steering_panel import SteeringPanel
 from ui.learn.surprise_panel import SurprisePanel
 from ui.learn.tiny_gpt_panel import TinyGptPanel
 from ui.learn.tokenizer_panel import TokenizerPanel
@@ -54,6 +55,8 @@ class LearnPanel(QTabWidget):
         self.addTab(self.finetune, "Fine-tune lab")
         self.agent_trace = AgentTracePanel()
         self.addTab(self.agent_trace, "Agent trace")
+        self.steering = SteeringPanel()
+        self.addTab(self.steering, "Steering")
         self.attribution = AttributionPanel()
         self.addTab(self.attribution, "Attribution")
         self.boundary = BoundaryPanel()

@@ -17,7 +17,7 @@ from desktop.engine_worker import EngineHandle
 from ui.learn.attribution_panel import AttributionPanel
 
 if TYPE_CHECKING:
-    from core.rag.grounding import Grounding
+    from core.api import Grounding
     from desktop.learn_controller import LearnController
 
 _LANE = "attribution_estimate"

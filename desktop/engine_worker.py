@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core.api import (
+    AgentFinished,
+    CallDecided,
+    CallFinished,
+    CallProposed,
     DoneEvent,
     EngineCrashed,
     GlassboxError,
@@ -25,20 +29,14 @@ from core.api import (
     ModelLoadError,
     NeedsLocalModel,
     SamplingSettings,
+    StepFinished,
+    StepStarted,
+    TextPiece,
     TokenEvent,
 )
 from core.engine.load_guard import LoadGuard
 from core.models.bundled import COMPARISON_BASE_ID, comparison_base_model, prepare
 from core.settings import read
-from core.tools.types import (
-    AgentFinished,
-    CallDecided,
-    CallFinished,
-    CallProposed,
-    StepFinished,
-    StepStarted,
-    TextPiece,
-)
 from desktop.job_thread import JobContext, JobThread
 from desktop.remote_switch import is_remote, switch_engine
 

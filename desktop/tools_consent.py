@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:
-    from core.tools.types import Decision, ToolCall, ToolSpec
+    from core.api import Decision, ToolCall, ToolSpec
 
 
 @dataclass

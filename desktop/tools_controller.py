@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QToolButton, QWidget
 
-from core.tools.types import (
+from core.api import (
     AgentTrace,
     CallDecided,
     CallFinished,
@@ -31,7 +31,7 @@ from desktop.tools_consent import ConsentBroker
 from ui.tools_picker_view import ToolsPick, ToolsPickerDialog
 
 if TYPE_CHECKING:
-    from core.tools.types import Decision, ToolCall, ToolSpec
+    from core.api import Decision, ToolCall, ToolSpec
     from desktop.chat_controller import ChatController
     from desktop.engine_worker import EngineHandle
     from desktop.mcp_controller import McpController

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ui.mcp_servers_view import ServerRow
 
 if TYPE_CHECKING:
-    from core.tools.types import ChatTools, ToolSpec
+    from core.api import ChatTools, ToolSpec
 
 # The built-in tools (core.tools.builtins.BUILTIN_NAMES): name, title, what the picker says.
 BUILTINS: tuple[tuple[str, str, str], ...] = (
@@ -57,7 +57,7 @@ def toolbox_factory(search: Callable[..., Any] | None,
     """ChatSession's `toolbox_for`: a chat's tool settings -> its Toolbox (built-ins, and the
     MCP servers' tools through the window's one host, asked for when a chat uses one)."""
     def toolbox_for(tools: ChatTools) -> Any:
-        from core.tools.toolbox import Toolbox
+        from core.api import Toolbox
 
         return Toolbox.for_chat(tools, search=search,
                                 host=host() if tools.mcp_servers else None)

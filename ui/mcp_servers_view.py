@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from ui.theme import mark_secondary, readable
 
 if TYPE_CHECKING:
-    from core.tools.types import ToolSpec
+    from core.api import ToolSpec
 
 EXAMPLE = """{
   "mcpServers": {

@@ -28,7 +28,7 @@ from ui.learn import shading
 from ui.theme import mark_secondary
 
 if TYPE_CHECKING:
-    from core.tools.types import Decision, ToolCall, ToolOutcome, ToolSpec
+    from core.api import Decision, ToolCall, ToolOutcome, ToolSpec
 
 _DECIDED = {"allow_once": "Allowed once", "allow_always": "Allowed for this chat",
             "deny": "Denied: the model is told the call was refused"}

@@ -15,7 +15,7 @@ from ui.theme import mark_secondary
 from ui.tool_call_card_view import ToolCallCardView
 
 if TYPE_CHECKING:
-    from core.tools.types import ToolCall, ToolSpec
+    from core.api import ToolCall, ToolSpec
 
 _MAX_HEIGHT = 380
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.tools.types import ChatTools
+from core.api import ChatTools
 from ui.theme import mark_secondary
 
 READ_FILE = "read_file"  # the built-in tool that reads inside the allowed folders

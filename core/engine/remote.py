@@ -17,6 +17,7 @@ came, exactly as a local engine crash does: the chat keeps the reply, marked int
 from __future__ import annotations
 
 import functools
+import json
 import queue
 import threading
 import time
@@ -600,10 +601,13 @@ class RemoteEngine:
             return max(1, len(text.encode("utf-8")) // 4)
 
     def render_prompt(self, messages: Sequence[ChatMessage],
-                      add_generation_prompt: bool = True) -> str:
+                      add_generation_prompt: bool = True,
+                      tools: list[dict[str, Any]] | None = None) -> str:
         """An approximation of what the model reads: the server applies its own chat
-        template, which it does not show."""
+        template (with any `tools`), which it does not show."""
         text = "".join(f"{m.role}: {m.content}\n\n" for m in messages)
+        if tools:
+            text = f"tools: {json.dumps(tools, ensure_ascii=False)}\n\n" + text
         return text + ("assistant: " if add_generation_prompt else "")
 
     def _local_only(self, what: str) -> NeedsLocalModel:

@@ -33,7 +33,7 @@ from ui.tool_call_card_view import (
 )
 
 if TYPE_CHECKING:
-    from core.tools.types import AgentStep
+    from core.api import AgentStep
 
 SUSPICIOUS_NOTE = "⚠ The shaded text tries to instruct the model: it is data, not an order."
 CONSTRAINED_LEGEND = "Shaded: written under the tool-call grammar (only valid calls possible)"

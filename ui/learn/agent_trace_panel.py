@@ -26,7 +26,7 @@ from ui.learn.agent_step_view import AgentStepView
 from ui.tool_call_card_view import source_label
 
 if TYPE_CHECKING:
-    from core.tools.types import AgentStep, AgentTrace
+    from core.api import AgentStep, AgentTrace
 
 EMPTY_TEXT = ("Turn on a tool for a chat (the Tools button by the message box), ask something "
               "that needs it, then click “Agent trace” under the reply: each step the model "

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.api import ChatMessage
 from core.engine.attribution_types import (
     GRANULARITIES,
     AttributionEstimate,
@@ -36,7 +37,6 @@ from core.engine.attribution_types import (
     Granularity,
     LabeledSpan,
 )
-from core.engine.types import ChatMessage
 from ui.learn import shading
 from ui.learn.pieces import piece_html
 from ui.learn.token_text_view import TokenTextView

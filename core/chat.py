@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from core.store import ChatStore, ChatSummary, StoredMessage
 
 if TYPE_CHECKING:  # grounding pulls in numpy and the retriever: only grounded chats need them
     from core.rag.grounding import Grounding, SearchFn
+    from core.store.chats import ReplyWriter
     from core.tools.agent import ConsentFn
     from core.tools.toolbox import Toolbox
     from core.tools.types import AgentEvent, AgentTrace, ChatTools
@@ -221,31 +223,18 @@ class ChatSession:
         if grounding is not None:
             self.store.set_message_grounding(writer.message_id, grounding.to_json())
             yield Grounded(chat_id, writer.message_id, grounding)
-        done = False
-        try:
+        with _kept_on_failure(self.store, writer):
             for event in chain((first,), events):
                 if isinstance(event, TokenEvent):
                     writer.append(event.text)
                 else:
                     status = "interrupted" if event.finish_reason == "cancelled" else "complete"
                     writer.finish(status, asdict(event.stats))
-                    done = True
                     if grounding is not None:  # now the answer's sentences can be matched
                         grounding = grounding.with_answer(event.text)
                         self.store.set_message_grounding(writer.message_id, grounding.to_json())
                         yield Grounded(chat_id, writer.message_id, grounding)
                 yield event
-        except EngineCrashed:
-            writer.finish("interrupted")
-            raise
-        except GlassboxError as exc:
-            writer.finish("failed")
-            self.store.update_message(writer.message_id, writer.text or str(exc), "failed")
-            raise
-        finally:
-            if not done and writer.is_open:
-                # The caller stopped listening (a closed window): keep what arrived, marked so.
-                writer.finish("interrupted")
 
 
     def _answer_with_tools(
@@ -272,9 +261,8 @@ class ChatSession:
         writer = self.store.start_reply(chat_id, commit_interval_s=self.commit_interval_s,
                                         parent_id=user.id)
         yield ReplyStarted(chat_id, user.id, writer.message_id)
-        done = False
         streamed: dict[int, str] = {}  # text of steps that are answers, not calls
-        try:
+        with _kept_on_failure(self.store, writer):
             for event in chain((first,), events):
                 yield event
                 if isinstance(event, TextPiece):
@@ -300,20 +288,30 @@ class ChatSession:
                     status = "interrupted" if trace.stop == "cancelled" else "complete"
                     writer.finish(status, asdict(stats))
                     self.store.set_message_agent_trace(writer.message_id, trace.to_json())
-                    done = True
                     finish: FinishReason = "cancelled" if trace.stop == "cancelled" \
                         else "stop"
                     yield DoneEvent(writer.text, finish, stats)
-        except EngineCrashed:
+
+
+@contextmanager
+def _kept_on_failure(store: ChatStore, writer: ReplyWriter) -> Iterator[None]:
+    """Whatever ends a reply early, what arrived is kept: an engine crash or a closed window
+    (the caller stopped listening) marks it interrupted, an error marks it failed with the
+    message shown where no text came."""
+    try:
+        yield
+    except EngineCrashed:
+        if writer.is_open:
             writer.finish("interrupted")
-            raise
-        except GlassboxError as exc:
+        raise
+    except GlassboxError as exc:
+        if writer.is_open:
             writer.finish("failed")
-            self.store.update_message(writer.message_id, writer.text or str(exc), "failed")
-            raise
-        finally:
-            if not done and writer.is_open:
-                writer.finish("interrupted")
+            store.update_message(writer.message_id, writer.text or str(exc), "failed")
+        raise
+    finally:
+        if writer.is_open:
+            writer.finish("interrupted")
 
 
 def _trace_stats(trace: AgentTrace, engine: EngineClient) -> GenerationStats:

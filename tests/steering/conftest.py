@@ -5,7 +5,6 @@ cache: the first load of a session reads the GGUF, later ones map f32 safetensor
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.engine.runner import ModelRunner
-from core.engine.steering_types import SteeringPair
 
 STARTERS = Path(__file__).resolve().parents[2] / "resources" / "steering"
-
-
-def starter_pairs(name: str, count: int) -> list[SteeringPair]:
-    lines = (STARTERS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-    return [SteeringPair(**json.loads(line)) for line in lines[:count]]
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from steering_pairs import starter_pairs
 
 from core.engine import control_vector as cvec
 from core.engine.capture import TensorCapture
@@ -37,7 +38,6 @@ MIN_CORR = 0.99
 
 @pytest.fixture(scope="module")
 def pairs():  # type: ignore[no-untyped-def]
-    from conftest import starter_pairs  # tests/steering/conftest.py
 
     return starter_pairs("positive_negative", 3)
 

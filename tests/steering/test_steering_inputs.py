@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from steering_pairs import starter_pairs
 
 from core.engine.client import EngineClient
 from core.engine.steering_types import SteeringDirection, SteeringPair
@@ -32,7 +33,6 @@ def _reply(engine: EngineClient) -> str:
 
 @pytest.fixture(scope="module")
 def direction(engine: EngineClient) -> SteeringDirection:
-    from conftest import starter_pairs  # tests/steering/conftest.py
 
     seen: list[tuple[int, int]] = []
     built = engine.build_steering(starter_pairs("positive_negative", 3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ui.theme import mark_secondary
 
@@ -21,7 +21,9 @@ class TinyGptAttentionView(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Attention of"))
         top.addWidget(self.head_box, 1)
-        self._stack = QStackedLayout()
+        # A widget, not a bare QStackedLayout: a layout with no parent yet shows its first
+        # page as a window of its own, which took the focus from the main window.
+        self._stack = QStackedWidget()
         self.hint = QLabel("Attention maps of a probe sentence appear here as they form: "
                            "each row is a token, each column a token it can look back at.")
         self.hint.setWordWrap(True)
@@ -30,7 +32,7 @@ class TinyGptAttentionView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addLayout(self._stack, 1)
+        layout.addWidget(self._stack, 1)
         self.plot: Any = None
         self.maps: np.ndarray | None = None
         self.tokens: list[str] = []

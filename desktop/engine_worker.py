@@ -280,6 +280,10 @@ class EngineWorker(QObject):
                     result = event
                 else:
                     ctx.progress(event.done, event.total)
+                    if self._stop.is_set():
+                        # A Cancel pressed before this job began was cleared when the request
+                        # went out (each request starts uncancelled): pass it on now.
+                        self._engine.cancel()
         except EngineCrashed as exc:
             self._model_crashed(str(exc))
             raise

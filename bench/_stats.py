@@ -23,6 +23,20 @@ def time_ms(fn: Callable[[], Any], rounds: int, warmup: int = 1) -> list[float]:
     return samples
 
 
+def alternate(ours: Callable[[], Any], bare: Callable[[], Any],
+              rounds: int) -> tuple[list[float], list[float]]:
+    """Time `ours` and `bare` in turn, one call each per round, after one untimed warm-up each
+    (imports, page cache, contexts made on first use): both sides see the same machine state."""
+    ours()
+    bare()
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        mine += time_ms(ours, 1, warmup=0)
+        theirs += time_ms(bare, 1, warmup=0)
+    return mine, theirs
+
+
 def summary(samples: list[float], digits: int = 2) -> dict[str, Any]:
     """Median, quartiles, min and max, and `noisy` when the spread is too large to trust."""
     median = statistics.median(samples)

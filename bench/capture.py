@@ -13,10 +13,9 @@ Sides alternate round by round so load from other processes drifts over both ali
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from bench._stats import figure, time_ms
+from bench._stats import alternate, figure
 from core.engine.client import EngineClient
 from core.engine.loading import load_model
 from core.engine.runner import default_threads
@@ -30,18 +29,6 @@ LENS_ROUNDS = 3
 
 _SENTENCE = ("Old maps show roads that no longer exist and leave out cities that grew up "
              "afterwards, while the harbour records list every ship that came in. ")
-
-
-def _alternate(ours: Callable[[], Any], bare: Callable[[], Any],
-               rounds: int) -> tuple[list[float], list[float]]:
-    ours()
-    bare()  # one untimed warm-up each (the capture context is made on first use)
-    mine: list[float] = []
-    theirs: list[float] = []
-    for _ in range(rounds):
-        mine += time_ms(ours, 1, warmup=0)
-        theirs += time_ms(bare, 1, warmup=0)
-    return mine, theirs
 
 
 def run() -> dict[str, Any]:
@@ -66,18 +53,18 @@ def run() -> dict[str, Any]:
 
     rows = []
     try:
-        mine, theirs = _alternate(captured, plain, ROUNDS)
+        mine, theirs = alternate(captured, plain, ROUNDS)
         rows.append(figure(
             f"capture of attention + residuals, all {len(layers)} layers, "
             f"{len(ids)}-token prompt, SmolLM2-135M Q4_1", mine, theirs,
             "bare llama-cpp-python reset() + eval() of the same ids, same threads"))
         with EngineClient() as engine:
             load_model(engine, path, LoadSettings(gpu_layers=0, n_ctx=2048))
-            mine, theirs = _alternate(lambda: engine.attention(text), plain, ROUNDS)
+            mine, theirs = alternate(lambda: engine.attention(text), plain, ROUNDS)
             rows.append(figure(
                 f"attention view through the engine, all layers and heads, {len(ids)} tokens",
                 mine, theirs, "the same bare decode in this process"))
-            mine, theirs = _alternate(lambda: engine.logit_lens(text, top=1), plain,
+            mine, theirs = alternate(lambda: engine.logit_lens(text, top=1), plain,
                                       LENS_ROUNDS)
             rows.append(figure(f"logit lens through the engine, {len(layers)} layers x "
                                f"{len(ids)} positions", mine, theirs,

@@ -17,27 +17,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._stats import figure, time_ms
+from bench._stats import alternate, figure
 from core.models.bundled import default_chat_model
 
 ROUNDS = 3
 FAST_ROUNDS = 15
-
-
-def _alternate(ours: Callable[[], Any], bare: Callable[[], Any],
-               rounds: int) -> tuple[list[float], list[float]]:
-    ours()
-    bare()  # one untimed warm-up each (page cache, imports)
-    mine: list[float] = []
-    theirs: list[float] = []
-    for _ in range(rounds):
-        mine += time_ms(ours, 1, warmup=0)
-        theirs += time_ms(bare, 1, warmup=0)
-    return mine, theirs
 
 
 def _quantize_rows(source: Path, folder: Path) -> tuple[list[dict[str, Any]], str]:
@@ -56,7 +43,7 @@ def _quantize_rows(source: Path, folder: Path) -> tuple[list[dict[str, Any]], st
                                               params) == 0
 
     copies: list[str] = []
-    mine, theirs = _alternate(lambda: copies.append(quantize_model(source, "Q2_K").path), bare,
+    mine, theirs = alternate(lambda: copies.append(quantize_model(source, "Q2_K").path), bare,
                               ROUNDS)
     row = figure("quantize SmolLM2-135M Q4_1 -> Q2_K through the lab (child process)", mine,
                  theirs, "bare llama_model_quantize in this process, same type and threads")
@@ -81,7 +68,7 @@ def _compare_row(source: Path, copy: str) -> dict[str, Any]:
             llm.eval(ids)
             llm.close()
 
-    mine, theirs = _alternate(lambda: results.append(compare_models(source, copy)), bare,
+    mine, theirs = alternate(lambda: results.append(compare_models(source, copy)), bare,
                               ROUNDS)
     last = results[-1]
     return figure(f"compare original vs Q2_K on {len(last.ids)} tokens (child: two loads, "
@@ -107,7 +94,7 @@ def _neighbour_row(source: Path) -> dict[str, Any]:
             best = np.argpartition(-scores, 20)[:20]
             best[np.argsort(-scores[best])]
 
-        mine, theirs = _alternate(lambda: table.neighbours("seven", 20), bare, FAST_ROUNDS)
+        mine, theirs = alternate(lambda: table.neighbours("seven", 20), bare, FAST_ROUNDS)
     finally:
         table.close()
     return figure("token neighbours of ' seven' (top 20, pieces, 2D map), 49,152 x 576 matrix",
@@ -122,7 +109,7 @@ def _sentence_row() -> dict[str, Any]:
     embedder.load()
     model = embedder._model
     sentences = list(DEFAULT_SENTENCES)
-    mine, theirs = _alternate(
+    mine, theirs = alternate(
         lambda: sentence_map(sentences, embedder),
         lambda: model.encode(sentences, normalize_embeddings=True, show_progress_bar=False),
         FAST_ROUNDS)

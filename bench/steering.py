@@ -13,11 +13,10 @@ Sides alternate round by round so load from other processes drifts over both ali
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._stats import figure, time_ms
+from bench._stats import alternate, figure
 from core.engine.client import EngineClient
 from core.engine.loading import load_model
 from core.engine.runner import default_threads
@@ -36,18 +35,6 @@ def _pairs() -> list[SteeringPair]:
         for line in (STARTERS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
             rows.append(SteeringPair(**json.loads(line)))
     return rows[:PAIRS]
-
-
-def _alternate(ours: Callable[[], Any], bare: Callable[[], Any],
-               rounds: int) -> tuple[list[float], list[float]]:
-    ours()
-    bare()  # one untimed warm-up each
-    mine: list[float] = []
-    theirs: list[float] = []
-    for _ in range(rounds):
-        mine += time_ms(ours, 1, warmup=0)
-        theirs += time_ms(bare, 1, warmup=0)
-    return mine, theirs
 
 
 def run() -> dict[str, Any]:
@@ -78,12 +65,12 @@ def run() -> dict[str, Any]:
         with EngineClient() as engine:
             load_model(engine, path, LoadSettings(gpu_layers=0, n_ctx=1024))
             build = lambda: engine.build_steering(pairs)  # noqa: E731
-            mine, theirs = _alternate(build, plain, ROUNDS)
+            mine, theirs = alternate(build, plain, ROUNDS)
             rows.append(figure(
                 f"steering direction from {len(pairs)} pairs ({len(texts)} texts), all layers, "
                 "through the engine", mine, theirs,
                 "bare llama-cpp-python reset() + eval() of the same 40 texts, same threads"))
-            mine, theirs = _alternate(build, captured, ROUNDS)
+            mine, theirs = alternate(build, captured, ROUNDS)
             rows.append(figure(
                 f"steering direction from {len(pairs)} pairs, against the bare capture",
                 mine, theirs, "TensorCapture of the same 40 texts (residuals + logits of "

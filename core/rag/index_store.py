@@ -517,6 +517,13 @@ class IndexStore:
             tuple(chunk_ids))
         return {int(r[0]): tuple(r[1:]) for r in rows}
 
+    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> its document's id."""
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.conn.execute(
+            f"SELECT id, document_id FROM rag_chunks WHERE id IN ({marks})", tuple(chunk_ids))
+        return {int(r[0]): int(r[1]) for r in rows}
+
     def chunk_ordinals(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """chunk id -> its position in its document (from 0)."""
         marks = ",".join("?" * len(chunk_ids))

@@ -75,3 +75,30 @@ def test_neighbouring_hits_become_one_passage(embedder: Embedder, chunker: Chunk
         # No two passages share a chunk.
         chunk_ids = [c for hit in hits for c in hit.chunk_ids]
         assert len(chunk_ids) == len(set(chunk_ids))
+
+
+def test_passages_of_the_best_document_come_before_a_stray_one(
+        embedder: Embedder, chunker: Chunker, tmp_path: Path) -> None:
+    """Hybrid ranks documents too: the second-best passage of the document holding the best
+    one comes before another document's passage that fused a little higher on its own."""
+    (tmp_path / "lighthouses.txt").write_text(" ".join(SENTENCES), encoding="utf-8")
+    (tmp_path / "bakery.txt").write_text(" ".join(
+        f"Baker number {n} took the rye loaves out of oven {n} at dawn." for n in range(120)),
+        encoding="utf-8")
+    with DocumentLibrary(tmp_path / "d.sqlite3", embedder=embedder, chunker=chunker,
+                         parse_time_limit_s=30) as lib:
+        lib.add_paths("c", [tmp_path])
+        lib.index("c")
+        rows = list(lib.store.conn.execute(
+            "SELECT c.id, d.path, c.ordinal FROM rag_chunks c JOIN rag_documents d "
+            "ON d.id = c.document_id ORDER BY c.id"))
+        light = [r[0] for r in rows if r[1].endswith("lighthouses.txt")]
+        bread = [r[0] for r in rows if r[1].endswith("bakery.txt")]
+        assert len(light) >= 4 and bread
+        best, second, stray = light[0], light[3], bread[0]  # light[3] is no neighbour of [0]
+        ranked = [(best, 0.9), (stray, 0.8), (second, 0.7)]
+        hybrid = lib._retriever._fuse(ranked, [], top_k=3, mode="hybrid")
+        assert [h.chunk_id for h in hybrid] == [best, second, stray]
+        # The single lists keep their own order: the rule belongs to the fusion.
+        dense = lib._retriever._fuse(ranked, [], top_k=3, mode="dense")
+        assert [h.chunk_id for h in dense] == [best, stray, second]

@@ -32,11 +32,11 @@ from core.rag.library import DocumentLibrary
 from core.rag.parse import parse_file
 
 # Floors on the tuning halves: (top-1 document, answer in the top 3, PDF page). Measured with
-# the tuning documents indexed (hybrid): Python 0.944 / 0.907 / 0.842, Git 0.852 / 0.778 /
-# 0.375, PostgreSQL 0.903 / 0.839 / 0.400.
+# the tuning documents indexed (hybrid, with the document signal): Python 0.944 / 0.907 /
+# 0.842, Git 0.852 / 0.815 / 0.375, PostgreSQL 0.903 / 0.839 / 0.400.
 FLOORS = {
     "pydocs": (0.90, 0.85, 0.78),
-    "gitdocs": (0.80, 0.72, 0.25),
+    "gitdocs": (0.80, 0.76, 0.25),
     "pgdocs": (0.85, 0.78, 0.30),
 }
 IDS = [c.name for c in CORPORA]

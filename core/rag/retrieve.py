@@ -32,6 +32,8 @@ MODES = ("hybrid", "dense", "bm25")
 # the top results are not fragments of a single spot and a passage holds what surrounds it.
 PASSAGE_CHUNKS = 3
 _MIN_OVERLAP_CHARS, _MAX_OVERLAP_CHARS = 20, 1200  # the chunker's overlap, in characters
+# Chunks sharing this share of their distinct words are copies: only the first is shown.
+NEAR_COPY = 0.9
 # Words of a question BM25 looks at: a pasted page of text need not cost a probe per word.
 MAX_QUERY_WORDS = 64
 
@@ -139,13 +141,25 @@ class Retriever:
             fused = {cid: s for cid, (_, s) in bm25.items()}
         elif fused:
             fused = self._with_documents(fused)
-        # Each passage takes one candidate, or up to PASSAGE_CHUNKS when neighbours join it.
-        order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k * PASSAGE_CHUNKS]
-        rows = self.store.chunk_rows(order) if order else {}
-        ordinals = self.store.chunk_ordinals(order) if order else {}
+        # Each passage takes one candidate, or up to PASSAGE_CHUNKS when neighbours join it; a
+        # candidate that copies a chosen chunk (the same file in two folders, a page and its
+        # PDF print) is passed over and the window reaches one candidate further.
+        ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        window = top_k * PASSAGE_CHUNKS
+        reach = ranked[:window * 2]
+        rows = self.store.chunk_rows(reach) if reach else {}
+        ordinals = self.store.chunk_ordinals(reach) if reach else {}
         passages: list[list[int]] = []
-        for cid in order:
+        chosen: list[frozenset[str]] = []  # the words of each chunk taken so far
+        at = 0
+        while at < min(window, len(reach)):
+            cid = reach[at]
+            at += 1
             if cid not in rows:  # deleted between the reads
+                continue
+            words = _words(rows[cid][4])
+            if any(_copies(words, other) for other in chosen):
+                window += 1
                 continue
             joined = next((p for p in passages if len(p) < PASSAGE_CHUNKS
                            and _neighbours(rows, ordinals, p, cid)), None)
@@ -155,6 +169,7 @@ class Retriever:
                 passages.append([cid])
             else:
                 break
+            chosen.append(words)
         hits: list[Hit] = []
         for passage in passages:
             best = passage[0]
@@ -190,6 +205,17 @@ def _neighbours(rows: dict[int, tuple[Any, ...]], ordinals: dict[int, int],
     _, _, page, _, _, document = rows[cid]
     return any(rows[c][5] == document and rows[c][2] == page
                and abs(ordinals[c] - ordinals[cid]) == 1 for c in passage)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def _copies(words: frozenset[str], other: frozenset[str]) -> bool:
+    """Whether two chunks are near-copies: nine in ten of their distinct words shared."""
+    if not words or not other:
+        return words == other
+    return len(words & other) >= NEAR_COPY * len(words | other)
 
 
 def _join(texts: list[str]) -> str:

@@ -102,3 +102,26 @@ def test_passages_of_the_best_document_come_before_a_stray_one(
         # The single lists keep their own order: the rule belongs to the fusion.
         dense = lib._retriever._fuse(ranked, [], top_k=3, mode="dense")
         assert [h.chunk_id for h in dense] == [best, stray, second]
+
+
+def test_copies_of_a_passage_are_shown_once(embedder: Embedder, chunker: Chunker,
+                                            tmp_path: Path) -> None:
+    """The same file in two folders (or a page and its printed copy) is one result, and the
+    list still fills up with other passages."""
+    text = " ".join(SENTENCES)
+    for folder in ("inbox", "archive"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "lighthouses.txt").write_text(text, encoding="utf-8")
+    with DocumentLibrary(tmp_path / "e.sqlite3", embedder=embedder, chunker=chunker,
+                         parse_time_limit_s=30) as lib:
+        lib.add_paths("c", [tmp_path / "inbox", tmp_path / "archive"])
+        lib.index("c")
+        hits = lib.search("keeper number 7 trimmed the wick", "c", top_k=4)
+        assert len(hits) == 4
+        texts = [" ".join(h.text.split()) for h in hits]
+        for n, first in enumerate(texts):
+            for second in texts[n + 1:]:
+                assert first not in second and second not in first
+        # Each sentence shows up at most once across the results.
+        joined = " ".join(texts)
+        assert joined.count("number 7 trimmed") == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -116,20 +116,20 @@ class ToolsController(QObject):
 
     def _show_picker(self, picker: ToolsPickerDialog, chat_id: int, tools: ChatTools) -> None:
         self._tools[chat_id] = tools
-        choice, steps = self.run_settings(chat_id)
         picker.setProperty("chat_id", chat_id)
-        picker.set_pick(ToolsPick(tools, choice, steps))
+        picker.set_pick(ToolsPick(tools, tools.tool_choice, tools.max_steps))
         picker.show()
         picker.raise_()
 
     def _on_picked(self, pick: ToolsPick) -> None:
         assert self.picker is not None
         chat_id = int(self.picker.property("chat_id"))
-        self.set_run_settings(chat_id, pick.tool_choice, pick.max_steps)
-        self.store_tools(chat_id, pick.tools)
+        self.store_tools(chat_id, replace(
+            pick.tools, tool_choice=pick.tool_choice, max_steps=pick.max_steps))
 
     def store_tools(self, chat_id: int, tools: ChatTools) -> None:
         self._tools[chat_id] = tools
+        self.set_run_settings(chat_id, tools.tool_choice, tools.max_steps)
         self._store.call(lambda s: wiring.set_chat_tools(s, chat_id, tools))
         if chat_id == self._chats.current_chat_id:
             self._show_button(tools)
@@ -145,6 +145,7 @@ class ToolsController(QObject):
 
     def _on_tools_read(self, chat_id: int, tools: ChatTools) -> None:
         self._tools[chat_id] = tools
+        self.set_run_settings(chat_id, tools.tool_choice, tools.max_steps)
         if chat_id == self._chats.current_chat_id:
             self._show_button(tools)
 

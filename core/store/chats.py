@@ -438,6 +438,9 @@ class ChatStore:
         return ReplyWriter(self, message.id, commit_interval_s, clock)
 
 
+MAX_TOOL_STEPS = 50  # a stored step limit beyond this is damage, not a choice
+
+
 def _chat_tools(text: str | None) -> ChatTools:
     value = _json(text) or {}
 
@@ -445,9 +448,16 @@ def _chat_tools(text: str | None) -> ChatTools:
         items = value.get(key)
         return [str(i) for i in items if isinstance(i, str)] if isinstance(items, list) else []
 
+    defaults = ChatTools()
+    choice = value.get("tool_choice")
+    steps = value.get("max_steps")
     return ChatTools(builtins=names("builtins"), mcp_servers=names("mcp_servers"),
                      always_allowed=names("always_allowed"),
-                     allowed_folders=names("allowed_folders"))
+                     allowed_folders=names("allowed_folders"),
+                     tool_choice=choice if isinstance(choice, str) and choice.strip()
+                     else defaults.tool_choice,
+                     max_steps=steps if isinstance(steps, int) and 1 <= steps <= MAX_TOOL_STEPS
+                     else defaults.max_steps)
 
 
 def _encoded(value: dict[str, Any] | None) -> str | None:

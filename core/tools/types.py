@@ -167,13 +167,15 @@ AgentEvent = (StepStarted | TextPiece | CallProposed | CallDecided | CallFinishe
 @dataclass
 class ChatTools:
     """A chat's tool settings, stored with the chat: the built-in tools turned on, the MCP
-    servers whose tools it may call, the tools allowed always, and the folders the file tool
-    may read."""
+    servers whose tools it may call, the tools allowed always, the folders the file tool
+    may read, and how a reply uses them (tool choice, step limit)."""
 
     builtins: list[str] = field(default_factory=list)
     mcp_servers: list[str] = field(default_factory=list)
     always_allowed: list[str] = field(default_factory=list)
     allowed_folders: list[str] = field(default_factory=list)
+    tool_choice: ToolChoice = "auto"  # how a reply's first step uses the tools
+    max_steps: int = 5  # steps of one reply before it must answer (core.tools.agent)
 
     @property
     def enabled(self) -> bool:

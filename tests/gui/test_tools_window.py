@@ -23,6 +23,7 @@ from core.tools.types import (
     CallDecided,
     CallFinished,
     CallProposed,
+    ChatTools,
     ToolCall,
     ToolOutcome,
     ToolSpec,
@@ -209,3 +210,36 @@ def test_chat_calls_an_mcp_tool_with_consent(qtbot: QtBot, open_window: OpenWind
 
     qtbot.waitUntil(answered, timeout=2 * REPLY_TIMEOUT_MS)
     wait_idle(qtbot, window)
+
+
+def test_a_chats_tool_choice_and_step_limit_survive_a_restart(
+        qtbot: QtBot, open_window: OpenWindow) -> None:
+    from core.config import database_path
+    from core.store import ChatStore
+
+    store = ChatStore(database_path())
+    try:
+        chat = store.create_chat("tools kept")
+        store.set_chat_tools(chat.id, ChatTools(builtins=["calculator"], tool_choice="none",
+                                                max_steps=2))
+    finally:
+        store.close()
+    window = open_window()
+    assert window.chats is not None and window.tools is not None
+    tools = window.tools
+    qtbot.waitUntil(lambda: window.chats.current_chat_id == chat.id,  # type: ignore[union-attr]
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: tools.run_settings(chat.id) == ("none", 2), timeout=10_000)
+    window.composer.tools_button.click()
+    picker = tools.picker
+    assert picker is not None
+    qtbot.waitUntil(picker.isVisible, timeout=10_000)
+    assert picker.choice.currentData() == "none" and picker.steps.value() == 2
+    picker.steps.setValue(4)
+    picker.buttons.accepted.emit()
+    wait_idle(qtbot, window)
+    store = ChatStore(database_path())
+    try:
+        assert store.chat_tools(chat.id).max_steps == 4
+    finally:
+        store.close()

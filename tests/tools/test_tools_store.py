@@ -47,7 +47,7 @@ def a_trace() -> AgentTrace:
 def test_tool_settings_and_traces_are_stored_exported_and_kept(tmp_path: Path) -> None:
     db = tmp_path / "chats.sqlite3"
     settings = ChatTools(builtins=["calculator", "read_file"], always_allowed=["calculator"],
-                         allowed_folders=[str(tmp_path)])
+                         allowed_folders=[str(tmp_path)], tool_choice="required", max_steps=3)
     with ChatStore(db) as store:
         chat = store.create_chat("tools")
         assert store.chat_tools(chat.id) == ChatTools() and not ChatTools().enabled
@@ -69,6 +69,15 @@ def test_tool_settings_and_traces_are_stored_exported_and_kept(tmp_path: Path) -
     with ChatStore(db) as store:  # damaged settings turn tools off, nothing else is lost
         assert store.chat_tools(chat.id) == ChatTools()
         assert len(store.messages(chat.id)) == 2
+    raw = apsw.Connection(str(db))
+    raw.execute("UPDATE chats SET tools = ? WHERE id = ?", (
+        '{"builtins": ["calculator"], "tool_choice": 7, "max_steps": 100000}', chat.id))
+    raw.close()
+    with ChatStore(db) as store:  # a damaged choice or limit reads as the default
+        tools = store.chat_tools(chat.id)
+        assert tools.builtins == ["calculator"]
+        assert (tools.tool_choice, tools.max_steps) == (ChatTools().tool_choice,
+                                                        ChatTools().max_steps)
 
 
 def test_a_chat_with_tools_replies_through_the_agent_and_keeps_its_trace(

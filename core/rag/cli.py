@@ -109,11 +109,14 @@ def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: 
     if not collections:
         out.write("No collections yet. Add one with: glassbox docs add PATH --collection NAME\n")
     for info in collections:
+        summaries = library.summaries(info.name)
         out.write(f"{info.name}: {info.documents} documents ({info.indexed} indexed, "
                   f"{info.failed} failed, {info.pending} pending), {info.chunks} chunks\n")
         for doc in library.documents(info.name):
             note = f": {doc.error}" if doc.error else ""
             out.write(f"  [{doc.status}] {doc.path} ({doc.chunks} chunks){note}\n")
+            if doc.path in summaries:
+                out.write(f"      {summaries[doc.path].summary}\n")
     return 0
 
 

@@ -272,6 +272,13 @@ def test_docs_summarize_command(library: DocumentLibrary, model_path: Path,
     files = json.loads(out.getvalue())[0]["files"]
     stored = library.summaries("shelf")
     assert [f["summary"] for f in files] == [stored[f["path"]].summary for f in files]
+    out = io.StringIO()
+    assert main(["docs", "list"], out, io.StringIO()) == 0
+    assert all(f"      {s.summary}\n" in out.getvalue() for s in stored.values())
+    err = io.StringIO()
+    assert main(["docs", "summarize", "--collection", "shelf", "--max-tokens", "2"],
+                io.StringIO(), err) == 1
+    assert "--max-tokens must be at least 8" in err.getvalue()
     err = io.StringIO()
     assert main(["docs", "summarize", "--collection", "nope"], io.StringIO(), err) == 1
     assert "no collection named 'nope'" in err.getvalue()

@@ -142,15 +142,15 @@ def lead_text(text: str, limit: int = 240) -> str:
 
 
 def collection_instructions(question: CollectionQuestion, listed: int, total: int,
-                            mentioning: int | None) -> str:
+                            mentioning: int | None, summaries: bool = False) -> str:
     """What the model is told before the document entries: what they are, how many, and the
-    counts it must not work out for itself."""
+    counts it must not work out for itself. `summaries`: entries carry a summary."""
     if total == 0:
         return "The collection has no indexed documents yet. Say so."
     numbered = (f"numbered [1] to [{listed}]" if listed > 1 else "numbered [1]")
     whole = (f"The collection has {total} document{'s' if total != 1 else ''}. "
              f"Below are {listed} of them, one entry each, {numbered}, with their titles, "
-             f"sections and opening lines.")
+             f"sections{', summaries' if summaries else ''} and opening lines.")
     if listed == total:
         whole = whole.replace(f"Below are {listed} of them", "All are listed below" if
                               total > 1 else "It is listed below")

@@ -23,6 +23,7 @@ from core.engine.types import ChatMessage, GenerationEvent, SamplingSettings
 from core.errors import EngineCrashed, NoModelLoaded, PromptError
 from core.rag import index_store
 from core.rag.collection_questions import CollectionQuestion
+from core.rag.grounding import ground, searcher
 from core.rag.library import DocumentLibrary
 from core.rag.summaries import clean_summary, summarize_events
 from core.rag.summary_types import SUMMARY_STAGES, SummaryProgress
@@ -211,6 +212,12 @@ def test_the_overview_card_shows_the_summary(library: DocumentLibrary, writer: E
         assert f"Summary: {stored[name][0]}" in text
         assert text.index("Summary:") < text.index("Begins:")
         assert text.count("\n") == plain[name].count("\n") + 1
+    question = "Summarize each file in my collection"
+    grounding = ground([ChatMessage("user", question)], ["shelf"], searcher(library), writer,
+                       2048, 64)
+    prompt = grounding.messages[-1].content
+    assert "with their titles, sections, summaries and opening lines" in prompt
+    assert all(f"Summary: {summary}" in prompt for summary, _ in stored.values())
 
 
 def test_summaries_go_with_their_documents(library: DocumentLibrary, writer: EngineClient,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli_shape import command, print_json
@@ -134,31 +133,37 @@ def _summarize(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
 
     if args.max_tokens < 8:
         raise GlassboxError("--max-tokens must be at least 8: a summary is a few sentences.")
-    library.collection(args.collection)  # an unknown name fails before a model loads
+    # An unknown collection or model fails before a model loads; with nothing to write,
+    # none loads at all.
+    collection = library.collection(args.collection)
+    model_file = api.resolve_model(args.model)
     summarized = failed = total = 0
     last: SummaryProgress | None = None
-    with api.start_engine() as engine:
-        model = api.load_model(engine, args.model)
-        try:
-            for event in library.summarize_events(args.collection, engine,
-                                                  max_tokens=args.max_tokens):
-                last, total = event, event.total
-                summarized += event.stage == "summarized"
-                failed += event.stage == "failed"
-                if not args.quiet:
-                    _show_summary(event, err)
-        except KeyboardInterrupt:
-            err.write("stopped; run the same command again to go on\n")
-            return 130
+    if library.store.documents_needing_summary(collection.id):
+        with api.start_engine() as engine:
+            api.load_model(engine, model_file)
+            try:
+                for event in library.summarize_events(args.collection, engine,
+                                                      max_tokens=args.max_tokens):
+                    last, total = event, event.total
+                    summarized += event.stage == "summarized"
+                    failed += event.stage == "failed"
+                    if not args.quiet:
+                        _show_summary(event, err)
+            except KeyboardInterrupt:
+                err.write("stopped; run the same command again to go on\n")
+                return 130
+    elif not args.quiet:
+        err.write("every document has a summary of its current content\n")
     elapsed = last.elapsed_s if last else 0.0
     cancelled = last is not None and last.stage == "cancelled"
     if args.json:
-        print_json(out, {"collection": args.collection, "model": Path(model.path).name,
+        print_json(out, {"collection": args.collection, "model": model_file.name,
                          "summarized": summarized, "failed": failed, "total": total,
                          "cancelled": cancelled, "elapsed_s": round(elapsed, 3)})
     else:
         out.write(f"{args.collection}: {summarized} summarized, {failed} failed, of {total} "
-                  f"needing one, in {elapsed:.1f} s ({Path(model.path).name})\n")
+                  f"needing one, in {elapsed:.1f} s ({model_file.name})\n")
     return 1 if failed else 0
 
 
@@ -168,8 +173,6 @@ def _show_summary(event: SummaryProgress, err: TextIO) -> None:
     elif event.stage == "summarized":
         eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
         err.write(f"[{event.done}/{event.total}] summarized {event.path}{eta}\n")
-    elif event.stage == "started" and event.total == 0:
-        err.write("every document has a summary of its current content\n")
 
 
 def _remove(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

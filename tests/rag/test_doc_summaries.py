@@ -8,6 +8,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ FILES = {
     "bread.txt": "Baking bread\n\nMix flour, water, salt and yeast; knead, let it rise for "
                  "an hour and bake at 220 degrees until the crust is brown.",
 }
+ROOT = Path(__file__).resolve().parents[2]
 TOKENS = 32  # short replies keep the module fast; the default (80) is for people
 
 
@@ -167,7 +170,8 @@ def test_a_failed_document_is_reported_and_the_run_goes_on(
         ("started", "-"), ("failed", "bees.md"), ("summarized", "tides.md"), ("finished", "-")]
     assert "context window" in (events[1].error or "")
     assert set(_stored(library)) == {"tides.md"}
-    assert [e.path for e in _run(library, writer) if e.stage == "summarized"] == [
+    shelf_id = library.collection("shelf").id
+    assert [d.path for d in library.store.documents_needing_summary(shelf_id)] == [
         events[1].path]  # tried again by the next run
 
 
@@ -220,15 +224,19 @@ def test_the_overview_card_shows_the_summary(library: DocumentLibrary, writer: E
     assert all(f"Summary: {summary}" in prompt for summary, _ in stored.values())
 
 
-def test_summaries_go_with_their_documents(library: DocumentLibrary, writer: EngineClient,
-                                           tmp_path: Path) -> None:
+def test_summaries_go_with_their_documents(library: DocumentLibrary, tmp_path: Path) -> None:
     folder = _shelf(library, tmp_path / "shelf", ["bees.md", "tides.md"])
-    _run(library, writer)
+    for document in library.documents("shelf"):  # what a run stores, without the model
+        assert document.content_hash is not None
+        assert library.store.set_summary(document.id, document.content_hash, "m.gguf", "S.")
+    assert set(_stored(library)) == {"bees.md", "tides.md"}
     library.remove_path("shelf", folder / "bees.md")
     rows = library.store.conn.execute("SELECT count(*) FROM rag_summaries").fetchone()
     assert rows == (1,) and set(_stored(library)) == {"tides.md"}
+    tides = library.documents("shelf")[0]
     library.remove_collection("shelf")
     assert library.store.conn.execute("SELECT count(*) FROM rag_summaries").fetchone() == (0,)
+    assert not library.store.set_summary(tides.id, "x", "m.gguf", "S.")  # gone: not stored
 
 
 def test_an_index_from_before_summaries_is_migrated(library: DocumentLibrary,
@@ -260,20 +268,49 @@ def test_clean_summary_drops_labels_and_cuts_at_a_sentence() -> None:
     assert clean_summary("   ") == ""
 
 
-def test_docs_summarize_command(library: DocumentLibrary, model_path: Path,
-                                tmp_path: Path) -> None:
-    _shelf(library, tmp_path / "shelf", ["bees.md", "tides.md"])
+def _interrupted_summarize(home: Path, model_path: Path) -> tuple[int, str]:
+    """`glassbox docs summarize` as a person runs it, stopped with Ctrl+C once the first
+    document is summarized: (exit status, standard error)."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "docs", "summarize", "--collection", "shelf",
+         "--model", str(model_path)], cwd=ROOT, env={**os.environ, "GLASSBOX_HOME": str(home)},
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            seen.append(line)
+            if "[1/3] summarized" in line:
+                process.send_signal(signal.SIGINT)  # while the model writes the second
+                break
+        _, rest = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, "".join(seen) + rest
+
+
+def test_docs_summarize_command(library: DocumentLibrary, model_path: Path, tmp_path: Path,
+                                glassbox_home: Path) -> None:
+    _shelf(library, tmp_path / "shelf")
+    code, err_text = _interrupted_summarize(glassbox_home, model_path)
+    assert code == 130, err_text
+    assert "stopped; run the same command again to go on" in err_text
+    assert len(library.summaries("shelf")) == 1  # the first is kept
     out, err = io.StringIO(), io.StringIO()
     code = main(["docs", "summarize", "--collection", "shelf", "--model", str(model_path),
                  "--max-tokens", str(TOKENS)], out, err)
     assert code == 0, err.getvalue()
     assert "[1/2] summarized" in err.getvalue() and "[2/2] summarized" in err.getvalue()
-    assert out.getvalue().startswith("shelf: 2 summarized, 0 failed")
+    assert out.getvalue().startswith("shelf: 2 summarized, 0 failed, of 2")
+    assert len(library.summaries("shelf")) == 3
     out = io.StringIO()
     assert main(["docs", "summarize", "--collection", "shelf", "--model", str(model_path),
                  "--json", "--quiet"], out, io.StringIO()) == 0
     report = json.loads(out.getvalue())
     assert report["summarized"] == 0 and report["total"] == 0 and report["cancelled"] is False
+    assert report["model"] == model_path.name
     out = io.StringIO()
     assert main(["docs", "list", "--json"], out, io.StringIO()) == 0
     files = json.loads(out.getvalue())[0]["files"]
@@ -289,3 +326,7 @@ def test_docs_summarize_command(library: DocumentLibrary, model_path: Path,
     err = io.StringIO()
     assert main(["docs", "summarize", "--collection", "nope"], io.StringIO(), err) == 1
     assert "no collection named 'nope'" in err.getvalue()
+    err = io.StringIO()
+    assert main(["docs", "summarize", "--collection", "shelf", "--model", "no-such-model"],
+                io.StringIO(), err) == 1
+    assert "No model named 'no-such-model'" in err.getvalue()

@@ -51,7 +51,9 @@ def summarize_events(library: DocumentLibrary, collection: str, engine: EngineCl
     `engine` is a started engine with the chat model loaded (the caller owns it). Generation
     is greedy and at most `max_tokens` long. Each summary is stored as soon as it is written;
     when `cancel` is set (checked between documents, and while the model writes, which stops
-    the generation) the last event is 'cancelled' and the next run goes on with the rest.
+    the generation) the last event is 'cancelled' and the next run goes on with the rest;
+    `engine.cancel()` from another thread stops it the same way. The library's connection
+    is its thread's: run this where the library was opened (a worker's own library).
     A document the model cannot summarize gets a 'failed' event and the run goes on; the
     engine dying ends the run with EngineCrashed. Raises UnknownCollection, NoModelLoaded.
     """

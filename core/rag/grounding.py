@@ -228,7 +228,8 @@ def _header(question: str, hits: Sequence[Hit], count: int) -> str | None:
     if not hits or hits[0].kind != "document" or whole is None:
         return None
     total, mentioning = hits[0].collection_counts or (len(hits), None)
-    return collection_instructions(whole, count, total, mentioning)
+    summarized = any("\nSummary: " in hit.text for hit in hits[:count])
+    return collection_instructions(whole, count, total, mentioning, summarized)
 
 
 def ground(conversation: Sequence[ChatMessage], collections: Sequence[str], search: SearchFn,

@@ -56,8 +56,8 @@ class IndexRequest:
 
 @dataclass(frozen=True)
 class SummaryRequest:
-    """One summary run: `automatic` runs (after indexing) start no engine when every indexed
-    document has a summary already; asked-for ones always run."""
+    """One summary run. None starts an engine when every indexed document has a summary of its
+    current content already; `automatic` ones (after indexing) then end without a word."""
 
     request_id: int
     collection: str
@@ -344,8 +344,10 @@ class DocumentsWorker(QObject):
         name = request.collection
         if not any(c.name == name for c in lib.list_collections()):
             return  # removed while the request waited
-        if request.automatic and not lacking_summaries(lib, name):
-            return  # nothing to write: no model is started for nothing
+        if not lacking_summaries(lib, name):  # no model is started for nothing
+            if not request.automatic:  # asked for: say so
+                self.summarizing_finished.emit(SummaryOutcome(name, 0, 0, 0, False, 0.0))
+            return
         from core.api import summarize_events
 
         self.summarizing_started.emit(name)
@@ -387,7 +389,8 @@ class DocumentsWorker(QObject):
 
 
 def lacking_summaries(lib: DocumentLibrary, collection: str) -> list[str]:
-    """The indexed documents of `collection` that have no summary yet."""
+    """The indexed documents of `collection` with no summary of their current content (the
+    library leaves stale summaries out): what a summary run would write."""
     written = lib.summaries(collection)
     return [d.path for d in lib.documents(collection)
             if d.status == "indexed" and d.path not in written]
@@ -396,11 +399,12 @@ def lacking_summaries(lib: DocumentLibrary, collection: str) -> list[str]:
 def _summary_engine() -> EngineClient:
     """An engine child with the user's default model and load settings, on one thread when
     it runs on the CPU, so the chat keeps the other cores while summaries are written."""
-    from core.api import load_model, saved_settings, start_engine
+    from core.api import load_model, resolve_model, saved_settings, start_engine
 
+    model = resolve_model(None)  # a missing model is told before a process starts
     engine = start_engine()
     try:
-        load_model(engine, None, replace(saved_settings().load, threads=1))
+        load_model(engine, model, replace(saved_settings().load, threads=1))
     except BaseException:
         engine.close()
         raise

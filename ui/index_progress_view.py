@@ -137,10 +137,14 @@ class IndexProgressView(QFrame):
             verb = "Could not write summaries for"
         elif cancelled:
             verb = "Stopped writing summaries for"
+        elif total == 0:
+            verb = "Summaries of"
         else:
             verb = "Wrote summaries for"
         self.title.setText(f"{verb} “{collection}”")
-        if total == 0 and not cancelled and not error:
+        if error and total == 0:
+            self.counts.setText("")  # the message above says why
+        elif total == 0 and not cancelled:
             self.counts.setText("Every indexed document has a summary")
         else:
             parts = [f"{summarized:,} of {total:,} summarized"]
@@ -152,6 +156,7 @@ class IndexProgressView(QFrame):
         self.current.setText(note)
         self.current.setToolTip("")
         self.current.setVisible(bool(note))
+        self.show()  # a run with nothing to write ends without having begun
 
     def update_progress(self, files_done: int, files_total: int, passages: int,
                         eta_s: float | None, path: str | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,15 +14,27 @@ from pathlib import Path
 
 import pytest
 from guitools import TEST_N_CTX, write_settings
-from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QThread, QTimer
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QObject,
+    QSettings,
+    Qt,
+    QThread,
+    QTimer,
+    SignalInstance,
+)
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from core.models.registry import ModelRegistry
 from core.rag.embed import default_embedder
 from core.rag.summary_types import SummaryProgress
 from desktop.documents_controller import DocumentsController
 from desktop.documents_worker import SummaryOutcome
 from ui.documents_panel import DocumentsPanel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from gguf_files import write_gguf  # noqa: E402 (the model library's tests write these too)
 
 RUN_TIMEOUT_MS = 90_000  # indexing loads the embedder, summaries start an engine child
 SHOTS = Path(os.environ.get("GLASSBOX_SHOTS", "/tmp/shots"))
@@ -43,6 +56,27 @@ class Docs:
     events: list[SummaryProgress] = field(default_factory=list)
     # The threads the worker's summary events were emitted on (heard directly, not queued).
     emitters: set[QThread] = field(default_factory=set)
+    relays: list[Relay] = field(default_factory=list)
+
+
+class Relay(QObject):
+    """Calls `action` on the GUI thread: a worker's signal connected to a plain function
+    would call it on the worker's thread (see tests/qt_waits.py)."""
+
+    def __init__(self, action: Callable[..., object]) -> None:
+        super().__init__()
+        self._action = action
+
+    def receive(self, *args: object) -> None:
+        self._action(*args)
+
+
+def on_gui_thread(signal: SignalInstance, action: Callable[..., object],
+                  keep: list[Relay]) -> Relay:
+    relay = Relay(action)
+    signal.connect(relay.receive)
+    keep.append(relay)  # a relay that is collected stops relaying
+    return relay
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,7 +108,7 @@ def open_docs(qtbot: QtBot, glassbox_home: Path) -> Iterator[Callable[[], Docs]]
         handle.summary_progress.connect(
             lambda e: docs.emitters.add(QThread.currentThread()),
             Qt.ConnectionType.DirectConnection)
-        handle.summary_progress.connect(docs.events.append)
+        on_gui_thread(handle.summary_progress, docs.events.append, docs.relays)
         docs.controller.start()
         qtbot.waitUntil(lambda: docs.controller.ready)
         opened.append(docs)
@@ -148,8 +182,9 @@ def test_summaries_follow_indexing_and_show_in_the_table(
             shot(docs.panel, "documents-summaries-running.png")  # the bar mid-run
             shots.append(event.path or "")
 
-    docs.controller.handle.summary_progress.connect(on_progress)
-    docs.controller.handle.summarizing_started.connect(lambda _name: meter.start())
+    handle = docs.controller.handle
+    on_gui_thread(handle.summary_progress, on_progress, docs.relays)
+    on_gui_thread(handle.summarizing_started, lambda _name: meter.start(), docs.relays)
     outcome = next_summary_outcome(
         qtbot, docs, lambda: docs.panel.create_requested.emit("notes", [str(folder)]))
     meter.stop()
@@ -175,6 +210,7 @@ def test_summaries_follow_indexing_and_show_in_the_table(
     assert not docs.panel.progress.running
     assert docs.panel.progress.title.text() == "Wrote summaries for “notes”"
     docs.panel.table.selectRow(0)
+    qtbot.wait(50)  # the strip's layout settles after its bar hid
     shot(docs.panel, "documents-summaries.png")
 
 
@@ -187,10 +223,11 @@ def test_cancel_keeps_what_was_written_and_the_next_run_finishes(
         if event.stage == "summarized" and docs.panel.progress.cancel_button.isEnabled():
             docs.panel.progress.cancel_button.click()
 
-    docs.controller.handle.summary_progress.connect(cancel_after_first)
+    relay = on_gui_thread(docs.controller.handle.summary_progress, cancel_after_first,
+                          docs.relays)
     stopped = next_summary_outcome(
         qtbot, docs, lambda: docs.panel.create_requested.emit("valley", [str(folder)]))
-    docs.controller.handle.summary_progress.disconnect(cancel_after_first)
+    docs.controller.handle.summary_progress.disconnect(relay.receive)
 
     assert not docs.errors
     assert stopped.cancelled and not stopped.error
@@ -210,6 +247,12 @@ def test_cancel_keeps_what_was_written_and_the_next_run_finishes(
     after = docs.panel.table.table_model.summaries()
     assert all(after[path] == text for path, text in kept.items())
     assert not docs.panel.progress.running and not docs.errors
+    # Asked again with nothing left to write: it says so, and starts no model.
+    children = set(multiprocessing.active_children())
+    nothing = next_summary_outcome(qtbot, docs, docs.panel.summarize_button.click)
+    assert (nothing.total, nothing.cancelled, nothing.error) == (0, False, False)
+    assert docs.panel.progress.counts.text() == "Every indexed document has a summary"
+    assert set(multiprocessing.active_children()) == children
 
 
 def test_the_choice_to_summarize_after_indexing_is_remembered(
@@ -225,3 +268,23 @@ def test_the_choice_to_summarize_after_indexing_is_remembered(
         assert not again.auto_summaries.isChecked() and not controller.auto_summaries
     finally:
         controller.stop()
+
+
+def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
+        qtbot: QtBot, open_docs: Callable[[], Docs], tmp_path: Path) -> None:
+    model = write_gguf(tmp_path / "gone-Q8_0.gguf")
+    registry = ModelRegistry()
+    registry.set_default(registry.import_file(model, copy=False).name)
+    model.unlink()  # the default model's file went away
+    docs = open_docs()
+    folder = write_notes(tmp_path / "notes", ["lanterns.txt"])
+    outcome = next_summary_outcome(
+        qtbot, docs, lambda: docs.panel.create_requested.emit("notes", [str(folder)]))
+
+    assert outcome.error and outcome.summarized == 0
+    qtbot.waitUntil(lambda: bool(docs.errors))
+    assert "Model file not found" in docs.errors[0] and str(model) in docs.errors[0]
+    assert docs.panel.progress.title.text() == "Could not write summaries for “notes”"
+    assert not docs.panel.progress.running
+    assert docs.panel.table.statuses() == {"lanterns.txt": "indexed"}
+    assert docs.panel.table.table_model.summaries() == {}

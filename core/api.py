@@ -24,7 +24,8 @@ What is here, by task:
   `StoredMessage` and the reply events (`TokenEvent`, `DoneEvent`, `ReplyStarted`,
   `SearchingDocuments`, `Grounded`)
 - documents: `DocumentLibrary`, `open_library`, `CollectionInfo`, `DocumentInfo`,
-  `IndexProgress`, `Hit`, `Grounding`, `Source`
+  `IndexProgress`, `Hit`, `Grounding`, `Source`; document summaries by the chat model:
+  `summarize_events`, `SummaryProgress`, `DocumentSummary`
 - inspection: `EngineClient`'s capture and probability methods, `TokenPiece`
 - comparisons: `Variant`, `run_comparison`, `Comparison`
 - remote engines: `RemoteEngine` (a server's model with EngineClient's interface),
@@ -82,6 +83,8 @@ if TYPE_CHECKING:
     from core.rag.index_store import CollectionInfo, DocumentInfo
     from core.rag.library import DocumentLibrary, IndexProgress
     from core.rag.retrieve import Hit
+    from core.rag.summaries import summarize_events
+    from core.rag.summary_types import DocumentSummary, SummaryProgress
     from core.remote_engines import CheckStep, EngineConfig, EngineRegistry
     from core.secrets import keyring_works
     from core.server.config import ServerConfig, ServerConfigError
@@ -137,6 +140,8 @@ _HOMES = {
     "CollectionInfo": "core.rag.index_store", "DocumentInfo": "core.rag.index_store",
     "DocumentLibrary": "core.rag.library", "IndexProgress": "core.rag.library",
     "Hit": "core.rag.retrieve",
+    "summarize_events": "core.rag.summaries",
+    "DocumentSummary": "core.rag.summary_types", "SummaryProgress": "core.rag.summary_types",
     "AppSettings": "core.settings", "RecentModels": "core.settings", "UIState": "core.settings",
     "ServerSettings": "core.settings",
     "ServerConfig": "core.server.config", "ServerConfigError": "core.server.config",
@@ -182,7 +187,8 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "McpServerError", "AgentEvent", "AgentFinished", "AgentStep", "AgentTrace",
            "CallDecided",
            "CallFinished", "CallProposed", "ChatTools", "StepFinished", "StepStarted", "TextPiece",
-           "ToolCall", "ToolOutcome", "ToolSpec"]
+           "ToolCall", "ToolOutcome", "ToolSpec",
+           "summarize_events", "SummaryProgress", "DocumentSummary"]
 
 
 __getattr__ = lazy_getattr(globals(), _HOMES)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli_shape import command, print_json
 from core.errors import GlassboxError
 from core.rag.library import DocumentLibrary, IndexProgress, IndexSummary
+from core.rag.summary_types import SummaryProgress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -32,7 +34,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     sample = sub.add_parser("sample", help="add the Glassbox guide collection again and index it")
     sample.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    for p in (add, listing, remove, search, sample):
+    summarize = sub.add_parser(
+        "summarize", help="have the chat model write a short summary of each document "
+        "(for questions about the whole collection); run it again to go on after a stop")
+    summarize.add_argument("--collection", required=True, metavar="NAME")
+    summarize.add_argument("--model", metavar="NAME_OR_PATH",
+                           help="the chat model that writes them (default: the library's)")
+    summarize.add_argument("--max-tokens", type=int, default=80, metavar="N",
+                           help="longest summary in tokens (default 80)")
+    summarize.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    for p in (add, listing, remove, search, sample, summarize):
         p.add_argument("--json", action="store_true", help="print JSON")
     return docs
 
@@ -92,9 +103,7 @@ def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: 
         print_json(out, [{"name": info.name, "documents": info.documents,
                           "indexed": info.indexed, "failed": info.failed,
                           "pending": info.pending, "chunks": info.chunks,
-                          "files": [{"path": doc.path, "status": doc.status,
-                                     "chunks": doc.chunks, "error": doc.error}
-                                    for doc in library.documents(info.name)]}
+                          "files": _files_json(library, info.name)}
                          for info in collections])
         return 0
     if not collections:
@@ -106,6 +115,58 @@ def _list(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: 
             note = f": {doc.error}" if doc.error else ""
             out.write(f"  [{doc.status}] {doc.path} ({doc.chunks} chunks){note}\n")
     return 0
+
+
+def _files_json(library: DocumentLibrary, name: str) -> list[dict[str, Any]]:
+    summaries = library.summaries(name)
+    return [{"path": doc.path, "status": doc.status, "chunks": doc.chunks, "error": doc.error,
+             "summary": summaries[doc.path].summary if doc.path in summaries else None}
+            for doc in library.documents(name)]
+
+
+def _summarize(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
+               err: TextIO) -> int:
+    """Write the collection's missing summaries with a chat model, progress on `err`."""
+    from core import api
+
+    if args.max_tokens < 8:
+        raise GlassboxError("--max-tokens must be at least 8: a summary is a few sentences.")
+    library.collection(args.collection)  # an unknown name fails before a model loads
+    summarized = failed = total = 0
+    last: SummaryProgress | None = None
+    with api.start_engine() as engine:
+        model = api.load_model(engine, args.model)
+        try:
+            for event in library.summarize_events(args.collection, engine,
+                                                  max_tokens=args.max_tokens):
+                last, total = event, event.total
+                summarized += event.stage == "summarized"
+                failed += event.stage == "failed"
+                if not args.quiet:
+                    _show_summary(event, err)
+        except KeyboardInterrupt:
+            err.write("stopped; run the same command again to go on\n")
+            return 130
+    elapsed = last.elapsed_s if last else 0.0
+    cancelled = last is not None and last.stage == "cancelled"
+    if args.json:
+        print_json(out, {"collection": args.collection, "model": Path(model.path).name,
+                         "summarized": summarized, "failed": failed, "total": total,
+                         "cancelled": cancelled, "elapsed_s": round(elapsed, 3)})
+    else:
+        out.write(f"{args.collection}: {summarized} summarized, {failed} failed, of {total} "
+                  f"needing one, in {elapsed:.1f} s ({Path(model.path).name})\n")
+    return 1 if failed else 0
+
+
+def _show_summary(event: SummaryProgress, err: TextIO) -> None:
+    if event.stage == "failed":
+        err.write(f"failed  {event.path}: {event.error}\n")
+    elif event.stage == "summarized":
+        eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+        err.write(f"[{event.done}/{event.total}] summarized {event.path}{eta}\n")
+    elif event.stage == "started" and event.total == 0:
+        err.write("every document has a summary of its current content\n")
 
 
 def _remove(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -144,4 +205,4 @@ def _search(library: DocumentLibrary, args: argparse.Namespace, out: TextIO, err
 
 
 _COMMANDS = {"add": _add, "list": _list, "remove": _remove, "sample": _sample,
-             "search": _search}
+             "search": _search, "summarize": _summarize}

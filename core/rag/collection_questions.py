@@ -52,6 +52,9 @@ _RAW_PATTERNS: tuple[tuple[Kind, str], ...] = (
     ("list", rf"\blist\s+(?:all\s+)?{_OWNED}{_DOCS}{_END}"),
     ("list", r"\bwhat(?:'s|\s+is)\s+in\s+(?:my|this|the)\s+collection"),
 )
+# Characters of a document's opening kept beside its summary.
+SUMMARY_LEAD = 120
+
 _PATTERNS = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in _RAW_PATTERNS)
 
 
@@ -103,6 +106,7 @@ class DocumentCard:
     first_chunk_id: int
     matches: int | None = None  # passages that mention the topic (None: no topic)
     relevance: float = 0.0  # how well the document answers the topic (0 without one)
+    summary: str | None = None  # written by the chat model (core/rag/summaries.py), if any
 
     def text(self, topic: str | None) -> str:
         """The entry's text: short, so that many documents fit the window."""
@@ -115,8 +119,13 @@ class DocumentCard:
             lines.append("Sections: " + "; ".join(self.headings))
         if topic is not None and self.matches is not None:
             lines.append(f"Passages mentioning \"{topic}\": {self.matches}")
+        if self.summary:
+            lines.append(f"Summary: {self.summary}")
         if self.lead:
-            lines.append(f"Begins: {self.lead}")
+            # Beside a summary the opening only adds its wording: a shorter one keeps the
+            # entry short, so as many documents fit the window as before.
+            lead = lead_text(self.lead, SUMMARY_LEAD) if self.summary else self.lead
+            lines.append(f"Begins: {lead}")
         return "\n".join(lines)
 
 

@@ -84,7 +84,25 @@ def _schema_2(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE rag_documents ADD COLUMN chunker INTEGER NOT NULL DEFAULT 1")
 
 
-SCHEMA: list[Callable[[apsw.Connection], None]] = [_schema_1, _schema_2]
+def _schema_3(conn: apsw.Connection) -> None:
+    # A few sentences per document written by the chat model (core/rag/summaries.py), for
+    # questions about the whole collection. A summary belongs to the content it was made
+    # from: when content_hash differs from the document's, it is stale and is written again.
+    # Not in FTS: passages are searched, summaries are only shown.
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS rag_summaries (
+            document_id INTEGER PRIMARY KEY REFERENCES rag_documents(id) ON DELETE CASCADE,
+            content_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            made_at REAL NOT NULL
+        )
+        """
+    )
+
+
+SCHEMA: list[Callable[[apsw.Connection], None]] = [_schema_1, _schema_2, _schema_3]
 
 
 @dataclass(frozen=True)
@@ -499,6 +517,47 @@ class IndexStore:
             (document_id, headings))]
         return (str(row[0]), str(row[1]), int(row[2]), None if row[3] is None else int(row[3]),
                 names, str(first[1]), int(first[0]))
+
+    # -- summaries (core/rag/summaries.py) --------------------------------------------------
+    def documents_needing_summary(self, collection_id: int) -> list[DocumentInfo]:
+        """Indexed documents of the collection with no summary, or one made from other
+        content (the document was re-indexed since), by path."""
+        columns = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+        rows = self.conn.execute(
+            f"SELECT {columns} FROM rag_documents d LEFT JOIN rag_summaries s "
+            "ON s.document_id = d.id WHERE d.collection_id = ? AND d.status = 'indexed' "
+            "AND d.chunk_count > 0 AND (s.document_id IS NULL OR s.content_hash IS NOT "
+            "d.content_hash) ORDER BY d.path, d.id", (collection_id,))
+        return [DocumentInfo(*row) for row in rows]
+
+    def set_summary(self, document_id: int, content_hash: str, model: str,
+                    summary: str) -> bool:
+        """Store the document's summary of the content `content_hash`, replacing any older
+        one. False when the document was removed meanwhile (nothing is stored)."""
+        with self._write():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO rag_summaries(document_id, content_hash, model, "
+                "summary, made_at) SELECT id, ?, ?, ?, ? FROM rag_documents WHERE id = ?",
+                (content_hash, model, summary, time.time(), document_id))
+            return self.conn.changes() > 0
+
+    def summaries(self, collection_ids: Sequence[int]
+                  ) -> list[tuple[int, str, str, str, float]]:
+        """(document id, path, summary, model, made at) of the collections' indexed documents
+        whose summary is of their current content, by path."""
+        marks = ",".join("?" * len(collection_ids))
+        rows = self.conn.execute(
+            "SELECT d.id, d.path, s.summary, s.model, s.made_at FROM rag_summaries s "
+            "JOIN rag_documents d ON d.id = s.document_id "
+            f"WHERE d.collection_id IN ({marks}) AND d.status = 'indexed' "
+            "AND s.content_hash = d.content_hash ORDER BY d.path, d.id", tuple(collection_ids))
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+    def first_texts(self, document_id: int, limit: int) -> list[str]:
+        """The texts of the document's first `limit` chunks, in order."""
+        return [str(r[0]) for r in self.conn.execute(
+            "SELECT text FROM rag_chunks WHERE document_id = ? ORDER BY ordinal LIMIT ?",
+            (document_id, limit))]
 
     def fts_tokens(self, text: str) -> list[str]:
         """`text` split and stemmed as the FTS5 table splits a query."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -36,6 +36,11 @@ from core.rag.index_store import CollectionInfo, DocumentInfo, IndexStore
 from core.rag.parse import is_supported
 from core.rag.parse_worker import DEFAULT_TIME_LIMIT_S, ParserProcess
 from core.rag.retrieve import RRF_K, Hit, Retriever
+from core.rag.summary_types import DocumentSummary
+
+if TYPE_CHECKING:
+    from core.engine.client import EngineClient
+    from core.rag.summary_types import SummaryProgress
 
 # A whole-collection answer lists at most this many documents (the window fits fewer), ranks
 # them by their best this-many passages, and shows this many section headings of each.
@@ -222,6 +227,22 @@ class DocumentLibrary:
         run = _IndexRun(self, self.collection(name).id, cancel, retry_failed)
         yield from run.events()
 
+    # -- summaries --------------------------------------------------------------------------
+    def summarize_events(self, name: str, engine: EngineClient,
+                         cancel: CancelToken | None = None,
+                         max_tokens: int = 80) -> Iterator[SummaryProgress]:
+        """Write the missing and stale summaries of the collection's documents with the chat
+        model loaded in `engine` (see core.rag.summaries.summarize_events)."""
+        from core.rag.summaries import summarize_events
+
+        return summarize_events(self, name, engine, cancel, max_tokens)
+
+    def summaries(self, name: str) -> dict[str, DocumentSummary]:
+        """path -> summary of the collection's documents whose summary is of their current
+        content (stale ones, from before the document changed, are left out)."""
+        return {path: DocumentSummary(path, text, model, made_at) for _, path, text, model,
+                made_at in self.store.summaries([self.collection(name).id])}
+
     # -- search -----------------------------------------------------------------------------
     def search(self, query: str, collections: str | Sequence[str], top_k: int = 5,
                mode: str = "hybrid") -> list[Hit]:
@@ -254,6 +275,7 @@ class DocumentLibrary:
                 relevance[document_id] = relevance.get(document_id, 0.0) + \
                     1.0 / (RRF_K + 1) * min(count, 3)
             documents = [d for d in documents if d in relevance]
+        summaries = {row[0]: row[2] for row in self.store.summaries(ids)}
         cards = []
         for document_id in documents:
             outline = self.store.document_outline(document_id, OVERVIEW_HEADINGS)
@@ -264,7 +286,7 @@ class DocumentLibrary:
                 document_id, collection, path, document_title(path),
                 tuple(h[:80] for h in headings), lead_text(first), chunks, pages, first_id,
                 matches.get(document_id, 0) if topic is not None else None,
-                relevance.get(document_id, 0.0)))
+                relevance.get(document_id, 0.0), summaries.get(document_id)))
         ranked = rank_documents(_worth_listing(question, cards))[:limit]
         counts = (len(every), len(matches) if topic is not None else None)
         return [Hit(card.first_chunk_id, card.document_id, card.collection, card.path,

@@ -73,7 +73,7 @@ def test_an_index_made_before_the_chunker_column_is_migrated_and_remade(
     conn.execute("ALTER TABLE rag_documents DROP COLUMN chunker")
     conn.execute("UPDATE rag_meta SET value = '1' WHERE key = 'rag_schema_version'")
     conn.close()
-    assert len(index_store.SCHEMA) == 2
+    assert len(index_store.SCHEMA) >= 2  # later migrations (summaries: 3) run after it
     with DocumentLibrary(db, embedder=embedder, chunker=chunker, parse_time_limit_s=30) as lib:
         assert all(d.chunker == 1 and d.outdated for d in lib.documents("c"))
         assert lib.search("capital of Freedonia", "c", top_k=1)  # usable before re-making

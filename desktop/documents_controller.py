@@ -49,6 +49,9 @@ class DocumentsController(QObject):
         self.summarizing: str | None = None  # the collection being summarized now
         self.last_summary_outcome: SummaryOutcome | None = None
         self.ready = False  # the first list of collections has arrived
+        # An automatic run that failed (no model, say) is not tried after every index run
+        # again, repeating its message: a Summarize that works turns them back on.
+        self._auto_failed = False
         self._prefs = QSettings(str(data_home() / "window.ini"), QSettings.Format.IniFormat)
         self.auto_summaries = _as_bool(self._prefs.value(_AUTO_KEY, True))
         panel.set_auto_summaries(self.auto_summaries)
@@ -154,7 +157,7 @@ class DocumentsController(QObject):
         self._panel.progress.end(outcome.collection, outcome.indexed, outcome.skipped,
                                  outcome.failed, outcome.chunks, outcome.cancelled,
                                  outcome.elapsed_s)
-        if self.auto_summaries and not outcome.cancelled:
+        if self.auto_summaries and not outcome.cancelled and not self._auto_failed:
             # Also after a run that found nothing new: it picks up a summary run that gave
             # way to it. The worker starts no model when every document has a summary.
             self.handle.summarize(outcome.collection, automatic=True)
@@ -176,6 +179,8 @@ class DocumentsController(QObject):
     def _on_summarizing_finished(self, outcome: SummaryOutcome) -> None:
         self.summarizing = None
         self.last_summary_outcome = outcome
+        if outcome.automatic or not outcome.error:
+            self._auto_failed = outcome.error
         self._panel.progress.end_summaries(outcome.collection, outcome.summarized,
                                            outcome.failed, outcome.total, outcome.cancelled,
                                            outcome.error, outcome.elapsed_s)

@@ -75,6 +75,7 @@ class SummaryOutcome:
     cancelled: bool
     elapsed_s: float
     error: bool = False  # it stopped on an error (reported on `errored`)
+    automatic: bool = False  # asked for by the controller after indexing, not by the user
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,8 @@ class DocumentsWorker(QObject):
             self.summarizing_finished.emit(SummaryOutcome(
                 name, counts["summarized"], counts["failed"], last.total if last else 0,
                 last is None or last.stage != "finished",
-                last.elapsed_s if last else time.monotonic() - started, error))
+                last.elapsed_s if last else time.monotonic() - started, error,
+                request.automatic))
         if not self._closing.is_set():
             self._emit_state(lib, name)
 

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from qt_waits import waiting_for
 
 from core.models.registry import ModelRegistry
 from core.rag.embed import default_embedder
@@ -288,3 +289,11 @@ def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
     assert not docs.panel.progress.running
     assert docs.panel.table.statuses() == {"lanterns.txt": "indexed"}
     assert docs.panel.table.table_model.summaries() == {}
+    # The next index run does not try (and fail, and say so) again on its own.
+    failed, indexed = docs.controller.last_summary_outcome, docs.controller.last_outcome
+    docs.panel.reindex_button.click()
+    qtbot.waitUntil(lambda: docs.controller.last_outcome is not indexed,
+                    timeout=RUN_TIMEOUT_MS)
+    with waiting_for(qtbot, docs.controller.handle.documents_changed, RUN_TIMEOUT_MS):
+        docs.controller.handle.refresh("notes")  # queued behind any summary run it asked for
+    assert docs.controller.last_summary_outcome is failed and len(docs.errors) == 1

@@ -198,7 +198,8 @@ def test_summaries_follow_indexing_and_show_in_the_table(
     assert docs.emitters and QApplication.instance().thread() not in docs.emitters  # type: ignore[union-attr]
     assert [e.stage for e in docs.events][0] == "started"
     assert docs.events[-1].stage == "finished"
-    assert meter.ticks > 10 and meter.longest_ms < 1500, (meter.ticks, meter.longest_ms)
+    # A generous bound: the model on the GUI thread would stall it for the whole run.
+    assert meter.ticks > 10 and meter.longest_ms < 3000, (meter.ticks, meter.longest_ms)
     # The table: the summary as the Name cell's tooltip and in the Summary column.
     qtbot.waitUntil(lambda: len(docs.panel.table.table_model.summaries()) == outcome.summarized)
     written = [e for e in docs.events if e.stage == "summarized"]

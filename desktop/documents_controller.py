@@ -1,6 +1,8 @@
 """Connects the Documents panel to the documents worker; keeps the selection across refreshes.
 
 Other parts of the window (the chat's collection picker) listen to `collections_changed`.
+After an index run, summaries are asked for (unless turned off): the worker writes them for
+the documents that lack one, and gives way to the next index request.
 """
 
 from __future__ import annotations
@@ -8,16 +10,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QSettings
 
-from desktop.documents_worker import DocumentsHandle, IndexOutcome, LibraryFactory
+from core.api import data_home
+from desktop.documents_worker import (
+    DocumentsHandle,
+    IndexOutcome,
+    LibraryFactory,
+    SummaryOutcome,
+)
 from ui.documents_panel import DocumentsPanel
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
     from core.api import CollectionInfo, DocumentInfo
+    from core.rag.summary_types import DocumentSummary, SummaryProgress
 
 if TYPE_CHECKING:
     from core.api import IndexProgress  # the library loads on the worker thread
+
+# The choice lives beside the window's geometry (a small ini file, not the database: the GUI
+# thread runs no query).
+_AUTO_KEY = "documents/auto_summaries"
 
 
 class DocumentsController(QObject):
@@ -33,7 +46,15 @@ class DocumentsController(QObject):
         self.collections: list[CollectionInfo] = []
         self.indexing: str | None = None  # the collection being indexed now
         self.last_outcome: IndexOutcome | None = None
+        self.summarizing: str | None = None  # the collection being summarized now
+        self.last_summary_outcome: SummaryOutcome | None = None
         self.ready = False  # the first list of collections has arrived
+        # An automatic run that failed (no model, say) is not tried after every index run
+        # again, repeating its message: a Summarize that works turns them back on.
+        self._auto_failed = False
+        self._prefs = QSettings(str(data_home() / "window.ini"), QSettings.Format.IniFormat)
+        self.auto_summaries = _as_bool(self._prefs.value(_AUTO_KEY, True))
+        panel.set_auto_summaries(self.auto_summaries)
         handle = self.handle
         handle.collections_changed.connect(self._on_collections)
         handle.documents_changed.connect(self._on_documents)
@@ -41,6 +62,10 @@ class DocumentsController(QObject):
         handle.progress.connect(self._on_progress)
         handle.finished.connect(self._on_finished)
         handle.errored.connect(self._show_error)
+        handle.summaries_changed.connect(self._on_summaries)
+        handle.summarizing_started.connect(self._on_summarizing_started)
+        handle.summary_progress.connect(self._on_summary_progress)
+        handle.summarizing_finished.connect(self._on_summarizing_finished)
         panel.collection_selected.connect(self._on_selected)
         panel.create_requested.connect(self._on_create)
         panel.add_paths_requested.connect(self._on_add)
@@ -49,6 +74,8 @@ class DocumentsController(QObject):
         panel.reindex_requested.connect(handle.index)
         panel.retry_failed_requested.connect(handle.retry_failed)
         panel.cancel_requested.connect(handle.cancel)
+        panel.summarize_requested.connect(handle.summarize)
+        panel.auto_summaries_toggled.connect(self._on_auto_toggled)
 
     def start(self) -> None:
         self.handle.start()
@@ -58,6 +85,7 @@ class DocumentsController(QObject):
 
     @property
     def busy(self) -> bool:
+        """Indexing now (a summary run in the background does not count)."""
         return self.indexing is not None
 
     # -- intents from the panel -------------------------------------------------------------
@@ -83,6 +111,11 @@ class DocumentsController(QObject):
             self.handle.index(name)
         else:
             self.handle.remove_documents(name, paths)
+
+    def _on_auto_toggled(self, enabled: bool) -> None:
+        self.auto_summaries = enabled
+        self._prefs.setValue(_AUTO_KEY, enabled)
+        self._prefs.sync()
 
     def _on_remove_collection(self, name: str) -> None:
         if self.indexing == name:
@@ -124,3 +157,35 @@ class DocumentsController(QObject):
         self._panel.progress.end(outcome.collection, outcome.indexed, outcome.skipped,
                                  outcome.failed, outcome.chunks, outcome.cancelled,
                                  outcome.elapsed_s)
+        if self.auto_summaries and not outcome.cancelled and not self._auto_failed:
+            # Also after a run that found nothing new: it picks up a summary run that gave
+            # way to it. The worker starts no model when every document has a summary.
+            self.handle.summarize(outcome.collection, automatic=True)
+
+    def _on_summaries(self, name: str, summaries: dict[str, DocumentSummary]) -> None:
+        if name == self.current:
+            self._panel.set_summaries({path: s.summary for path, s in summaries.items()})
+
+    def _on_summarizing_started(self, name: str) -> None:
+        self.summarizing = name
+        self._panel.progress.begin_summaries(name)
+
+    def _on_summary_progress(self, event: SummaryProgress) -> None:
+        self._panel.progress.update_summaries(event.done, event.total, event.eta_s, event.path)
+        if event.stage == "summarized" and event.path and event.summary \
+                and self.summarizing == self.current:
+            self._panel.add_summary(event.path, event.summary)
+
+    def _on_summarizing_finished(self, outcome: SummaryOutcome) -> None:
+        self.summarizing = None
+        self.last_summary_outcome = outcome
+        if outcome.automatic or not outcome.error:
+            self._auto_failed = outcome.error
+        self._panel.progress.end_summaries(outcome.collection, outcome.summarized,
+                                           outcome.failed, outcome.total, outcome.cancelled,
+                                           outcome.error, outcome.elapsed_s)
+
+
+def _as_bool(value: object) -> bool:
+    """QSettings' ini files give "true"/"false" back as text."""
+    return value if isinstance(value, bool) else str(value).lower() not in ("false", "0", "")

@@ -7,6 +7,12 @@ cancel is the one call that must reach a busy worker, so it sets a `threading.Ev
 `index_events` checks between files and batches instead of waiting in the worker's queue.
 The folders of each collection are watched (core.rag.watch); a change there becomes an index
 request like any other, so it queues behind a running one and a cancel covers it.
+
+Summaries of the documents (written by the chat model) run here too, in their own engine child
+that lives only for the run. They give way to indexing: every request that changes a
+collection stops a summary run after its current document and drops the summary runs still
+queued, so an index request waits for one short generation at most. The controller asks for a
+new summary run after each index run, which picks up where a stopped one left off.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +31,8 @@ from core.api import GlassboxError
 from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
-    from core.api import DocumentLibrary, IndexProgress
+    from core.api import DocumentLibrary, EngineClient, IndexProgress
+    from core.rag.summary_types import SummaryProgress
     from core.rag.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,30 @@ class IndexRequest:
     request_id: int
     collection: str
     retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    """One summary run. None starts an engine when every indexed document has a summary of its
+    current content already; `automatic` ones (after indexing) then end without a word."""
+
+    request_id: int
+    collection: str
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryOutcome:
+    """How a summary run ended."""
+
+    collection: str
+    summarized: int
+    failed: int
+    total: int
+    cancelled: bool
+    elapsed_s: float
+    error: bool = False  # it stopped on an error (reported on `errored`)
+    automatic: bool = False  # asked for by the controller after indexing, not by the user
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,8 @@ class _CancelBoard:
         self._current = threading.Event()
         self._cancelled_upto = 0
         self._last_posted = 0
+        self._current_is_summary = False
+        self._summaries_dropped_upto = 0
 
     def posted(self, request_id: int) -> None:
         with self._lock:
@@ -82,12 +115,23 @@ class _CancelBoard:
             self._cancelled_upto = self._last_posted
             self._current.set()
 
-    def begin(self, request_id: int) -> threading.Event | None:
+    def give_way(self) -> None:
+        """A request that changes a collection was posted: stop the summary run in progress
+        (after its current document) and drop the summary runs queued so far."""
+        with self._lock:
+            self._summaries_dropped_upto = self._last_posted
+            if self._current_is_summary:
+                self._current.set()
+
+    def begin(self, request_id: int, summary: bool = False) -> threading.Event | None:
         """The run's cancel token, or None when the request was cancelled before it began."""
         with self._lock:
             if request_id <= self._cancelled_upto:
                 return None
+            if summary and request_id <= self._summaries_dropped_upto:
+                return None
             self._current = threading.Event()
+            self._current_is_summary = summary
             return self._current
 
 
@@ -104,6 +148,10 @@ class DocumentsWorker(QObject):
     # cancel covers it like any other run.
     folders_changed = Signal(str)  # collection name
     sample_settled = Signal()  # the first-run guide is indexed, or was not to be (each start)
+    summaries_changed = Signal(str, dict)  # collection name, {path: DocumentSummary}
+    summarizing_started = Signal(str)  # collection name
+    summary_progress = Signal(object)  # SummaryProgress
+    summarizing_finished = Signal(object)  # SummaryOutcome
 
     def __init__(self, board: _CancelBoard, factory: LibraryFactory | None = None,
                  watch_folders: bool = True) -> None:
@@ -154,6 +202,7 @@ class DocumentsWorker(QObject):
         self.collections_changed.emit(collections)
         if collection is not None and any(c.name == collection for c in collections):
             self.documents_changed.emit(collection, lib.documents(collection))
+            self.summaries_changed.emit(collection, lib.summaries(collection))
 
     def _sync_watches(self, lib: DocumentLibrary) -> None:
         """Watch the folders of every collection (after it changed), so that files added,
@@ -284,6 +333,50 @@ class DocumentsWorker(QObject):
         if seen and not self._closing.is_set():
             self._emit_state(lib, SAMPLE_COLLECTION)
 
+    def summarize(self, request: SummaryRequest) -> None:
+        cancel = self._board.begin(request.request_id, summary=True)
+        if cancel is None or self._closing.is_set():
+            return  # cancelled, or gave way to indexing, while it waited in the queue
+        self._guarded("write the summaries",
+                      lambda lib: self._summarize(lib, request, cancel))
+
+    def _summarize(self, lib: DocumentLibrary, request: SummaryRequest,
+                   cancel: threading.Event) -> None:
+        name = request.collection
+        if not any(c.name == name for c in lib.list_collections()):
+            return  # removed while the request waited
+        if not lacking_summaries(lib, name):  # no model is started for nothing
+            if not request.automatic:  # asked for: say so
+                self.summarizing_finished.emit(SummaryOutcome(name, 0, 0, 0, False, 0.0))
+            return
+        from core.api import summarize_events
+
+        self.summarizing_started.emit(name)
+        counts = {"summarized": 0, "failed": 0}
+        last: SummaryProgress | None = None
+        started = time.monotonic()
+        error = True
+        engine = None
+        try:
+            engine = _summary_engine()
+            if not cancel.is_set():
+                for event in summarize_events(lib, name, engine, cancel):
+                    last = event
+                    if event.stage in counts:
+                        counts[event.stage] += 1
+                    self.summary_progress.emit(event)
+            error = False
+        finally:
+            if engine is not None:
+                engine.close()
+            self.summarizing_finished.emit(SummaryOutcome(
+                name, counts["summarized"], counts["failed"], last.total if last else 0,
+                last is None or last.stage != "finished",
+                last.elapsed_s if last else time.monotonic() - started, error,
+                request.automatic))
+        if not self._closing.is_set():
+            self._emit_state(lib, name)
+
     def close(self) -> None:
         """On the worker thread, when it stops: the watcher's threads and the library."""
         library, self._library = self._library, None
@@ -295,6 +388,29 @@ class DocumentsWorker(QObject):
                 library.close()
         except Exception:  # the thread must end whatever state the connection is in
             log.exception("closing the document library failed")
+
+
+def lacking_summaries(lib: DocumentLibrary, collection: str) -> list[str]:
+    """The indexed documents of `collection` with no summary of their current content (the
+    library leaves stale summaries out): what a summary run would write."""
+    written = lib.summaries(collection)
+    return [d.path for d in lib.documents(collection)
+            if d.status == "indexed" and d.path not in written]
+
+
+def _summary_engine() -> EngineClient:
+    """An engine child with the user's default model and load settings, on one thread when
+    it runs on the CPU, so the chat keeps the other cores while summaries are written."""
+    from core.api import load_model, resolve_model, saved_settings, start_engine
+
+    model = resolve_model(None)  # a missing model is told before a process starts
+    engine = start_engine()
+    try:
+        load_model(engine, model, replace(saved_settings().load, threads=1))
+    except BaseException:
+        engine.close()
+        raise
+    return engine
 
 
 class DocumentsHandle(QObject):
@@ -319,6 +435,10 @@ class DocumentsHandle(QObject):
         self.finished = self.worker.finished
         self.errored = self.worker.errored
         self.sample_settled = self.worker.sample_settled
+        self.summaries_changed = self.worker.summaries_changed
+        self.summarizing_started = self.worker.summarizing_started
+        self.summary_progress = self.worker.summary_progress
+        self.summarizing_finished = self.worker.summarizing_finished
         self._next_id = 0
 
     @property
@@ -344,25 +464,39 @@ class DocumentsHandle(QObject):
     def add_paths(self, collection: str, paths: list[str]) -> None:
         """Add files and folders (creating the collection if needed) and index them."""
         request, paths = self._request(collection), list(paths)
+        self._board.give_way()
         self._post(lambda: self.worker.add_paths(request, paths))
 
     def remove_documents(self, collection: str, paths: list[str]) -> None:
         paths = list(paths)
+        self._board.give_way()
         self._post(lambda: self.worker.remove_documents(collection, paths))
 
     def remove_collection(self, name: str) -> None:
+        self._board.give_way()
         self._post(lambda: self.worker.remove_collection(name))
 
     def index(self, collection: str, retry_failed: bool = False) -> None:
-        """Queue an indexing run; one already running finishes first (requests are kept)."""
+        """Queue an indexing run; one already running finishes first (requests are kept),
+        a summary run stops after its current document."""
         request = self._request(collection, retry_failed)
+        self._board.give_way()
         self._post(lambda: self.worker.index(request))
+
+    def summarize(self, collection: str, automatic: bool = False) -> None:
+        """Queue a summary run: summaries for the indexed documents that lack one.
+        `automatic`: only if some document lacks one (no model starts otherwise)."""
+        self._next_id += 1
+        self._board.posted(self._next_id)
+        request = SummaryRequest(self._next_id, collection, automatic)
+        self._post(lambda: self.worker.summarize(request))
 
     def retry_failed(self, collection: str) -> None:
         self.index(collection, retry_failed=True)
 
     def cancel(self) -> None:
-        """Stop the run in progress and the runs queued so far. Safe while the worker is busy."""
+        """Stop the run in progress (indexing or summaries; summaries written are kept) and the
+        runs queued so far. Safe while the worker is busy."""
         self._board.cancel()
 
     def shutdown(self) -> None:

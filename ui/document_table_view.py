@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -25,8 +26,10 @@ if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are ne
 
 
 # Status sits next to Problem, so a failure reads "Failed  the PDF is damaged…" in one glance.
-COLUMNS = ("Name", "Folder", "Kind", "Passages", "Status", "Problem")
-NAME, FOLDER, KIND, PASSAGES, STATUS, PROBLEM = range(len(COLUMNS))
+# The summary comes last: one elided line here, the whole text in the Name cell's tooltip.
+COLUMNS = ("Name", "Folder", "Kind", "Passages", "Status", "Problem", "Summary")
+NAME, FOLDER, KIND, PASSAGES, STATUS, PROBLEM, SUMMARY = range(len(COLUMNS))
+_TIP_WIDTH = 72  # characters a tooltip line holds: Qt does not wrap plain-text tooltips
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 _KINDS = {".pdf": "PDF", ".md": "Markdown", ".markdown": "Markdown", ".html": "HTML",
@@ -50,6 +53,7 @@ class DocumentTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[DocumentInfo] = []
         self.active: str | None = None
+        self._summaries: dict[str, str] = {}  # path -> summary
 
     def set_documents(self, documents: Sequence[DocumentInfo]) -> None:
         documents = list(documents)
@@ -72,6 +76,23 @@ class DocumentTableModel(QAbstractTableModel):
         self.active = path
         for row in rows:
             self.dataChanged.emit(self.index(row, STATUS), self.index(row, STATUS))
+
+    def set_summaries(self, summaries: dict[str, str]) -> None:
+        """All of the collection's summaries (path -> text), replacing those shown."""
+        self._summaries = dict(summaries)
+        self._summaries_changed()
+
+    def add_summary(self, path: str, summary: str) -> None:
+        """One summary just written (the table fills in while a run goes on)."""
+        self._summaries[path] = summary
+        self._summaries_changed()
+
+    def summaries(self) -> dict[str, str]:
+        return dict(self._summaries)
+
+    def _summaries_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, SUMMARY))
 
     def documents(self) -> list[DocumentInfo]:
         return list(self._rows)
@@ -100,12 +121,16 @@ class DocumentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if doc.status == "failed":
                 return f"{doc.path}\n\nCould not be indexed: {doc.error or 'unknown reason'}"
+            summary = self._summaries.get(doc.path)
+            if summary and column in (NAME, SUMMARY):
+                return f"{doc.path}\n\n{textwrap.fill(' '.join(summary.split()), _TIP_WIDTH)}"
             return doc.path
         if role == Qt.ItemDataRole.ForegroundRole and doc.status == "failed" \
                 and column in (STATUS, PROBLEM):
             return _FAILED
-        if role == Qt.ItemDataRole.ForegroundRole and doc.status == "pending" \
-                and column == STATUS and doc.path != self.active:
+        if role == Qt.ItemDataRole.ForegroundRole and ((
+                doc.status == "pending" and column == STATUS and doc.path != self.active)
+                or (column == SUMMARY and doc.path not in self._summaries)):
             return QGuiApplication.palette().color(QPalette.ColorGroup.Disabled,
                                                    QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == PASSAGES:
@@ -127,6 +152,9 @@ class DocumentTableModel(QAbstractTableModel):
                                                                                 doc.status)
         if column == PASSAGES:
             return f"{doc.chunks:,}" if doc.status == "indexed" else "—"
+        if column == SUMMARY:
+            summary = self._summaries.get(doc.path)
+            return " ".join(summary.split()) if summary else "—"
         return doc.error or "" if doc.status == "failed" else ""
 
 
@@ -187,16 +215,19 @@ class DocumentTableView(QTableView):
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(PROBLEM, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
         width = self.fontMetrics().horizontalAdvance
         for column, sample in ((NAME, "a-fairly-long-name.pdf"), (FOLDER, "/home/user/folder"),
-                               (KIND, "Markdown"), (PASSAGES, "Passages"), (STATUS, "Indexing…")):
+                               (KIND, "Markdown"), (PASSAGES, "Passages"), (STATUS, "Indexing…"),
+                               (PROBLEM, "the file is damaged")):
             self.setColumnWidth(column, width(sample) + 28)
         self.setColumnWidth(PASSAGES, self.columnWidth(PASSAGES) + _RightPadded.PADDING)
 
     def set_documents(self, documents: Sequence[DocumentInfo]) -> None:
         keep = set(self.selected_paths())
         self.table_model.set_documents(documents)
+        # An empty Problem column would take the width the summaries need.
+        self.setColumnHidden(PROBLEM, not any(d.status == "failed" for d in documents))
         if keep and not self.selected_paths():
             self.select_paths(keep)
 
@@ -217,6 +248,14 @@ class DocumentTableView(QTableView):
 
     def paths(self) -> list[str]:
         return [d.path for d in self.table_model.documents()]
+
+    def summary_tip(self, name: str) -> str:
+        """The tooltip of a file's Name cell (tests and the screenshot check read this)."""
+        for row, doc in enumerate(self.table_model.documents()):
+            if PurePath(doc.path).name == name:
+                return str(self.table_model.data(self.table_model.index(row, NAME),
+                                                 Qt.ItemDataRole.ToolTipRole))
+        return ""
 
     def statuses(self) -> dict[str, str]:
         """File name -> status as shown (tests and the screenshot check read this)."""

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -69,6 +70,8 @@ class DocumentsPanel(QWidget):
     remove_collection_requested = Signal(str)
     reindex_requested = Signal(str)
     retry_failed_requested = Signal(str)
+    summarize_requested = Signal(str)
+    auto_summaries_toggled = Signal(bool)
     cancel_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -90,6 +93,15 @@ class DocumentsPanel(QWidget):
         self.reindex_button.setToolTip("Look for new, changed and deleted files and index them")
         self.retry_button = QPushButton("Retry failed")
         self.retry_button.setToolTip("Try the files that failed again (after you fixed them)")
+        self.summarize_button = QPushButton("Summarize")
+        self.summarize_button.setToolTip(
+            "Let the chat model write a few sentences about each document that has no summary "
+            "yet (in the background; hover a file's name to read its summary)")
+        self.auto_summaries = QCheckBox("Summarize after indexing")
+        self.auto_summaries.setChecked(True)
+        self.auto_summaries.setToolTip(
+            "After new or changed files are indexed, let the chat model summarize them in the "
+            "background")
         self.confirm = InlineConfirmView("Remove")
         self.table = DocumentTableView()
         self.stack = QStackedWidget()
@@ -111,6 +123,7 @@ class DocumentsPanel(QWidget):
         column.addWidget(self.collections, 1)
         column.addWidget(self.name_view)
         column.addWidget(self.new_button)
+        column.addWidget(self.auto_summaries)
         self.toolbar = QWidget()
         bar = QHBoxLayout(self.toolbar)
         bar.setContentsMargins(0, 0, 0, 0)
@@ -120,6 +133,7 @@ class DocumentsPanel(QWidget):
         bar.addSpacing(12)
         bar.addWidget(self.reindex_button)
         bar.addWidget(self.retry_button)
+        bar.addWidget(self.summarize_button)
         self.stack.addWidget(self._page(_WELCOME_TEXT, welcome=True))
         self.stack.addWidget(self._page(_EMPTY_TEXT, welcome=False))
         self.stack.addWidget(self.table)
@@ -178,6 +192,9 @@ class DocumentsPanel(QWidget):
         self.reindex_button.clicked.connect(lambda: self._emit_for_current(self.reindex_requested))
         self.retry_button.clicked.connect(
             lambda: self._emit_for_current(self.retry_failed_requested))
+        self.summarize_button.clicked.connect(
+            lambda: self._emit_for_current(self.summarize_requested))
+        self.auto_summaries.toggled.connect(self.auto_summaries_toggled)
         self.confirm.confirmed.connect(self.remove_collection_requested)
         self.progress.cancel_requested.connect(self.cancel)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
@@ -204,6 +221,19 @@ class DocumentsPanel(QWidget):
 
     def set_active_document(self, path: str | None) -> None:
         self.table.table_model.set_active(path)
+
+    def set_summaries(self, summaries: dict[str, str]) -> None:
+        """The selected collection's summaries, path -> text (shown in the table)."""
+        self.table.table_model.set_summaries(summaries)
+
+    def add_summary(self, path: str, summary: str) -> None:
+        self.table.table_model.add_summary(path, summary)
+
+    def set_auto_summaries(self, enabled: bool) -> None:
+        """Show the saved choice without announcing it as a change."""
+        self.auto_summaries.blockSignals(True)
+        self.auto_summaries.setChecked(enabled)
+        self.auto_summaries.blockSignals(False)
 
     def current_collection(self) -> str | None:
         return self.collections.current_name()
@@ -273,6 +303,7 @@ class DocumentsPanel(QWidget):
     def _on_collection_selected(self, name: str) -> None:
         self.confirm.hide()
         self.table.set_documents([])  # the old collection's rows must not linger
+        self.set_summaries({})
         self._update_actions()
         self.collection_selected.emit(name)
 
@@ -284,6 +315,7 @@ class DocumentsPanel(QWidget):
         name = str(item.data(Qt.ItemDataRole.UserRole))
         menu = QMenu(self)
         menu.addAction("Re-index", lambda: self.reindex_requested.emit(name))
+        menu.addAction("Summarize", lambda: self.summarize_requested.emit(name))
         menu.addAction("Remove collection…", lambda: self.ask_remove_collection(name))
         menu.popup(self.collections.viewport().mapToGlobal(pos))
 
@@ -306,6 +338,7 @@ class DocumentsPanel(QWidget):
         self.title.setText(current or "")
         for button in (self.remove_button, self.reindex_button):
             button.setEnabled(info is not None)
+        self.summarize_button.setEnabled(info is not None and info.indexed > 0)
         self.retry_button.setEnabled(info is not None and info.failed > 0)
         selected = bool(self.table.selected_paths())
         self.remove_button.setToolTip(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from guitools import FAST_SAMPLING, TEST_N_CTX, OpenWindow, wait_until_ready, write_settings
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -36,6 +37,16 @@ def no_sample_guide(glassbox_home: Path) -> None:
     """Mark the first-run guide as indexed already: indexing it would load the embedding
     model in every window. The test of the first run sets this back to None."""
     write_settings(**{SAMPLE_STATE_KEY: "done"})
+
+
+@pytest.fixture(autouse=True)
+def no_auto_summaries(glassbox_home: Path) -> None:
+    """Turn off summaries after indexing: they would start the chat model in every test that
+    indexes. tests/gui/test_documents_summaries.py turns them back on."""
+    glassbox_home.mkdir(parents=True, exist_ok=True)
+    settings = QSettings(str(glassbox_home / "window.ini"), QSettings.Format.IniFormat)
+    settings.setValue("documents/auto_summaries", False)
+    settings.sync()
 
 
 @pytest.fixture

@@ -400,13 +400,17 @@ def lacking_summaries(lib: DocumentLibrary, collection: str) -> list[str]:
 
 def _summary_engine() -> EngineClient:
     """An engine child with the user's default model and load settings, on one thread when
-    it runs on the CPU, so the chat keeps the other cores while summaries are written."""
+    it runs on the CPU, at the idle priority: summaries are background work, and a chat reply
+    (or anything else the user waits for) takes the CPU first (see core/background.py)."""
     from core.api import load_model, resolve_model, saved_settings, start_engine
+    from core.background import lower_process
 
     model = resolve_model(None)  # a missing model is told before a process starts
     engine = start_engine()
     try:
         load_model(engine, model, replace(saved_settings().load, threads=1))
+        if engine.pid is not None:
+            lower_process(engine.pid)
     except BaseException:
         engine.close()
         raise

@@ -143,8 +143,9 @@ def _messages(document: DocumentInfo, text: str) -> list[ChatMessage]:
 
 def _generate(engine: EngineClient, messages: list[ChatMessage], max_tokens: int,
               cancel: CancelToken | None) -> tuple[str, bool]:
-    """(the reply, whether it was cancelled). A set `cancel` stops the engine mid-reply; a
-    reply that ended on its own before the engine saw the stop is kept."""
+    """(the reply, whether it was cancelled). A set `cancel` stops the engine mid-reply. A
+    reply that ended on its own before the engine saw the stop counts as cancelled too: what
+    happens after Cancel must not depend on how fast the child was."""
     greedy = SamplingSettings(temperature=0.0, seed=0, max_tokens=max_tokens)
     reply, stopped, asked = "", False, False
     for piece in engine.generate(messages, greedy):
@@ -153,4 +154,4 @@ def _generate(engine: EngineClient, messages: list[ChatMessage], max_tokens: int
         elif cancel is not None and cancel.is_set() and not asked:
             engine.cancel()  # the child stops at its next token and ends the reply
             asked = True
-    return reply, stopped
+    return reply, stopped or asked

@@ -298,3 +298,18 @@ def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
     with waiting_for(qtbot, docs.controller.handle.documents_changed, RUN_TIMEOUT_MS):
         docs.controller.handle.refresh("notes")  # queued behind any summary run it asked for
     assert docs.controller.last_summary_outcome is failed and len(docs.errors) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
+def test_the_summary_engine_runs_at_the_idle_priority(glassbox_home: Path) -> None:
+    """Summaries are background work: their engine child gives the CPU to a chat reply."""
+    from desktop.documents_worker import _summary_engine
+
+    write_settings(n_ctx=TEST_N_CTX)
+    engine = _summary_engine()
+    try:
+        assert engine.pid is not None
+        tids = [int(t) for t in os.listdir(f"/proc/{engine.pid}/task")]
+        assert tids and all(os.sched_getscheduler(t) == os.SCHED_IDLE for t in tids)
+    finally:
+        engine.close()

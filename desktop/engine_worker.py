@@ -221,6 +221,24 @@ class EngineWorker(QObject):
         else:
             self.model_loaded.emit(info)
 
+    def set_control_vector(self, path: str | None, strength: float) -> None:
+        """Steer every reply with a control vector (llama.cpp applies it at run time, the
+        model stays loaded), or stop steering with None; a restart keeps it as it is."""
+        if self._closing.is_set() or self._engine is None:
+            return
+        try:
+            if self._engine is not self._local:
+                raise ModelLoadError("A server's model cannot be steered here: steering adds "
+                                     "a vector inside a local model.")
+            info = self._engine.set_control_vector(path, strength)
+        except EngineCrashed as exc:
+            self.model_failed.emit(str(exc))
+            self._restart(str(exc))
+        except GlassboxError as exc:
+            self.model_failed.emit(str(exc))
+        else:
+            self.model_loaded.emit(info)
+
     def send(self, chat_id: int, text: str) -> None:
         self._run_reply(chat_id, lambda s, sampling: s.send(
             chat_id, text, sampling, **self._tool_kwargs(chat_id, s.send)))
@@ -404,6 +422,9 @@ class EngineHandle(QObject):
     def set_lora_scales(self, scales: dict[str, float]) -> None:
         chosen = dict(scales)
         self._post(lambda: self.worker.set_lora_scales(chosen))
+
+    def set_control_vector(self, path: str | None, strength: float = 1.0) -> None:
+        self._post(lambda: self.worker.set_control_vector(path, strength))
 
     def send(self, chat_id: int, text: str) -> None:
         self.worker.clear_stop()

@@ -376,8 +376,10 @@ class MainWindow(QMainWindow):
         self.tiny_gpt_controller.start()
         from desktop.steering_controller import SteeringController
 
-        self.steering_controller = SteeringController(self.learn.steering, self.show_error,
-                                                      self._current_model_path, self)
+        self.steering_controller = SteeringController(
+            self.learn.steering, self.show_error, self._current_model_path, self,
+            steer_chat=self.engine.set_control_vector)
+        self.engine.worker.model_loaded.connect(self.steering_controller.on_model_loaded)
         self.presets = PresetsController(self.store, self.presets_dialog, self.chats, self)
         self.presets_button.clicked.connect(self.presets.open)
         self.compare = CompareController(self.store, self.compare_panel, database_path(),

@@ -2,8 +2,10 @@
 
 The lab runs on its own engine child (loaded with the chat model's file) driven from a lab
 JobThread, so a long build never queues behind the chat, its progress and Cancel are its own,
-and the chat's engine is never steered by the lab. Cancel sets the job's Event; the progress
-callback passes it on to the engine child, which stops between pairs or tokens.
+and the chat's engine is never steered by the lab's experiments. Cancel sets the job's Event;
+the progress callback passes it on to the engine child, which stops between pairs or tokens.
+Only "Use in chat" reaches the chat: the direction is saved as a llama.cpp control vector in
+the data folder and the chat's engine applies it to every reply until "Stop steering".
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ _STARTER_NAMES = {"positive_negative": "Positive / negative (starter)",
                   "english_french": "English / French (starter)"}
 REPLY_TOKENS = 30
 _N_CTX = 1024
+CHAT_VECTOR = "steering/chat.gguf"  # under the data folder: the vector the chat is steered by
 
 
 class SteeringController(QObject):
     def __init__(self, panel: SteeringPanel, show_error: Callable[[str], None],
                  model_path_source: Callable[[], str | None],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None,
+                 steer_chat: Callable[[str | None, float], None] | None = None) -> None:
         super().__init__(parent)
         self._panel = panel
+        self._steer_chat = steer_chat  # (vector file or None, strength) -> the chat's engine
         self._show_error = show_error
         self._model_path = model_path_source
         self._engine: EngineClient | None = None  # owned by the lab thread
@@ -55,6 +60,8 @@ class SteeringController(QObject):
         panel.run_requested.connect(self.steer)
         panel.save_requested.connect(self.save)
         panel.load_requested.connect(self.load)
+        panel.use_in_chat_requested.connect(self.use_in_chat)
+        panel.stop_in_chat_requested.connect(self.stop_in_chat)
 
     def start(self) -> None:
         self.handle.start()
@@ -173,6 +180,36 @@ class SteeringController(QObject):
 
         self._source = Path(file).name
         self._start(job, self._on_built, "Reading the control vector…")
+
+    def use_in_chat(self, first: int, last: int, strength: float) -> None:
+        """Save the direction over `first`..`last` and steer the chat's replies with it."""
+        direction, steer = self.direction, self._steer_chat
+        if direction is None or steer is None:
+            return
+        from core.api import data_home
+
+        target = data_home() / CHAT_VECTOR
+
+        def job(_cancel: threading.Event, _progress: LabProgress) -> Path:
+            from core.engine import control_vector
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return control_vector.save(direction, target, (first, last))
+
+        def done(path: object) -> None:
+            self._job = None
+            self._panel.set_busy(False, "Steering the chat: its next reply uses the vector.")
+            steer(str(path), strength)
+
+        self._start(job, done, "Saving the vector for the chat…")
+
+    def stop_in_chat(self) -> None:
+        if self._steer_chat is not None:
+            self._steer_chat(None, 1.0)
+
+    def on_model_loaded(self, info: object) -> None:
+        """The chat's model (re)loaded or re-steered: show what steers it."""
+        self._panel.show_chat_steering(getattr(info, "control_vector", None))
 
     def cancel(self) -> None:
         if self._job is not None:

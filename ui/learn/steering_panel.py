@@ -39,6 +39,8 @@ class SteeringPanel(QWidget):
     run_requested = Signal(str, int, int, float)  # prompt, first layer, last layer, strength
     save_requested = Signal(str, int, int)  # path, layer range
     load_requested = Signal(str)
+    use_in_chat_requested = Signal(int, int, float)  # first layer, last layer, strength
+    stop_in_chat_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +100,19 @@ class SteeringPanel(QWidget):
         prompt_row.addWidget(self.prompt, 1)
         prompt_row.addWidget(self.run_button)
         outer.addLayout(prompt_row)
+        chat_row = QHBoxLayout()
+        self.chat_button = QPushButton("Use in chat")
+        self.chat_button.setToolTip("Steer every chat reply with this direction, over these "
+                                    "layers at this strength, until you stop it")
+        self.chat_button.setEnabled(False)
+        self.chat_stop_button = QPushButton("Stop steering the chat")
+        self.chat_stop_button.setEnabled(False)
+        self.chat_state = QLabel("The chat is not steered.")
+        mark_secondary(self.chat_state)
+        chat_row.addWidget(self.chat_button)
+        chat_row.addWidget(self.chat_stop_button)
+        chat_row.addWidget(self.chat_state, 1)
+        outer.addLayout(chat_row)
 
         split = QSplitter(Qt.Orientation.Vertical)
         self.separation = SteeringSeparationView()
@@ -113,6 +128,8 @@ class SteeringPanel(QWidget):
         self.prompt.returnPressed.connect(self._on_run)
         self.save_button.clicked.connect(self._on_save)
         self.load_button.clicked.connect(self._on_load)
+        self.chat_button.clicked.connect(self._on_use_in_chat)
+        self.chat_stop_button.clicked.connect(self.stop_in_chat_requested)
         self._direction: SteeringDirection | None = None
         self._on_strength(self.strength.value())
 
@@ -127,6 +144,7 @@ class SteeringPanel(QWidget):
     def set_busy(self, busy: bool, message: str = "") -> None:
         self.build_button.setEnabled(not busy)
         self.run_button.setEnabled(not busy and self._direction is not None)
+        self.chat_button.setEnabled(not busy and self._direction is not None)
         self.cancel_button.setEnabled(busy)
         self.progress.setVisible(busy)
         if busy:
@@ -169,6 +187,16 @@ class SteeringPanel(QWidget):
                             + note)
         self.set_busy(False)
 
+    def show_chat_steering(self, steering: tuple[str, float, tuple[int, int]] | None) -> None:
+        """What the chat's model is steered with: (vector file, strength, layers), or None."""
+        self.chat_stop_button.setEnabled(steering is not None)
+        if steering is None:
+            self.chat_state.setText("The chat is not steered.")
+            return
+        _, strength, (first, last) = steering
+        self.chat_state.setText(f"Every chat reply is steered: layers {first}-{last}, "
+                                f"strength {strength:+.1f}.")
+
     def show_failed(self, message: str) -> None:
         self.set_busy(False)
         self.status.setText(message)
@@ -200,6 +228,10 @@ class SteeringPanel(QWidget):
     def _on_run(self) -> None:
         if self._direction is not None and self.run_button.isEnabled():
             self.run_requested.emit(self.prompt.text(), *self.layers(), self.strength_value())
+
+    def _on_use_in_chat(self) -> None:
+        if self._direction is not None:
+            self.use_in_chat_requested.emit(*self.layers(), self.strength_value())
 
     def _on_save(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save control vector", "steering.gguf",

@@ -207,30 +207,25 @@ class EngineWorker(QObject):
     def set_lora_scales(self, scales: dict[str, float]) -> None:
         """New scales for the loaded adapters, without reloading the model (llama.cpp applies
         adapters at run time): the next reply and every Learn view use them."""
-        if self._closing.is_set() or self._engine is None:
-            return
-        try:
-            if self._engine is not self._local:
-                raise ModelLoadError("A server's model has no adapters to scale here.")
-            info = self._engine.set_lora_scales(scales)
-        except EngineCrashed as exc:
-            self.model_failed.emit(str(exc))
-            self._restart(str(exc))
-        except GlassboxError as exc:
-            self.model_failed.emit(str(exc))
-        else:
-            self.model_loaded.emit(info)
+        self._adjust(lambda engine: engine.set_lora_scales(scales),
+                     "A server's model has no adapters to scale here.")
 
     def set_control_vector(self, path: str | None, strength: float) -> None:
         """Steer every reply with a control vector (llama.cpp applies it at run time, the
         model stays loaded), or stop steering with None; a restart keeps it as it is."""
+        self._adjust(lambda engine: engine.set_control_vector(path, strength),
+                     "A server's model cannot be steered here: steering adds a vector inside "
+                     "a local model.")
+
+    def _adjust(self, change: Callable[[EngineClient], ModelInfo], on_remote: str) -> None:
+        """Change the loaded local model at run time and announce it as loaded again; a
+        server's model refuses with `on_remote`, a crash restarts the engine."""
         if self._closing.is_set() or self._engine is None:
             return
         try:
-            if self._engine is not self._local:
-                raise ModelLoadError("A server's model cannot be steered here: steering adds "
-                                     "a vector inside a local model.")
-            info = self._engine.set_control_vector(path, strength)
+            if self._engine is not self._local or self._local is None:
+                raise ModelLoadError(on_remote)
+            info = change(self._local)
         except EngineCrashed as exc:
             self.model_failed.emit(str(exc))
             self._restart(str(exc))

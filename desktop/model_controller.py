@@ -131,11 +131,15 @@ class ModelController(QObject):
 
     def _name_of(self, info: ModelInfo) -> str:
         """A model's library name when it has one (one name everywhere), else its file's;
-        with its adapters and their scales after it."""
+        with its adapters and their scales after it, and its steering (a reply steered by a
+        control vector should never pass for the plain model's)."""
         if is_remote(info.path):
             return info.path
         name = self._names.get(info.path, info.name)
-        return name + "".join(f" + {lora.name} ×{lora.scale:g}" for lora in info.loras)
+        name += "".join(f" + {lora.name} ×{lora.scale:g}" for lora in info.loras)
+        if info.control_vector is not None:
+            name += f" · steered {info.control_vector[1]:+g}"
+        return name
 
     def name_of_path(self, path: str) -> str:
         """The name the status bar gives the model at `path`: its library name, else its file's

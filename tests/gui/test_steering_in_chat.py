@@ -43,6 +43,7 @@ def test_use_in_chat_steers_the_replies_until_stopped(qtbot: QtBot, open_window:
     assert steering is not None and Path(steering[0]) == glassbox_home / CHAT_VECTOR
     assert steering[1] == -2.0 and steering[2] == panel.layers()
     assert "steered" in panel.chat_state.text()
+    qtbot.waitUntil(lambda: "steered -2" in window.status.model_label.text(), timeout=10_000)
 
     window.chats.new_chat()
     qtbot.waitUntil(lambda: window.chats.current_chat_id not in (None, chat_id),  # type: ignore[union-attr]
@@ -57,3 +58,4 @@ def test_use_in_chat_steers_the_replies_until_stopped(qtbot: QtBot, open_window:
     qtbot.waitUntil(lambda: not panel.chat_stop_button.isEnabled(), timeout=_WAIT_MS)
     assert getattr(seen[-1], "control_vector", "set") is None
     assert panel.chat_state.text() == "The chat is not steered."
+    qtbot.waitUntil(lambda: "steered" not in window.status.model_label.text(), timeout=10_000)

@@ -22,8 +22,7 @@ from desktop.documents_worker import (
 from ui.documents_panel import DocumentsPanel
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
-    from core.api import CollectionInfo, DocumentInfo
-    from core.rag.summary_types import DocumentSummary, SummaryProgress
+    from core.api import CollectionInfo, DocumentInfo, DocumentSummary, SummaryProgress
 
 if TYPE_CHECKING:
     from core.api import IndexProgress  # the library loads on the worker thread

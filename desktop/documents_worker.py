@@ -31,8 +31,7 @@ from core.api import GlassboxError
 from desktop.job_thread import JobThread
 
 if TYPE_CHECKING:
-    from core.api import DocumentLibrary, EngineClient, IndexProgress
-    from core.rag.summary_types import SummaryProgress
+    from core.api import DocumentLibrary, EngineClient, IndexProgress, SummaryProgress
     from core.rag.watch import FolderWatcher
 
 log = logging.getLogger(__name__)

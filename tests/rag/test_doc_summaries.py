@@ -8,8 +8,6 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,7 +37,6 @@ FILES = {
     "bread.txt": "Baking bread\n\nMix flour, water, salt and yeast; knead, let it rise for "
                  "an hour and bake at 220 degrees until the crust is brown.",
 }
-ROOT = Path(__file__).resolve().parents[2]
 TOKENS = 32  # short replies keep the module fast; the default (80) is for people
 
 
@@ -268,33 +265,43 @@ def test_clean_summary_drops_labels_and_cuts_at_a_sentence() -> None:
     assert clean_summary("   ") == ""
 
 
-def _interrupted_summarize(home: Path, model_path: Path) -> tuple[int, str]:
-    """`glassbox docs summarize` as a person runs it, stopped with Ctrl+C once the first
-    document is summarized: (exit status, standard error)."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "docs", "summarize", "--collection", "shelf",
-         "--model", str(model_path)], cwd=ROOT, env={**os.environ, "GLASSBOX_HOME": str(home)},
-        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = []
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            seen.append(line)
-            if "[1/3] summarized" in line:
-                process.send_signal(signal.SIGINT)  # while the model writes the second
-                break
-        _, rest = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return process.returncode, "".join(seen) + rest
+class _CtrlCOnSecond:
+    """The CLI's real engine, except that Ctrl+C comes while the model starts on the second
+    document (KeyboardInterrupt, as Python raises it for SIGINT). A real process stopped with
+    a real signal raced the model: on a busy machine all three short summaries could be done
+    before the signal landed, and the test failed by the clock."""
+
+    def __init__(self, engine: EngineClient) -> None:
+        self.engine = engine
+        self.calls = 0
+
+    def generate(self, messages: Sequence[ChatMessage],
+                 sampling: SamplingSettings) -> Iterator[GenerationEvent]:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.engine.generate(messages, sampling)
+
+    def __enter__(self) -> _CtrlCOnSecond:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
 
 
 def test_docs_summarize_command(library: DocumentLibrary, model_path: Path, tmp_path: Path,
-                                glassbox_home: Path) -> None:
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     _shelf(library, tmp_path / "shelf")
-    code, err_text = _interrupted_summarize(glassbox_home, model_path)
+    real_start = api.start_engine
+    with monkeypatch.context() as patch:
+        patch.setattr(api, "start_engine", lambda: _CtrlCOnSecond(real_start()))
+        err = io.StringIO()
+        code = main(["docs", "summarize", "--collection", "shelf", "--model", str(model_path),
+                     "--max-tokens", str(TOKENS)], io.StringIO(), err)
+    err_text = err.getvalue()
     assert code == 130, err_text
     assert "stopped; run the same command again to go on" in err_text
     assert len(library.summaries("shelf")) == 1  # the first is kept

@@ -68,14 +68,28 @@ def _bare_child(conn: Any, text: str, tokenizer: str, steps: int) -> None:
     conn.send(steps * config.batch_size * config.context / (time.perf_counter() - began))
 
 
-def _bare(text: str, tokenizer: str) -> float:
+def _from_child(target: Any, *args: Any) -> Any:
+    """What `target(sender, *args)` sends from a spawned child. The parent drops its copy of
+    the sending end at once: a child that dies without sending then ends the wait with an
+    error instead of leaving the bench waiting for ever (seen once: a zombie child, a hung
+    run)."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_bare_child, args=(sender, text, tokenizer, STEPS))
+    process = context.Process(target=target, args=(sender, *args))
     process.start()
-    value = float(receiver.recv())
-    process.join()
-    return value
+    sender.close()
+    try:
+        return receiver.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"the bench child {target.__name__} died without a result "
+                           f"(exit code {process.exitcode})") from None
+    finally:
+        process.join()
+
+
+def _bare(text: str, tokenizer: str) -> float:
+    return float(_from_child(_bare_child, text, tokenizer, STEPS))
 
 
 def _glassbox(text: str, tokenizer: str) -> tuple[float, float]:
@@ -203,12 +217,7 @@ def _stall_child(conn: Any, tokenizer: str) -> None:
 
 
 def _stall(tokenizer: str) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_stall_child, args=(sender, tokenizer))
-    process.start()
-    result: dict[str, Any] = receiver.recv()
-    process.join()
+    result: dict[str, Any] = _from_child(_stall_child, tokenizer)
     return result
 
 

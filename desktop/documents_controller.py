@@ -42,6 +42,9 @@ class DocumentsController(QObject):
         self.worker_thread = self.handle.worker_thread
         self.collections_changed = self.handle.collections_changed
         self.current: str | None = None  # the selected collection, kept across refreshes
+        # A collection asked for and selected, which the worker has not listed yet: a list sent
+        # before it made it (the end of an index run, say) must not take the selection away.
+        self._creating: str | None = None
         self.collections: list[CollectionInfo] = []
         self.indexing: str | None = None  # the collection being indexed now
         self.last_outcome: IndexOutcome | None = None
@@ -60,7 +63,7 @@ class DocumentsController(QObject):
         handle.indexing_started.connect(self._on_indexing_started)
         handle.progress.connect(self._on_progress)
         handle.finished.connect(self._on_finished)
-        handle.errored.connect(self._show_error)
+        handle.errored.connect(self._on_error)
         handle.summaries_changed.connect(self._on_summaries)
         handle.summarizing_started.connect(self._on_summarizing_started)
         handle.summary_progress.connect(self._on_summary_progress)
@@ -93,7 +96,8 @@ class DocumentsController(QObject):
         self.handle.refresh(name)
 
     def _on_create(self, name: str, paths: list[str]) -> None:
-        self.current = name  # selected as soon as the worker reports it
+        name = name.strip()  # as the library names it
+        self.current = self._creating = name  # selected as soon as the worker lists it
         if paths:
             self.handle.add_paths(name, paths)
         else:
@@ -122,6 +126,12 @@ class DocumentsController(QObject):
         self.handle.remove_collection(name)
 
     # -- news from the worker ---------------------------------------------------------------
+    def _on_error(self, message: str) -> None:
+        # A collection that could not be made will never be listed: the next list may
+        # select another one.
+        self._creating = None
+        self._show_error(message)
+
     def _on_collections(self, collections: list[CollectionInfo]) -> None:
         if not self.ready:  # at start: collections chunked by older rules are re-made
             for info in collections:
@@ -130,7 +140,9 @@ class DocumentsController(QObject):
         self.collections = collections
         self.ready = True
         names = [c.name for c in collections]
-        if self.current not in names:
+        if self._creating in names:
+            self._creating = None
+        if self.current not in names and (self._creating is None or self.current != self._creating):
             self.current = names[0] if names else None
             if self.current is not None:
                 self.handle.refresh(self.current)  # its documents

@@ -273,6 +273,29 @@ def test_removing_documents_and_collections_updates_the_views(
     assert docs.errors == []
 
 
+def test_a_list_sent_before_a_new_collection_exists_keeps_it_selected(
+        qtbot: QtBot, open_docs: Callable[[], Docs]) -> None:
+    """The worker's list from before the creation (the end of an index run, a folder change)
+    can reach the window after the user asked for a new collection: the new one must still
+    be selected once it is listed (this raced in CI)."""
+    docs = open_docs()
+    panel = docs.panel
+    for name in ("course", "scratch"):
+        panel.name_view.ask()
+        panel.name_view.editor.setText(name)
+        stale = list(docs.controller.collections)  # the worker's list before this one
+        panel.name_view.accept()
+        docs.controller.handle.collections_changed.emit(stale)  # heard before the new list
+        qtbot.waitUntil(lambda name=name: name in panel.collections.names()
+                        and panel.current_collection() == name)
+    assert panel.collections.names() == ["course", "scratch"]
+    panel.create_requested.emit("   ", [])  # no name: an error, then a list selects one
+    qtbot.waitUntil(lambda: bool(docs.errors))
+    assert "needs a name" in docs.errors[0]
+    docs.controller.handle.collections_changed.emit(list(docs.controller.collections))
+    assert panel.current_collection() == "course"
+
+
 def test_the_documents_tab_survives_a_restart(qtbot: QtBot, open_window: OpenWindow,
                                               tmp_path: Path) -> None:
     window = open_window(wait_ready=False)

@@ -13,12 +13,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings
 
 from core.api import data_home
-from desktop.documents_worker import (
-    DocumentsHandle,
-    IndexOutcome,
-    LibraryFactory,
-    SummaryOutcome,
-)
+from desktop.documents_worker import DocumentsHandle, IndexOutcome
+from desktop.library_worker import LibraryFactory
+from desktop.summaries_worker import SummaryOutcome
 from ui.documents_panel import DocumentsPanel
 
 if TYPE_CHECKING:  # numpy and SQLite stay off the start path: only types are needed
@@ -49,6 +46,7 @@ class DocumentsController(QObject):
         self.indexing: str | None = None  # the collection being indexed now
         self.last_outcome: IndexOutcome | None = None
         self.summarizing: str | None = None  # the collection being summarized now
+        self._summaries_shown = False  # the progress area shows that summary run
         self.last_summary_outcome: SummaryOutcome | None = None
         self.ready = False  # the first list of collections has arrived
         # An automatic run that failed (no model, say) is not tried after every index run
@@ -154,6 +152,7 @@ class DocumentsController(QObject):
 
     def _on_indexing_started(self, name: str) -> None:
         self.indexing = name
+        self._summaries_shown = False
         self._panel.progress.begin(name)
 
     def _on_progress(self, event: IndexProgress) -> None:
@@ -179,10 +178,15 @@ class DocumentsController(QObject):
 
     def _on_summarizing_started(self, name: str) -> None:
         self.summarizing = name
-        self._panel.progress.begin_summaries(name)
+        self._summaries_shown = False
+        if self.indexing is None:  # an index run keeps the progress area until it ends
+            self._show_summaries()
 
     def _on_summary_progress(self, event: SummaryProgress) -> None:
-        self._panel.progress.update_summaries(event.done, event.total, event.eta_s, event.path)
+        if self.indexing is None:
+            self._show_summaries()
+            self._panel.progress.update_summaries(event.done, event.total, event.eta_s,
+                                                  event.path)
         if event.stage == "summarized" and event.path and event.summary \
                 and self.summarizing == self.current:
             self._panel.add_summary(event.path, event.summary)
@@ -192,9 +196,17 @@ class DocumentsController(QObject):
         self.last_summary_outcome = outcome
         if outcome.automatic or not outcome.error:
             self._auto_failed = outcome.error
-        self._panel.progress.end_summaries(outcome.collection, outcome.summarized,
-                                           outcome.failed, outcome.total, outcome.cancelled,
-                                           outcome.error, outcome.elapsed_s)
+        if self.indexing is None:
+            self._panel.progress.end_summaries(outcome.collection, outcome.summarized,
+                                               outcome.failed, outcome.total,
+                                               outcome.cancelled, outcome.error,
+                                               outcome.elapsed_s)
+
+    def _show_summaries(self) -> None:
+        """The summary run in the progress area (again, after an index run took it)."""
+        if not self._summaries_shown and self.summarizing is not None:
+            self._panel.progress.begin_summaries(self.summarizing)
+            self._summaries_shown = True
 
 
 def _as_bool(value: object) -> bool:

@@ -139,7 +139,7 @@ def _summarize(library: DocumentLibrary, args: argparse.Namespace, out: TextIO,
     model_file = api.resolve_model(args.model)
     summarized = failed = total = 0
     last: SummaryProgress | None = None
-    if library.store.documents_needing_summary(collection.id):
+    if library.documents_needing_summary(collection.name):
         with api.start_engine() as engine:
             api.load_model(engine, model_file)
             try:

@@ -237,6 +237,11 @@ class DocumentLibrary:
 
         return summarize_events(self, name, engine, cancel, max_tokens)
 
+    def documents_needing_summary(self, name: str) -> list[DocumentInfo]:
+        """The collection's indexed documents with no summary of their current content: what
+        a summary run would write (none means no model needs to start)."""
+        return self.store.documents_needing_summary(self.collection(name).id)
+
     def summaries(self, name: str) -> dict[str, DocumentSummary]:
         """path -> summary of the collection's documents whose summary is of their current
         content (stale ones, from before the document changed, are left out)."""

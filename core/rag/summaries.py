@@ -62,7 +62,7 @@ def summarize_events(library: DocumentLibrary, collection: str, engine: EngineCl
     if model is None:
         raise NoModelLoaded("Load a chat model before summarizing documents: it writes them.")
     model_name = Path(model.path).name
-    pending = library.store.documents_needing_summary(info.id)
+    pending = library.documents_needing_summary(info.name)
     started = time.monotonic()
     done = stored = 0
 

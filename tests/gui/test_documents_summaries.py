@@ -31,7 +31,7 @@ from core.models.registry import ModelRegistry
 from core.rag.embed import default_embedder
 from core.rag.summary_types import SummaryProgress
 from desktop.documents_controller import DocumentsController
-from desktop.documents_worker import SummaryOutcome
+from desktop.summaries_worker import SummaryOutcome
 from ui.documents_panel import DocumentsPanel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
@@ -257,6 +257,43 @@ def test_cancel_keeps_what_was_written_and_the_next_run_finishes(
     assert set(multiprocessing.active_children()) == children
 
 
+def test_a_click_on_a_collection_is_answered_while_summaries_run(
+        qtbot: QtBot, open_docs: Callable[[], Docs], tmp_path: Path) -> None:
+    """Summaries have a thread of their own: choosing a collection mid-run shows it at once
+    (on the documents worker it waited for the whole run, minutes on a large collection)."""
+    docs = open_docs()
+    docs.panel.create_requested.emit("empty", [])
+    qtbot.waitUntil(lambda: "empty" in docs.panel.collections.names())
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_run(event: SummaryProgress) -> None:  # on the summaries thread
+        if event.stage == "started" and not held.is_set():
+            held.set()
+            release.wait(RUN_TIMEOUT_MS / 1000)
+
+    handle = docs.controller.handle
+    handle.summary_progress.connect(hold_the_run, Qt.ConnectionType.DirectConnection)
+    shown: list[str] = []
+    on_gui_thread(handle.documents_changed, lambda name, _docs: shown.append(name),
+                  docs.relays)
+    folder = write_notes(tmp_path / "valley", list(NOTES))
+    try:
+        docs.panel.create_requested.emit("valley", [str(folder)])
+        qtbot.waitUntil(held.is_set, timeout=RUN_TIMEOUT_MS)
+        shown.clear()
+        docs.panel.collections.select_name("empty")
+        qtbot.waitUntil(lambda: "empty" in shown)
+        assert docs.panel.current_collection() == "empty"
+        assert docs.controller.summarizing == "valley"  # the run is still held mid-way
+    finally:
+        release.set()
+    outcome = next_summary_outcome(qtbot, docs) if docs.controller.summarizing else \
+        docs.controller.last_summary_outcome
+    assert outcome is not None and outcome.collection == "valley"
+    assert not outcome.cancelled and outcome.total == len(NOTES)
+    assert not docs.errors
+
+
 def test_the_choice_to_summarize_after_indexing_is_remembered(
         qtbot: QtBot, open_docs: Callable[[], Docs], glassbox_home: Path) -> None:
     docs = open_docs()
@@ -303,7 +340,7 @@ def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
 def test_the_summary_engine_runs_at_the_idle_priority(glassbox_home: Path) -> None:
     """Summaries are background work: their engine child gives the CPU to a chat reply."""
-    from desktop.documents_worker import _summary_engine
+    from desktop.summaries_worker import _summary_engine
 
     write_settings(n_ctx=TEST_N_CTX)
     engine = _summary_engine()

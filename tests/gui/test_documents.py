@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from documents_harness import DocumentsHarness
 from guitools import OpenWindow
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -49,33 +48,17 @@ def embedder_warm() -> None:
 @pytest.fixture
 def open_docs(qtbot: QtBot) -> Iterator[Callable[[], Docs]]:
     """The panel and its controller on their own, as the window wires them."""
-    opened: list[Docs] = []
-    threads_before = set(threading.enumerate())
-    children_before = set(multiprocessing.active_children())
+    harness = DocumentsHarness(qtbot, (1100, 640))
 
     def _open() -> Docs:
-        panel = DocumentsPanel()
-        qtbot.addWidget(panel)
-        panel.resize(1100, 640)
-        panel.show()
-        qtbot.waitExposed(panel)
-        docs = Docs(panel, DocumentsController(panel, lambda m: docs.errors.append(m)))
-        docs.controller.handle.progress.connect(docs.events.append)
-        docs.controller.start()
-        qtbot.waitUntil(lambda: docs.controller.ready)
-        opened.append(docs)
-        return docs
+        errors: list[str] = []
+        events: list[IndexProgress] = []
+        panel, controller = harness.open(
+            errors, lambda c: c.handle.progress.connect(events.append))
+        return Docs(panel, controller, errors, events)
 
     yield _open
-    for docs in opened:
-        docs.controller.stop()
-        assert not docs.controller.worker_thread.isRunning()
-    assert set(multiprocessing.active_children()) == children_before, "a parser outlived it"
-    # The worker QThread starts the folder watcher's threads, so Python lists it as a
-    # _DummyThread for good; the QThread itself was checked above.
-    leftover = [t for t in set(threading.enumerate()) - threads_before
-                if t.is_alive() and not isinstance(t, threading._DummyThread)]
-    assert not leftover, f"Python threads left running: {leftover}"
+    harness.close()
 
 
 def write_broken(folder: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from documents_harness import DocumentsHarness
 from guitools import TEST_N_CTX, write_settings
 from PySide6.QtCore import (
     QElapsedTimer,
@@ -94,35 +95,25 @@ def open_docs(qtbot: QtBot, glassbox_home: Path) -> Iterator[Callable[[], Docs]]
     settings.setValue("documents/auto_summaries", True)
     settings.sync()
     write_settings(n_ctx=TEST_N_CTX)
-    opened: list[Docs] = []
-    children_before = set(multiprocessing.active_children())
-    threads_before = set(threading.enumerate())
+    harness = DocumentsHarness(qtbot, (1200, 560))
 
     def _open() -> Docs:
-        panel = DocumentsPanel()
-        qtbot.addWidget(panel)
-        panel.resize(1200, 560)
-        panel.show()
-        qtbot.waitExposed(panel)
-        docs = Docs(panel, DocumentsController(panel, lambda m: docs.errors.append(m)))
-        handle = docs.controller.handle
-        handle.summary_progress.connect(
-            lambda e: docs.emitters.add(QThread.currentThread()),
-            Qt.ConnectionType.DirectConnection)
-        on_gui_thread(handle.summary_progress, docs.events.append, docs.relays)
-        docs.controller.start()
-        qtbot.waitUntil(lambda: docs.controller.ready)
-        opened.append(docs)
-        return docs
+        errors: list[str] = []
+        events: list[SummaryProgress] = []
+        emitters: set[QThread] = set()
+        relays: list[Relay] = []
+
+        def wire(controller: DocumentsController) -> None:
+            progress = controller.handle.summary_progress
+            progress.connect(lambda e: emitters.add(QThread.currentThread()),
+                             Qt.ConnectionType.DirectConnection)
+            on_gui_thread(progress, events.append, relays)
+
+        panel, controller = harness.open(errors, wire)
+        return Docs(panel, controller, errors, events, emitters, relays)
 
     yield _open
-    for docs in opened:
-        docs.controller.stop()
-        assert not docs.controller.worker_thread.isRunning()
-    assert set(multiprocessing.active_children()) == children_before, "an engine outlived it"
-    leftover = [t for t in set(threading.enumerate()) - threads_before
-                if t.is_alive() and not isinstance(t, threading._DummyThread)]
-    assert not leftover, f"Python threads left running: {leftover}"
+    harness.close()
 
 
 def write_notes(folder: Path, names: list[str]) -> Path:

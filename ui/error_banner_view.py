@@ -3,27 +3,26 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
-from ui.message_render import mix
+from ui.tinted_bar import TintedBar
 
 _ERROR = QColor("#d9382c")
 
 
-class ErrorBannerView(QFrame):
+class ErrorBannerView(TintedBar):
     """Shows the latest error until dismissed. Never blocks the window like a message box."""
 
     dismissed = Signal()
     action_triggered = Signal(str)  # the action's text, e.g. "Restart"
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(_ERROR, 0.18, parent)  # reads as an error in light and dark themes
         self.setObjectName("errorBanner")
-        self.setAutoFillBackground(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
         self.icon = QLabel("⚠")
+        self.icon.setStyleSheet(f"color: {_ERROR.name()}; font-weight: bold;")
         self.label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action_button = QPushButton()
@@ -40,8 +39,6 @@ class ErrorBannerView(QFrame):
         layout.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self.dismiss_button.clicked.connect(self.dismiss)
         self.action_button.clicked.connect(self._on_action)
-        self._applying_colors = False
-        self._apply_colors()
         self.hide()
 
     def show_message(self, message: str, action: str | None = None) -> None:
@@ -70,24 +67,3 @@ class ErrorBannerView(QFrame):
         if self.isVisibleTo(self.parentWidget() or self):
             self.hide()
             self.dismissed.emit()
-
-    def _apply_colors(self) -> None:
-        # Tinted from the palette, so it reads as an error in light and in dark themes.
-        # Only the two roles set here are its own; the rest follow the palette around it.
-        around = QGuiApplication.palette()
-        window = around.color(QPalette.ColorRole.Window)
-        palette = QPalette()
-        palette.setResolveMask(0)
-        palette.setColor(QPalette.ColorRole.Window, mix(window, _ERROR, 0.18))
-        palette.setColor(QPalette.ColorRole.WindowText, around.color(QPalette.ColorRole.Text))
-        self._applying_colors = True
-        self.setPalette(palette)
-        self._applying_colors = False
-        self.icon.setStyleSheet(f"color: {_ERROR.name()}; font-weight: bold;")
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        super().changeEvent(event)
-        # A child with a palette of its own never gets ApplicationPaletteChange; it gets this
-        # when the palette around it changes (light/dark), and when it sets its own (skipped).
-        if event.type() == QEvent.Type.PaletteChange and not self._applying_colors:
-            self._apply_colors()

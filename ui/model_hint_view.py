@@ -8,15 +8,15 @@ download can be followed, paused or cancelled).
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
-from ui.message_render import mix
+from ui.tinted_bar import TintedBar
 
 _TINT = QColor("#2f7bd9")
 
 
-class ModelHintView(QFrame):
+class ModelHintView(TintedBar):
     """Text, an optional download button and a dismiss button; emits intents only."""
 
     download_requested = Signal(str, str)  # repo id, file name
@@ -24,10 +24,8 @@ class ModelHintView(QFrame):
     size_changed = Signal()  # shown, hidden or its text rewrapped: the host lays it out again
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(_TINT, 0.14, parent)  # informative, not an error
         self.setObjectName("modelHint")
-        self.setAutoFillBackground(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
         self.label = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.download_button = QPushButton()
         self.dismiss_button = QToolButton()
@@ -42,8 +40,6 @@ class ModelHintView(QFrame):
         self._download: tuple[str, str] | None = None
         self.download_button.clicked.connect(self._on_download)
         self.dismiss_button.clicked.connect(self._on_dismiss)
-        self._applying_colors = False
-        self._apply_colors()
         self.hide()
 
     def show_hint(self, text: str, button: str | None = None,
@@ -69,28 +65,8 @@ class ModelHintView(QFrame):
         self.hide()
         self.dismissed.emit()
 
-    def _apply_colors(self) -> None:
-        # Tinted from the palette (informative, not an error), readable in light and dark.
-        # Only the two roles set here are its own; the rest follow the palette around it.
-        around = QGuiApplication.palette()
-        window = around.color(QPalette.ColorRole.Window)
-        palette = QPalette()
-        palette.setResolveMask(0)
-        palette.setColor(QPalette.ColorRole.Window, mix(window, _TINT, 0.14))
-        palette.setColor(QPalette.ColorRole.WindowText, around.color(QPalette.ColorRole.Text))
-        self._applying_colors = True
-        self.setPalette(palette)
-        self._applying_colors = False
-
     def event(self, event: QEvent) -> bool:
         handled = super().event(event)
         if event.type() in (QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.LayoutRequest):
             self.size_changed.emit()
         return handled
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        super().changeEvent(event)
-        # A child with a palette of its own never gets ApplicationPaletteChange; it gets this
-        # when the palette around it changes (light/dark), and when it sets its own (skipped).
-        if event.type() == QEvent.Type.PaletteChange and not self._applying_colors:
-            self._apply_colors()

@@ -5,7 +5,6 @@ computer, one click from its download; each reply carries its own numbers."""
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ui.message_render import stats_text
 from ui.models_panel import DOWNLOAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from fake_hub import FakeHub  # noqa: E402
+from fake_hub import FakeHub, serving_hub  # noqa: E402
 from gguf_files import write_gguf  # noqa: E402
 
 SHOTS = Path("/tmp/shots")
@@ -30,19 +29,8 @@ SHOTS = Path("/tmp/shots")
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A local hub holding a small file under the suggested starter's name: never the network."""
-    import huggingface_hub.constants
-    from huggingface_hub.utils import close_session
-
-    fake = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", fake.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    yield fake
-    close_session()
-    fake.stop()
-    for thread in threading.enumerate():
-        if "process_request" in thread.name:
-            thread.join(5)
+    """A local hub for this test; HF_ENDPOINT points at it, never at the network."""
+    yield from serving_hub(monkeypatch)
 
 
 def test_the_demo_model_is_named_once_and_a_better_one_is_one_click_away(

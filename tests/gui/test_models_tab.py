@@ -26,7 +26,7 @@ from ui.download_list_view import CANCELLED, DONE, FAILED, PAUSED
 from ui.models_panel import ModelsPanel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from fake_hub import FakeHub  # noqa: E402 (shared with the core's model tests)
+from fake_hub import FakeHub, serving_hub  # noqa: E402 (shared with the core's model tests)
 from gguf_files import write_gguf  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"  # git-ignored; look at them
@@ -45,19 +45,7 @@ class Models:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     """A local hub for this test; HF_ENDPOINT points at it, never at the network."""
-    import huggingface_hub.constants
-    from huggingface_hub.utils import close_session
-
-    fake = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", fake.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    yield fake
-    # Kept-alive connections hold the server's request threads; closing them ends those.
-    close_session()
-    fake.stop()
-    for thread in threading.enumerate():
-        if "process_request" in thread.name:
-            thread.join(5)
+    yield from serving_hub(monkeypatch)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from fake_hub import FakeHub, serving_hub
 from gguf_files import write_gguf
 
 
@@ -22,13 +22,5 @@ def make_gguf(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A fresh local hub; HF_ENDPOINT points at it for this test only."""
-    import huggingface_hub.constants
-
-    fake = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", fake.url)
-    # The embedder sets HF_HUB_OFFLINE for the process (huggingface-hub reads it once, at
-    # import); a test of the hub must not depend on whether an embedding test ran first.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    yield fake
-    fake.stop()
+    """A local hub for this test; HF_ENDPOINT points at it, never at the network."""
+    yield from serving_hub(monkeypatch)

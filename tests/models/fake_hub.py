@@ -13,10 +13,13 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -184,3 +187,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)  # abrupt end: the client sees a short body
+
+
+def serving_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A fresh local hub for one test (the body of the `hub` fixtures): HF_ENDPOINT points at
+    it, never at the network, and it is stopped with every request thread it served."""
+    import huggingface_hub.constants
+    from huggingface_hub.utils import close_session
+
+    fake = FakeHub().start()
+    monkeypatch.setenv("HF_ENDPOINT", fake.url)
+    # The embedder sets HF_HUB_OFFLINE for the process (huggingface-hub reads it once, at
+    # import); a test of the hub must not depend on whether an embedding test ran first.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    yield fake
+    # Kept-alive connections hold the server's request threads; closing them ends those.
+    close_session()
+    fake.stop()
+    for thread in threading.enumerate():
+        if "process_request" in thread.name:
+            thread.join(5)

@@ -26,7 +26,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from qt_waits import waiting_for
 
 from core.models.registry import ModelRegistry
 from core.rag.embed import default_embedder
@@ -323,8 +322,10 @@ def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
     docs.panel.reindex_button.click()
     qtbot.waitUntil(lambda: docs.controller.last_outcome is not indexed,
                     timeout=RUN_TIMEOUT_MS)
-    with waiting_for(qtbot, docs.controller.handle.documents_changed, RUN_TIMEOUT_MS):
-        docs.controller.handle.refresh("notes")  # queued behind any summary run it asked for
+    # A job queued on the summaries thread now runs after any summary run that was asked for.
+    passed: list[object] = []
+    docs.controller.handle.summary_jobs.call(lambda _ctx: None, on_done=passed.append)
+    qtbot.waitUntil(lambda: bool(passed), timeout=RUN_TIMEOUT_MS)
     assert docs.controller.last_summary_outcome is failed and len(docs.errors) == 1
 
 

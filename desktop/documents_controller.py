@@ -1,8 +1,10 @@
 """Connects the Documents panel to the documents worker; keeps the selection across refreshes.
 
 Other parts of the window (the chat's collection picker) listen to `collections_changed`.
-After an index run, summaries are asked for (unless turned off): the worker writes them for
-the documents that lack one, and gives way to the next index request.
+After an index run, summaries are asked for (unless turned off): the summaries worker writes
+them for the documents that lack one, and gives way to the next index request. The two can
+overlap (a summary run asked for before the next queued index run starts): the progress area
+then shows the index run, and the summary run again once it ends.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from core.models.registry import ModelRegistry
 from core.rag.embed import default_embedder
 from core.rag.summary_types import SummaryProgress
 from desktop.documents_controller import DocumentsController
+from desktop.documents_worker import IndexOutcome
 from desktop.summaries_worker import SummaryOutcome
 from ui.documents_panel import DocumentsPanel
 
@@ -282,6 +283,31 @@ def test_a_click_on_a_collection_is_answered_while_summaries_run(
     assert outcome is not None and outcome.collection == "valley"
     assert not outcome.cancelled and outcome.total == len(NOTES)
     assert not docs.errors
+
+
+def test_an_index_run_keeps_the_progress_area_while_a_summary_run_overlaps_it(
+        qtbot: QtBot, open_docs: Callable[[], Docs]) -> None:
+    """A summary run asked for before a queued index run started can overlap it (two threads):
+    the bar shows the index run, then the summary run again. The workers' events are sent
+    here in the one order that is hard to bring about on purpose."""
+    docs = open_docs()
+    handle, progress = docs.controller.handle, docs.panel.progress
+    handle.indexing_started.emit("course")
+    handle.summarizing_started.emit("notes")
+    handle.summary_progress.emit(SummaryProgress("summarized", 1, 3, "/notes/a.txt", "A."))
+    assert progress.title.text() == "Indexing “course”" and progress.running
+    handle.finished.emit(IndexOutcome("course", 2, 0, 0, 9, False, 1.0))
+    assert progress.title.text() == "Indexed “course”"
+    handle.summary_progress.emit(SummaryProgress("summarized", 2, 3, "/notes/b.txt", "B."))
+    assert progress.title.text() == "Writing summaries for “notes”" and progress.running
+    assert progress.bar.value() == 2 and progress.bar.maximum() == 3
+    handle.indexing_started.emit("course")  # an index run again, then the summary run ends
+    handle.summarizing_finished.emit(SummaryOutcome("notes", 3, 0, 3, False, 3.0))
+    assert progress.title.text() == "Indexing “course”" and progress.running
+    assert docs.controller.summarizing is None
+    assert docs.controller.last_summary_outcome is not None
+    handle.finished.emit(IndexOutcome("course", 0, 2, 0, 9, False, 1.0))
+    assert progress.title.text() == "Indexed “course”" and not progress.running
 
 
 def test_the_choice_to_summarize_after_indexing_is_remembered(

@@ -7,6 +7,10 @@ reply alone (indexing held between runs), then one while indexing runs, so load 
 falls on both sides alike. A reply starts at a random point of the indexing, often in the
 middle of an embedding batch. The indexing figure is chunks embedded while replies stream
 against chunks embedded with no reply, by the same indexer in the same run.
+
+The app also writes a summary of each indexed document with the chat model, in the background
+after indexing (an engine child of its own, one thread, idle priority): the same rounds measure
+a reply while those summaries are written, as the app's summaries worker writes them.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def _index_forever(home: str, folder: str, chunks: Synchronized, go: Event, idle
 
 
 class _Indexer:
-    """A folder indexing in a loop, in a child process (the CLI) or a thread (the app)."""
+    """A folder indexing in a loop, in a child process (the CLI) or a thread (the app).
+    `chunks` counts what it has done (chunks embedded)."""
 
     def __init__(self, home: Path, folder: Path, where: str) -> None:
         context = mp.get_context("spawn")
@@ -125,6 +130,80 @@ class _Indexer:
         self._worker.join(120)
 
 
+class _Summarizer:
+    """The folder's summaries written over and over on a thread of this process, by the
+    engine child the app's summaries worker starts; `chunks` counts the summaries written.
+    The same hold/resume/rate interface as _Indexer."""
+
+    def __init__(self, home: Path, folder: Path) -> None:
+        from core.api import open_library
+
+        self.chunks = _Count()
+        self._go, self._idle, self._stop = threading.Event(), threading.Event(), \
+            threading.Event()
+        self._error: BaseException | None = None
+        library = open_library(home / "summaries.sqlite")
+        library.add_paths("bench", [folder])
+        library.index("bench")
+        library.close()
+        self._worker = threading.Thread(target=self._summarize_forever,
+                                        args=(home / "summaries.sqlite",), daemon=True)
+        self._worker.start()
+        self.resume()
+
+    def _summarize_forever(self, path: Path) -> None:
+        from core.api import open_library, start_summary_engine
+
+        try:
+            with open_library(path) as library, start_summary_engine() as engine:
+                while not self._stop.is_set():
+                    if not self._go.wait(0.1):
+                        continue
+                    self._idle.clear()
+                    for event in library.summarize_events("bench", engine, _Held(self._go)):
+                        if event.stage == "summarized":
+                            self.chunks.value += 1
+                        elif event.stage == "finished":  # all written: write them again
+                            library.store.conn.execute("DELETE FROM rag_summaries")
+                    self._idle.set()
+        except BaseException as exc:  # told by _check on the measuring thread
+            self._error = exc
+            self._idle.set()
+
+    def resume(self) -> None:
+        start = self.chunks.value
+        self._go.set()
+        while self.chunks.value == start:
+            self._check()
+            time.sleep(0.02)
+
+    def hold(self) -> None:
+        self._go.clear()
+        while not self._idle.wait(0.1):
+            self._check()
+
+    def _check(self) -> None:
+        if self._error is not None or not self._worker.is_alive():
+            raise RuntimeError(f"the summarizer stopped: {self._error!r}")
+
+    def rate(self, seconds: float) -> float:
+        start, started = self.chunks.value, time.perf_counter()
+        time.sleep(seconds)
+        return (self.chunks.value - start) / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._go.clear()
+        self._worker.join(120)
+
+
+class _Count:
+    """A counter with the `.value` of a shared one (written by one thread only)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 def _reply(engine: EngineClient) -> DoneEvent:
     events = list(engine.generate([ChatMessage("user", PROMPT)],
                                   SamplingSettings(seed=1, max_tokens=TOKENS)))
@@ -133,7 +212,7 @@ def _reply(engine: EngineClient) -> DoneEvent:
     return done
 
 
-def _measure(engine: EngineClient, indexer: _Indexer) -> dict[str, list[float]]:
+def _measure(engine: EngineClient, indexer: _Indexer | _Summarizer) -> dict[str, list[float]]:
     alone: list[float] = []
     mixed: list[float] = []
     for round_ in range(ROUNDS):
@@ -175,23 +254,37 @@ def run() -> dict[str, Any]:
                         got = _measure(engine, indexer)
                     finally:
                         indexer.close()
-                    figures.append(figure(
-                        f"reply tokens/s while a folder indexes {label} (SmolLM2-135M Q4_1, "
-                        f"{TOKENS} tokens, {threads} threads)", got["mixed"], got["alone"],
-                        "the same reply with indexing held, alternating, same run",
-                        unit="tokens/s", higher_is_better=True, target_ratio=TARGET_RATIO))
-                    figures.append(figure(
-                        f"indexing chunks/s while replies stream back to back ({where})",
-                        got["index_mixed"], got["index_alone"],
-                        f"the same indexer with no reply streaming, {WINDOWS} windows of "
-                        f"{WINDOW_S:g} s each, alternating, same run", unit="chunks/s",
-                        higher_is_better=True))
+                    figures += _figures(got, f"while a folder indexes {label}",
+                                        f"indexing chunks/s while replies stream back to back "
+                                        f"({where})", "chunks/s", threads)
+                summarizer = _Summarizer(home, home / "docs")
+                try:
+                    got = _measure(engine, summarizer)
+                finally:
+                    summarizer.close()
+                figures += _figures(got, "while the app writes document summaries (their "
+                                    "engine child: one thread, idle priority)",
+                                    "summaries written per second while replies stream back "
+                                    "to back", "summaries/s", threads)
         finally:
             if previous is None:
                 os.environ.pop("GLASSBOX_HOME", None)
             else:
                 os.environ["GLASSBOX_HOME"] = previous
     return {"name": "mixed_load", "figures": figures}
+
+
+def _figures(got: dict[str, list[float]], during: str, background: str, unit: str,
+             threads: int) -> list[dict[str, Any]]:
+    return [
+        figure(f"reply tokens/s {during} (SmolLM2-135M Q4_1, {TOKENS} tokens, {threads} "
+               "threads)", got["mixed"], got["alone"],
+               "the same reply with the background work held, alternating, same run",
+               unit="tokens/s", higher_is_better=True, target_ratio=TARGET_RATIO),
+        figure(background, got["index_mixed"], got["index_alone"],
+               f"the same background work with no reply streaming, {WINDOWS} windows of "
+               f"{WINDOW_S:g} s each, alternating, same run", unit=unit,
+               higher_is_better=True)]
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ __all__ = ["AppSettings", "Cancelled", "ChatMessage", "ChatSession", "ChatStore"
            "RemoteTimeout", "check_engine", "keyring_works",
            "data_home", "database_path", "load_model", "open_chats", "open_library",
            "resolve_model", "run_comparison", "saved_settings", "server_snippets",
-           "start_engine", "evals_path",
+           "start_engine", "start_summary_engine", "evals_path",
            "run_agent", "Toolbox", "BUILTIN_NAMES", "builtin_tools", "ToolError", "ToolSchemaError",
            "McpServerError", "AgentEvent", "AgentFinished", "AgentStep", "AgentTrace",
            "CallDecided",
@@ -224,6 +224,27 @@ def start_engine() -> EngineClient:
 
     engine = EngineClient()
     engine.start()
+    return engine
+
+
+def start_summary_engine() -> EngineClient:
+    """An engine child for background work (the documents' summaries): the library's default
+    model with the saved load settings, on one thread when it runs on the CPU, at the idle
+    priority, so a chat reply or anything else the user waits for takes the CPU first (see
+    core/background.py). A missing model is told before a process starts."""
+    from dataclasses import replace
+
+    from core.background import lower_process
+
+    model = resolve_model(None)
+    engine = start_engine()
+    try:
+        load_model(engine, model, replace(saved_settings().load, threads=1))
+        if engine.pid is not None:
+            lower_process(engine.pid)
+    except BaseException:
+        engine.close()
+        raise
     return engine
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -21,7 +21,7 @@ from PySide6.QtCore import Signal
 from desktop.library_worker import LibraryWorker
 
 if TYPE_CHECKING:
-    from core.api import DocumentLibrary, EngineClient, SummaryProgress
+    from core.api import DocumentLibrary, SummaryProgress
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,9 @@ class SummariesWorker(LibraryWorker):
         error = True
         engine = None
         try:
-            engine = _summary_engine()
+            from core.api import start_summary_engine
+
+            engine = start_summary_engine()
             if not cancel.is_set():
                 for event in lib.summarize_events(name, engine, cancel):
                     last = event
@@ -100,22 +102,3 @@ class SummariesWorker(LibraryWorker):
     def close(self) -> None:
         """On the worker thread, when it stops (a run's engine is closed by the run)."""
         self._close_library()
-
-
-def _summary_engine() -> EngineClient:
-    """An engine child with the user's default model and load settings, on one thread when
-    it runs on the CPU, at the idle priority: summaries are background work, and a chat reply
-    (or anything else the user waits for) takes the CPU first (see core/background.py)."""
-    from core.api import load_model, resolve_model, saved_settings, start_engine
-    from core.background import lower_process
-
-    model = resolve_model(None)  # a missing model is told before a process starts
-    engine = start_engine()
-    try:
-        load_model(engine, model, replace(saved_settings().load, threads=1))
-        if engine.pid is not None:
-            lower_process(engine.pid)
-    except BaseException:
-        engine.close()
-        raise
-    return engine

@@ -358,10 +358,10 @@ def test_a_missing_model_is_a_clear_message_and_indexing_is_untouched(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
 def test_the_summary_engine_runs_at_the_idle_priority(glassbox_home: Path) -> None:
     """Summaries are background work: their engine child gives the CPU to a chat reply."""
-    from desktop.summaries_worker import _summary_engine
+    from core.api import start_summary_engine
 
     write_settings(n_ctx=TEST_N_CTX)
-    engine = _summary_engine()
+    engine = start_summary_engine()
     try:
         assert engine.pid is not None
         tids = [int(t) for t in os.listdir(f"/proc/{engine.pid}/task")]

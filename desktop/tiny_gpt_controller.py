@@ -9,7 +9,6 @@ paused run waits; "Load as chat model" hands the path to the window (`load_reque
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.job_thread import JobContext, JobThread
 from ui.learn.tiny_gpt_panel import TinyGptPanel
 
-_DRAIN_BUDGET_S = 0.008
+_FRAME_MS = 30  # between two events that each redraw a view (the eye needs no more)
+_VIEWS_READY = "views-ready"  # the worker has imported pyqtgraph: the plots can be made
 
 
 class TinyGptController(QObject):
@@ -42,9 +42,9 @@ class TinyGptController(QObject):
         self._held: float | None = None
         self._config: Any = None
         self._pending: deque[Any] = deque()
-        self._finished: Any = None
+        self._then: Callable[[], None] | None = None  # the run's ending, once its events are in
         self._drain_timer = QTimer(self)
-        self._drain_timer.setInterval(0)
+        self._drain_timer.setInterval(_FRAME_MS)
         self._drain_timer.timeout.connect(self._drain)
         panel.train_requested.connect(self.train)
         panel.pause_requested.connect(self.pause)
@@ -113,9 +113,6 @@ class TinyGptController(QObject):
         try:
             config = self._config_from(sizes)
             config.validate()
-            from core.cli_learn_tiny import run_folder
-
-            folder = run_folder(self._panel.name() or "my-tiny-model")
             tokenizer = self._tokenizer()
         except GlassboxError as exc:
             self._panel.set_status(str(exc))
@@ -130,17 +127,25 @@ class TinyGptController(QObject):
         self._panel.set_status("Reading the text and starting the training process…")
         self.job = True  # busy from now on: the worker sets the real job
         self._pending.clear()
-        self._finished = None
+        self._drain_timer.stop()
+        self._then = None
+        name = self._panel.name() or "my-tiny-model"
 
         def run(ctx: JobContext) -> Any:
             # pyqtgraph is imported here, off the GUI thread, before the first plot needs it
-            # (imported by the first draw it stalled the window for about 2 s)
+            # (imported by the first draw it stalled the window for about 2 s); the panel then
+            # makes its plots while the training process starts
             import pyqtgraph  # noqa: F401
 
             import ui.learn.heatmap_plot  # noqa: F401
+
+            ctx.progress(_VIEWS_READY)
+            # the run folder's module brings the CLI's imports: 20 to 90 ms on the GUI thread
+            from core.cli_learn_tiny import run_folder
             from core.foundations.tiny_job import TinyJob
             from core.foundations.tiny_sources import load_text
 
+            folder = run_folder(name)  # a bad name: FoundationsError, in the status line
             job = TinyJob(config, load_text(source), tokenizer, folder)
             self.job = job
             job.start()
@@ -150,8 +155,11 @@ class TinyGptController(QObject):
                 last = event
             return last
 
-        self.worker_thread.call(run, on_done=self._on_finished, on_error=self._on_error,
-                         on_progress=self._on_event, on_cancelled=self._on_cancelled)
+        self.worker_thread.call(
+            run, on_done=lambda event: self._after_events(lambda: self._on_finished(event)),
+            on_error=lambda exc: self._after_events(lambda: self._on_error(exc)),
+            on_progress=self._queue,
+            on_cancelled=lambda: self._after_events(self._on_cancelled))
 
     def pause(self) -> None:
         if self.job is not None and self.job is not True:
@@ -170,25 +178,36 @@ class TinyGptController(QObject):
             self.worker_thread.cancel()
 
     def _queue(self, event: Any) -> None:
-        # A burst of events (an evaluation brings three at once) handled in one go would stall
-        # the window for their sum: drain them a few milliseconds' worth per event-loop turn.
+        """Events reach the views at most one redraw per frame: an evaluation brings the
+        held-out loss, the attention maps, the embedding map and a sample at once, and drawn
+        in one event-loop turn their drawings stalled the window for their sum."""
+        if isinstance(event, str) and event == _VIEWS_READY:
+            self._panel.prepare_views()
+            return
         self._pending.append(event)
         if not self._drain_timer.isActive():
-            self._drain_timer.start()
+            self._drain()  # no view redrawn in the last frame: this one goes in at once
 
     def _drain(self) -> None:
-        began = time.perf_counter()
-        while self._pending and time.perf_counter() - began < _DRAIN_BUDGET_S:
-            self._on_event(self._pending.popleft())
-        if not self._pending:
-            self._drain_timer.stop()
-            if self._finished is not None:
-                finished, self._finished = self._finished, None
-                self._on_finished(finished)
+        from core.foundations import tiny_events as ev
 
-    def _on_done(self, event: Any) -> None:
-        self._finished = event if event is not None else False
-        if not self._pending:
+        while self._pending:
+            event = self._pending.popleft()
+            self._on_event(event)
+            if isinstance(event, ev.AttentionMaps | ev.Embeddings | ev.Sample):
+                if not self._drain_timer.isActive():
+                    self._drain_timer.start()  # this one redraws a view: the next waits a frame
+                return
+        self._drain_timer.stop()
+        if self._then is not None:
+            then, self._then = self._then, None
+            then()
+
+    def _after_events(self, then: Callable[[], None]) -> None:
+        """`then` (the run's ending) once the events before it have reached the views, so
+        that a finished run shows all it sent (tests and the bench wait on `running`)."""
+        self._then = then
+        if not self._drain_timer.isActive():
             self._drain()
 
     def _on_event(self, event: Any) -> None:
@@ -198,9 +217,6 @@ class TinyGptController(QObject):
         panel = self._panel
         if isinstance(event, ev.Started):
             self._started = event
-            # the plots are made now that the worker has imported pyqtgraph (imported on the GUI
-            # thread, it stalled the window for over a second)
-            panel.prepare_views()
             panel.start_run(event.unigram_entropy)
             panel.set_parameter_text(
                 f"{event.parameters:,} parameters trained ({event.vocab_rows - 1:,} distinct "

@@ -71,6 +71,13 @@ class LazyPlotView(QWidget):
 
     def plot(self) -> pg.PlotWidget:
         """The plot, made now if needed and shown in place of the hint."""
+        plot = self.make()
+        self._layout.setCurrentWidget(plot)
+        return plot
+
+    def make(self) -> pg.PlotWidget:
+        """The plot, made now if needed but left behind the hint: a view can make it ahead of
+        its data, so the making and the first drawing land on different event-loop turns."""
         if self._plot is None:
             import pyqtgraph as pg
 
@@ -87,7 +94,6 @@ class LazyPlotView(QWidget):
                 # Without this, small ranges are shown as "-500 ... 500 (x0.001)".
                 self._plot.getAxis(side).enableAutoSIPrefix(False)
             self._layout.addWidget(self._plot)
-        self._layout.setCurrentWidget(self._plot)
         return self._plot
 
     def clear(self, hint: str | None = None) -> None:

@@ -26,7 +26,7 @@ class TinyGptLossView(LazyPlotView):
         import pyqtgraph as pg
 
         if self._items is None:
-            plot = self.plot()
+            plot = self.make()
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "training step")
             plot.setLabel("left", "loss (nats per token)")
@@ -43,6 +43,11 @@ class TinyGptLossView(LazyPlotView):
                               name="token frequencies alone (unigram entropy)")
             self._items = (train, held, floor)
         return self._items
+
+    def prepare(self) -> None:
+        """Make the plot and its curves now, still behind the hint (shown with the first
+        points)."""
+        self._made()
 
     def reset(self) -> None:
         self.train, self.held_out, self.unigram = [], [], None
@@ -63,6 +68,7 @@ class TinyGptLossView(LazyPlotView):
         if not self.train and not self.held_out:
             return
         train, held, floor = self._made()
+        self.plot()  # shown in place of the hint from the first points on
         finite = [(s, v) for s, v in self.train if v == v and abs(v) != float("inf")]
         train.setData([s for s, _ in finite], [v for _, v in finite])
         held.setData([s for s, _ in self.held_out], [v for _, v in self.held_out])

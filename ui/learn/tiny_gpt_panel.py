@@ -6,6 +6,7 @@ the controller (desktop/tiny_gpt_controller.py) feeds it plain values from the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 _FILE, _COLLECTION = "file", "collection"
 _REDRAW_MS = 200  # the loss curve at most five times a second, whatever the step rate
+_FRAME_MS = 30  # between two pieces of work that each cost the window a drawing
 
 
 class TinyGptPanel(QWidget):
@@ -191,12 +193,20 @@ class TinyGptPanel(QWidget):
             self.status.setText(text)
 
     def prepare_views(self) -> None:
-        """Make the plots now, one per event-loop turn, rather than all on the first
-        evaluation's events (together they stalled the window for about a second)."""
-        steps = [lambda: self.loss.plot(), self.attention.prepare,
-                 lambda: self.embeddings.plot()]
-        for i, step in enumerate(steps):
-            QTimer.singleShot(20 * (i + 1), step)
+        """Make the plots ahead of the run's first events (the controller calls this while the
+        training process starts), one piece per event-loop turn with a frame between: made on
+        the first evaluation's events, all at once with their first drawing, they stalled the
+        window for 150 ms and more. A view whose data comes first makes itself."""
+        steps: list[Callable[[], object]] = [
+            self.loss.make, self.loss.prepare, self.attention.prepare, self.embeddings.make,
+            self.embeddings.prepare]
+
+        def make(i: int) -> None:
+            steps[i]()
+            if i + 1 < len(steps):
+                QTimer.singleShot(_FRAME_MS, lambda: make(i + 1))
+
+        QTimer.singleShot(_FRAME_MS, lambda: make(0))
 
     def _redraw(self) -> None:
         self.loss.redraw()

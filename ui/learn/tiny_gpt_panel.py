@@ -146,6 +146,12 @@ class TinyGptPanel(QWidget):
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._status_text = ""
+        # the panel's own timer, not a bare singleShot: it dies with the panel
+        self._to_prepare: list[Callable[[], object]] = []
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(_FRAME_MS)
+        self._prepare_timer.timeout.connect(self._prepare_next)
         self.set_running(False)
         self.load_button.setEnabled(False)
         self.save_button.setEnabled(False)
@@ -197,16 +203,15 @@ class TinyGptPanel(QWidget):
         training process starts), one piece per event-loop turn with a frame between: made on
         the first evaluation's events, all at once with their first drawing, they stalled the
         window for 150 ms and more. A view whose data comes first makes itself."""
-        steps: list[Callable[[], object]] = [
-            self.loss.make, self.loss.prepare, self.attention.prepare, self.embeddings.make,
-            self.embeddings.prepare]
+        self._to_prepare = [self.loss.make, self.loss.prepare, self.attention.prepare,
+                            self.embeddings.make, self.embeddings.prepare]
+        self._prepare_timer.start()
 
-        def make(i: int) -> None:
-            steps[i]()
-            if i + 1 < len(steps):
-                QTimer.singleShot(_FRAME_MS, lambda: make(i + 1))
-
-        QTimer.singleShot(_FRAME_MS, lambda: make(0))
+    def _prepare_next(self) -> None:
+        if self._to_prepare:
+            self._to_prepare.pop(0)()
+        if self._to_prepare:
+            self._prepare_timer.start()
 
     def _redraw(self) -> None:
         self.loss.redraw()

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from desktop.job_thread import JobContext, JobThread
 from ui.learn.tiny_gpt_panel import TinyGptPanel
 
-_FRAME_MS = 30  # between two events that each redraw a view (the eye needs no more)
+_FRAME_MS = 30  # how often an event held for the next frame is retried (the panel's frame)
 _VIEWS_READY = "views-ready"  # the worker has imported pyqtgraph: the plots can be made
 
 
@@ -45,6 +45,8 @@ class TinyGptController(QObject):
         self._then: Callable[[], None] | None = None  # the run's ending, once its events are in
         self._drain_timer = QTimer(self)
         self._drain_timer.setInterval(_FRAME_MS)
+        # a coarse timer may fire up to 5% early, when the panel still counts the frame busy
+        self._drain_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._drain_timer.timeout.connect(self._drain)
         panel.train_requested.connect(self.train)
         panel.pause_requested.connect(self.pause)
@@ -186,18 +188,19 @@ class TinyGptController(QObject):
             return
         self._pending.append(event)
         if not self._drain_timer.isActive():
-            self._drain()  # no view redrawn in the last frame: this one goes in at once
+            self._drain()  # nothing waiting: this one goes in now unless it must wait a frame
 
     def _drain(self) -> None:
         from core.foundations import tiny_events as ev
 
         while self._pending:
-            event = self._pending.popleft()
-            self._on_event(event)
-            if isinstance(event, ev.AttentionMaps | ev.Embeddings | ev.Sample):
+            event = self._pending[0]
+            if (isinstance(event, ev.AttentionMaps | ev.Embeddings | ev.Sample)
+                    and self._panel.drew_recently()):
                 if not self._drain_timer.isActive():
-                    self._drain_timer.start()  # this one redraws a view: the next waits a frame
+                    self._drain_timer.start()  # it redraws a view: it waits for the next frame
                 return
+            self._on_event(self._pending.popleft())
         self._drain_timer.stop()
         if self._then is not None:
             then, self._then = self._then, None

@@ -63,10 +63,11 @@ class TinyGptLossView(LazyPlotView):
     def add_held_out(self, step: int, loss: float) -> None:
         self.held_out.append((step, loss))
 
-    def redraw(self) -> None:
-        """Push the points to the plot (the panel calls this at most a few times a second)."""
+    def redraw(self) -> bool:
+        """Push the points to the plot (the panel calls this at most a few times a second);
+        False when there is nothing to draw yet."""
         if not self.train and not self.held_out:
-            return
+            return False
         train, held, floor = self._made()
         self.plot()  # shown in place of the hint from the first points on
         finite = [(s, v) for s, v in self.train if v == v and abs(v) != float("inf")]
@@ -75,3 +76,4 @@ class TinyGptLossView(LazyPlotView):
         if self.unigram is not None:
             last = max([s for s, _ in self.train] + [s for s, _ in self.held_out] + [1])
             floor.setData([0, last], [self.unigram, self.unigram])
+        return True

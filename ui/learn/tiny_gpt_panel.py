@@ -6,6 +6,7 @@ the controller (desktop/tiny_gpt_controller.py) feeds it plain values from the t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -146,6 +147,7 @@ class TinyGptPanel(QWidget):
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._status_text = ""
+        self._drawn_at = float("-inf")  # when a view was last redrawn (time.monotonic)
         # the panel's own timer, not a bare singleShot: it dies with the panel
         self._to_prepare: list[Callable[[], object]] = []
         self._prepare_timer = QTimer(self)
@@ -213,8 +215,20 @@ class TinyGptPanel(QWidget):
         if self._to_prepare:
             self._prepare_timer.start()
 
+    def drew_recently(self) -> bool:
+        """Whether a view was redrawn less than a frame ago: two views' drawings in one
+        event-loop turn stall the window for their sum, so the next waits (the controller
+        holds an evaluation's next view until this is False)."""
+        return time.monotonic() - self._drawn_at < _FRAME_MS / 1000
+
+    def _drew(self) -> None:
+        self._drawn_at = time.monotonic()
+
     def _redraw(self) -> None:
-        self.loss.redraw()
+        # while training, a tick that follows a view's redraw within the frame leaves the
+        # curve to the next tick (a fifth of a second later)
+        if not (self._timer.isActive() and self.drew_recently()) and self.loss.redraw():
+            self._drew()
         if self.status.text() != self._status_text:
             self.status.setText(self._status_text)
 
@@ -236,13 +250,16 @@ class TinyGptPanel(QWidget):
 
     def add_sample(self, step: int, prompt: str, text: str) -> None:
         self.samples.add_sample(step, prompt, text)
+        self._drew()
 
     def show_attention(self, step: int, tokens: list[str], maps: np.ndarray) -> None:
         self.attention.show_maps(step, tokens, maps)
+        self._drew()
 
     def show_embeddings(self, step: int, pieces: list[str], xy: np.ndarray,
                         explained: tuple[float, float]) -> None:
         self.embeddings.show_map(step, pieces, xy, explained)
+        self._drew()
 
     def reset_views(self) -> None:
         for view in (self.loss, self.samples, self.attention, self.embeddings):

@@ -140,7 +140,9 @@ class TinyGptController(QObject):
             import pyqtgraph  # noqa: F401
 
             import ui.learn.heatmap_plot  # noqa: F401
+            from ui.learn.heatmap_grid import colormap_lut
 
+            colormap_lut()  # read from pyqtgraph's file once, here rather than by the heatmap
             ctx.progress(_VIEWS_READY)
             # the run folder's module brings the CLI's imports: 20 to 90 ms on the GUI thread
             from core.cli_learn_tiny import run_folder

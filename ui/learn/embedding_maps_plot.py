@@ -86,9 +86,10 @@ class LazyPlotView(QWidget):
             # widget's: pyqtgraph's default grey (#969696) is 2.9:1 on white.
             pg.setConfigOptions(antialias=True,
                                 foreground=palette.color(QPalette.ColorRole.Text))
+            # no context menus: made and then dropped, they were a quarter of the making
             self._plot = pg.PlotWidget(
                 background=palette.color(QPalette.ColorRole.Base),
-                foreground=palette.color(QPalette.ColorRole.Text))
+                foreground=palette.color(QPalette.ColorRole.Text), enableMenu=False)
             self._plot.setMenuEnabled(False)
             for side in ("bottom", "left"):
                 # Without this, small ranges are shown as "-500 ... 500 (x0.001)".

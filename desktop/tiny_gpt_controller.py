@@ -2,9 +2,12 @@
 
 The run (core.foundations.tiny_job.TinyJob) is driven from a worker thread that forwards each
 event to the GUI thread; pause, resume and cancel set the child's flags directly (setting a
-multiprocessing Event is a few microseconds). Saving exports the latest checkpoint to a GGUF in
-the models folder and adds it to the library, on a thread of its own so it can run while a
-paused run waits; "Load as chat model" hands the path to the window (`load_requested`).
+multiprocessing Event is a few microseconds). The worker imports pyqtgraph before the child
+starts, so the panel makes its plots while the child starts up; an event that redraws a view
+waits for the frame after another view's redraw (an evaluation brings several at once).
+Saving exports the latest checkpoint to a GGUF in the models folder and adds it to the
+library, on a thread of its own so it can run while a paused run waits; "Load as chat model"
+hands the path to the window (`load_requested`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ class TinyGptLossView(LazyPlotView):
         self.train: list[tuple[int, float]] = []
         self.held_out: list[tuple[int, float]] = []
         self.unigram: float | None = None
+        self._drawn: tuple[int, int, float | None] | None = None  # what the curves show
 
     def _made(self) -> tuple[Any, Any, Any]:
         import pyqtgraph as pg
@@ -52,7 +53,7 @@ class TinyGptLossView(LazyPlotView):
     def reset(self) -> None:
         self.train, self.held_out, self.unigram = [], [], None
         self.clear()
-        self._items = None
+        self._items, self._drawn = None, None
 
     def set_unigram(self, entropy: float) -> None:
         self.unigram = entropy
@@ -68,6 +69,10 @@ class TinyGptLossView(LazyPlotView):
         False when there is nothing to draw yet."""
         if not self.train and not self.held_out:
             return False
+        drawn = (len(self.train), len(self.held_out), self.unigram)
+        if drawn == self._drawn:
+            return False  # nothing new (a paused run): no drawing for the same points
+        self._drawn = drawn
         train, held, floor = self._made()
         self.plot()  # shown in place of the hint from the first points on
         finite = [(s, v) for s, v in self.train if v == v and abs(v) != float("inf")]

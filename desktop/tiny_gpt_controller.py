@@ -2,25 +2,28 @@
 
 The run (core.foundations.tiny_job.TinyJob) is driven from a worker thread that forwards each
 event to the GUI thread; pause, resume and cancel set the child's flags directly (setting a
-multiprocessing Event is a few microseconds). Saving exports the latest checkpoint to a GGUF in
-the models folder and adds it to the library, on a thread of its own so it can run while a
-paused run waits; "Load as chat model" hands the path to the window (`load_requested`).
+multiprocessing Event is a few microseconds). The worker imports pyqtgraph before the child
+starts, so the panel makes its plots while the child starts up; an event that redraws a view
+waits for the frame after another view's redraw (an evaluation brings several at once).
+Saving exports the latest checkpoint to a GGUF in the models folder and adds it to the
+library, on a thread of its own so it can run while a paused run waits; "Load as chat model"
+hands the path to the window (`load_requested`).
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from desktop.job_thread import JobContext, JobThread
 from ui.learn.tiny_gpt_panel import TinyGptPanel
 
-_DRAIN_BUDGET_S = 0.008
+_FRAME_MS = 30  # how often an event held for the next frame is retried (the panel's frame)
+_VIEWS_READY = "views-ready"  # the worker has imported pyqtgraph: the plots can be made
 
 
 class TinyGptController(QObject):
@@ -42,9 +45,11 @@ class TinyGptController(QObject):
         self._held: float | None = None
         self._config: Any = None
         self._pending: deque[Any] = deque()
-        self._finished: Any = None
+        self._then: Callable[[], None] | None = None  # the run's ending, once its events are in
         self._drain_timer = QTimer(self)
-        self._drain_timer.setInterval(0)
+        self._drain_timer.setInterval(_FRAME_MS)
+        # a coarse timer may fire up to 5% early, when the panel still counts the frame busy
+        self._drain_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._drain_timer.timeout.connect(self._drain)
         panel.train_requested.connect(self.train)
         panel.pause_requested.connect(self.pause)
@@ -113,9 +118,6 @@ class TinyGptController(QObject):
         try:
             config = self._config_from(sizes)
             config.validate()
-            from core.cli_learn_tiny import run_folder
-
-            folder = run_folder(self._panel.name() or "my-tiny-model")
             tokenizer = self._tokenizer()
         except GlassboxError as exc:
             self._panel.set_status(str(exc))
@@ -130,17 +132,27 @@ class TinyGptController(QObject):
         self._panel.set_status("Reading the text and starting the training process…")
         self.job = True  # busy from now on: the worker sets the real job
         self._pending.clear()
-        self._finished = None
+        self._drain_timer.stop()
+        self._then = None
+        name = self._panel.name() or "my-tiny-model"
 
         def run(ctx: JobContext) -> Any:
             # pyqtgraph is imported here, off the GUI thread, before the first plot needs it
-            # (imported by the first draw it stalled the window for about 2 s)
+            # (imported by the first draw it stalled the window for about 2 s); the panel then
+            # makes its plots while the training process starts
             import pyqtgraph  # noqa: F401
 
             import ui.learn.heatmap_plot  # noqa: F401
+            from ui.learn.heatmap_grid import colormap_lut
+
+            colormap_lut()  # read from pyqtgraph's file once, here rather than by the heatmap
+            ctx.progress(_VIEWS_READY)
+            # the run folder's module brings the CLI's imports: 20 to 90 ms on the GUI thread
+            from core.cli_learn_tiny import run_folder
             from core.foundations.tiny_job import TinyJob
             from core.foundations.tiny_sources import load_text
 
+            folder = run_folder(name)  # a bad name: FoundationsError, in the status line
             job = TinyJob(config, load_text(source), tokenizer, folder)
             self.job = job
             job.start()
@@ -150,8 +162,11 @@ class TinyGptController(QObject):
                 last = event
             return last
 
-        self.worker_thread.call(run, on_done=self._on_finished, on_error=self._on_error,
-                         on_progress=self._on_event, on_cancelled=self._on_cancelled)
+        self.worker_thread.call(
+            run, on_done=lambda event: self._after_events(lambda: self._on_finished(event)),
+            on_error=lambda exc: self._after_events(lambda: self._on_error(exc)),
+            on_progress=self._queue,
+            on_cancelled=lambda: self._after_events(self._on_cancelled))
 
     def pause(self) -> None:
         if self.job is not None and self.job is not True:
@@ -170,25 +185,37 @@ class TinyGptController(QObject):
             self.worker_thread.cancel()
 
     def _queue(self, event: Any) -> None:
-        # A burst of events (an evaluation brings three at once) handled in one go would stall
-        # the window for their sum: drain them a few milliseconds' worth per event-loop turn.
+        """Events reach the views at most one redraw per frame: an evaluation brings the
+        held-out loss, the attention maps, the embedding map and a sample at once, and drawn
+        in one event-loop turn their drawings stalled the window for their sum."""
+        if isinstance(event, str) and event == _VIEWS_READY:
+            self._panel.prepare_views()
+            return
         self._pending.append(event)
         if not self._drain_timer.isActive():
-            self._drain_timer.start()
+            self._drain()  # nothing waiting: this one goes in now unless it must wait a frame
 
     def _drain(self) -> None:
-        began = time.perf_counter()
-        while self._pending and time.perf_counter() - began < _DRAIN_BUDGET_S:
-            self._on_event(self._pending.popleft())
-        if not self._pending:
-            self._drain_timer.stop()
-            if self._finished is not None:
-                finished, self._finished = self._finished, None
-                self._on_finished(finished)
+        from core.foundations import tiny_events as ev
 
-    def _on_done(self, event: Any) -> None:
-        self._finished = event if event is not None else False
-        if not self._pending:
+        while self._pending:
+            event = self._pending[0]
+            if (isinstance(event, ev.AttentionMaps | ev.Embeddings | ev.Sample)
+                    and self._panel.drew_recently()):
+                if not self._drain_timer.isActive():
+                    self._drain_timer.start()  # it redraws a view: it waits for the next frame
+                return
+            self._on_event(self._pending.popleft())
+        self._drain_timer.stop()
+        if self._then is not None:
+            then, self._then = self._then, None
+            then()
+
+    def _after_events(self, then: Callable[[], None]) -> None:
+        """`then` (the run's ending) once the events before it have reached the views, so
+        that a finished run shows all it sent (tests and the bench wait on `running`)."""
+        self._then = then
+        if not self._drain_timer.isActive():
             self._drain()
 
     def _on_event(self, event: Any) -> None:
@@ -198,9 +225,6 @@ class TinyGptController(QObject):
         panel = self._panel
         if isinstance(event, ev.Started):
             self._started = event
-            # the plots are made now that the worker has imported pyqtgraph (imported on the GUI
-            # thread, it stalled the window for over a second)
-            panel.prepare_views()
             panel.start_run(event.unigram_entropy)
             panel.set_parameter_text(
                 f"{event.parameters:,} parameters trained ({event.vocab_rows - 1:,} distinct "

@@ -123,3 +123,45 @@ def test_an_empty_file_is_refused_in_the_status_line(
     qtbot.waitUntil(lambda: not controller.running, timeout=60_000)
     assert "The text is empty" in panel.status.text()
     assert panel.train_button.isEnabled()
+
+
+def test_a_bad_model_name_is_refused_in_the_status_line(
+        qtbot: QtBot, lab: tuple[TinyGptPanel, TinyGptController]) -> None:
+    # the name is checked on the worker with the run folder (its module's imports stalled the
+    # window): the refusal still reaches the status line and the panel is ready again
+    panel, controller = lab
+    panel.name_edit.setText("no spaces/or slashes")
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: not controller.running, timeout=60_000)
+    assert "cannot name a model" in panel.status.text()
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert not controller.events
+
+
+def test_an_evaluations_views_are_drawn_a_frame_apart(
+        qtbot: QtBot, lab: tuple[TinyGptPanel, TinyGptController]) -> None:
+    """An evaluation's events come together; each redraws a view, and drawn in one event-loop
+    turn they stalled the window for the sum. They reach the views one per frame, in order,
+    and the run ends only after the last (what the worker's progress slot receives)."""
+    import numpy as np
+
+    panel, controller = lab
+    tokens = ("The", " little", " model", ".")
+    maps = np.tril(np.ones((1, 2, 4, 4), dtype=np.float32))
+    maps /= maps.sum(axis=-1, keepdims=True)
+    xy = np.arange(10, dtype=np.float32).reshape(5, 2)
+    burst = [ev.HeldOut(5, 4.2), ev.AttentionMaps(5, tokens, maps),
+             ev.Embeddings(5, ("a", "b", "c", "d", "e"), xy, (0.5, 0.25)),
+             ev.Sample(5, "The", " lamp was lit."), ev.Step(6, 4.1, 1000.0)]
+    ended: list[bool] = []
+    for event in burst:
+        controller._queue(event)
+    controller._after_events(lambda: ended.append(True))
+    # in this turn: the held-out loss and the attention maps, nothing after them
+    assert controller.events == burst[:2]
+    assert panel.attention.maps is not None and panel.embeddings.points is None
+    assert not panel.samples.samples and not ended
+    qtbot.waitUntil(lambda: bool(ended), timeout=5_000)
+    assert controller.events == burst
+    assert panel.embeddings.points is not None and panel.samples.samples[0][0] == 5
+    assert panel.loss.train[-1] == (6, 4.1)

@@ -71,6 +71,13 @@ class LazyPlotView(QWidget):
 
     def plot(self) -> pg.PlotWidget:
         """The plot, made now if needed and shown in place of the hint."""
+        plot = self.make()
+        self._layout.setCurrentWidget(plot)
+        return plot
+
+    def make(self) -> pg.PlotWidget:
+        """The plot, made now if needed but left behind the hint: a view can make it ahead of
+        its data, so the making and the first drawing land on different event-loop turns."""
         if self._plot is None:
             import pyqtgraph as pg
 
@@ -79,15 +86,15 @@ class LazyPlotView(QWidget):
             # widget's: pyqtgraph's default grey (#969696) is 2.9:1 on white.
             pg.setConfigOptions(antialias=True,
                                 foreground=palette.color(QPalette.ColorRole.Text))
+            # no context menus: made and then dropped, they were a quarter of the making
             self._plot = pg.PlotWidget(
                 background=palette.color(QPalette.ColorRole.Base),
-                foreground=palette.color(QPalette.ColorRole.Text))
+                foreground=palette.color(QPalette.ColorRole.Text), enableMenu=False)
             self._plot.setMenuEnabled(False)
             for side in ("bottom", "left"):
                 # Without this, small ranges are shown as "-500 ... 500 (x0.001)".
                 self._plot.getAxis(side).enableAutoSIPrefix(False)
             self._layout.addWidget(self._plot)
-        self._layout.setCurrentWidget(self._plot)
         return self._plot
 
     def clear(self, hint: str | None = None) -> None:

@@ -70,7 +70,8 @@ class HeatmapPlot(pg.PlotWidget):  # type: ignore[misc]
         self.bottom_axis = TokenAxis("bottom")
         self.top_axis = TokenAxis("top", staggered=True)
         super().__init__(axisItems={"left": self.left_axis, "bottom": self.bottom_axis,
-                                    "top": self.top_axis})
+                                    "top": self.top_axis},
+                         enableMenu=False)  # made and then dropped, menus cost a quarter
         self.getPlotItem().showAxis("top")
         self.apply_palette(self.palette())
         self.image = pg.ImageItem(axisOrder="row-major")

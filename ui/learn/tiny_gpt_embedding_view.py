@@ -28,30 +28,43 @@ class TinyGptEmbeddingView(LazyPlotView):
         self.clear()
         self._scatter, self._labels, self.points = None, [], None
 
-    def show_map(self, step: int, pieces: list[str], xy: np.ndarray,
-                 explained: tuple[float, float]) -> None:
+    def prepare(self) -> None:
+        """Make the plot, its scatter and its labels now, still behind the hint: made on the
+        first map, they stalled the window for the map's whole first draw."""
         import pyqtgraph as pg
 
-        plot = self.plot()
+        plot = self.make()
         if self._scatter is None:
             plot.showGrid(x=True, y=True, alpha=0.2)
             self._scatter = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(category_color(0)),
                                                pen=None)
             plot.addItem(self._scatter)
+        if not self._labels:
+            # made once a run, then only given their text and moved: making 60 TextItems
+            # took 0.35 s a redraw
+            text = self.palette().text().color()
+            self._labels = [pg.TextItem("", color=text, anchor=(0.5, 1.2))
+                            for _ in range(_LABELS)]
+            for label in self._labels:
+                label.hide()
+                plot.addItem(label)
+
+    def show_map(self, step: int, pieces: list[str], xy: np.ndarray,
+                 explained: tuple[float, float]) -> None:
+        self.prepare()
+        plot = self.plot()
         plot.setTitle(f"step {step}: {explained[0] + explained[1]:.0%} of the spread shown")
         self.points, self.pieces = xy, pieces
         self._scatter.setData(xy[:, 0], xy[:, 1])
-        if len(self._labels) != min(len(pieces), _LABELS):
-            # made once a run and then only moved: making 60 TextItems took 0.35 s a redraw
-            for label in self._labels:
-                plot.removeItem(label)
-            text = self.palette().text().color()
-            self._labels = [pg.TextItem(p.strip() or repr(p), color=text, anchor=(0.5, 1.2))
-                            for p in pieces[:_LABELS]]
-            for label in self._labels:
-                plot.addItem(label)
         for i, label in enumerate(self._labels):
+            if i >= len(pieces):
+                label.hide()
+                continue
+            piece = pieces[i].strip() or repr(pieces[i])
+            if label.toPlainText() != piece:
+                label.setText(piece)
             label.setPos(float(xy[i, 0]), float(xy[i, 1]))
+            label.show()
         x0, x1 = float(xy[:, 0].min()), float(xy[:, 0].max())
         y0, y1 = float(xy[:, 1].min()), float(xy[:, 1].max())
         self.fit(0.08, (x0, x1, y0, y1))

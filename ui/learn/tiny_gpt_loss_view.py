@@ -21,12 +21,13 @@ class TinyGptLossView(LazyPlotView):
         self.train: list[tuple[int, float]] = []
         self.held_out: list[tuple[int, float]] = []
         self.unigram: float | None = None
+        self._drawn: tuple[int, int, float | None] | None = None  # what the curves show
 
     def _made(self) -> tuple[Any, Any, Any]:
         import pyqtgraph as pg
 
         if self._items is None:
-            plot = self.plot()
+            plot = self.make()
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "training step")
             plot.setLabel("left", "loss (nats per token)")
@@ -44,10 +45,15 @@ class TinyGptLossView(LazyPlotView):
             self._items = (train, held, floor)
         return self._items
 
+    def prepare(self) -> None:
+        """Make the plot and its curves now, still behind the hint (shown with the first
+        points)."""
+        self._made()
+
     def reset(self) -> None:
         self.train, self.held_out, self.unigram = [], [], None
         self.clear()
-        self._items = None
+        self._items, self._drawn = None, None
 
     def set_unigram(self, entropy: float) -> None:
         self.unigram = entropy
@@ -58,14 +64,21 @@ class TinyGptLossView(LazyPlotView):
     def add_held_out(self, step: int, loss: float) -> None:
         self.held_out.append((step, loss))
 
-    def redraw(self) -> None:
-        """Push the points to the plot (the panel calls this at most a few times a second)."""
+    def redraw(self) -> bool:
+        """Push the points to the plot (the panel calls this at most a few times a second);
+        False when there is nothing to draw yet."""
         if not self.train and not self.held_out:
-            return
+            return False
+        drawn = (len(self.train), len(self.held_out), self.unigram)
+        if drawn == self._drawn:
+            return False  # nothing new (a paused run): no drawing for the same points
+        self._drawn = drawn
         train, held, floor = self._made()
+        self.plot()  # shown in place of the hint from the first points on
         finite = [(s, v) for s, v in self.train if v == v and abs(v) != float("inf")]
         train.setData([s for s, _ in finite], [v for _, v in finite])
         held.setData([s for s, _ in self.held_out], [v for _, v in self.held_out])
         if self.unigram is not None:
             last = max([s for s, _ in self.train] + [s for s, _ in self.held_out] + [1])
             floor.setData([0, last], [self.unigram, self.unigram])
+        return True

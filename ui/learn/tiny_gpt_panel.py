@@ -6,6 +6,8 @@ the controller (desktop/tiny_gpt_controller.py) feeds it plain values from the t
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 _FILE, _COLLECTION = "file", "collection"
 _REDRAW_MS = 200  # the loss curve at most five times a second, whatever the step rate
+_FRAME_MS = 30  # between two pieces of work that each cost the window a drawing
 
 
 class TinyGptPanel(QWidget):
@@ -144,6 +147,13 @@ class TinyGptPanel(QWidget):
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._status_text = ""
+        self._drawn_at = float("-inf")  # when a view was last redrawn (time.monotonic)
+        # the panel's own timer, not a bare singleShot: it dies with the panel
+        self._to_prepare: list[Callable[[], object]] = []
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(_FRAME_MS)
+        self._prepare_timer.timeout.connect(self._prepare_next)
         self.set_running(False)
         self.load_button.setEnabled(False)
         self.save_button.setEnabled(False)
@@ -191,15 +201,34 @@ class TinyGptPanel(QWidget):
             self.status.setText(text)
 
     def prepare_views(self) -> None:
-        """Make the plots now, one per event-loop turn, rather than all on the first
-        evaluation's events (together they stalled the window for about a second)."""
-        steps = [lambda: self.loss.plot(), self.attention.prepare,
-                 lambda: self.embeddings.plot()]
-        for i, step in enumerate(steps):
-            QTimer.singleShot(20 * (i + 1), step)
+        """Make the plots ahead of the run's first events (the controller calls this while the
+        training process starts), one piece per event-loop turn with a frame between: made on
+        the first evaluation's events, all at once with their first drawing, they stalled the
+        window for 150 ms and more. A view whose data comes first makes itself."""
+        self._to_prepare = [self.loss.make, self.loss.prepare, self.attention.prepare,
+                            self.embeddings.make, self.embeddings.prepare]
+        self._prepare_timer.start()
+
+    def _prepare_next(self) -> None:
+        if self._to_prepare:
+            self._to_prepare.pop(0)()
+        if self._to_prepare:
+            self._prepare_timer.start()
+
+    def drew_recently(self) -> bool:
+        """Whether a view was redrawn less than a frame ago: two views' drawings in one
+        event-loop turn stall the window for their sum, so the next waits (the controller
+        holds an evaluation's next view until this is False)."""
+        return time.monotonic() - self._drawn_at < _FRAME_MS / 1000
+
+    def _drew(self) -> None:
+        self._drawn_at = time.monotonic()
 
     def _redraw(self) -> None:
-        self.loss.redraw()
+        # while training, a tick that follows a view's redraw within the frame leaves the
+        # curve to the next tick (a fifth of a second later)
+        if not (self._timer.isActive() and self.drew_recently()) and self.loss.redraw():
+            self._drew()
         if self.status.text() != self._status_text:
             self.status.setText(self._status_text)
 
@@ -221,13 +250,16 @@ class TinyGptPanel(QWidget):
 
     def add_sample(self, step: int, prompt: str, text: str) -> None:
         self.samples.add_sample(step, prompt, text)
+        self._drew()
 
     def show_attention(self, step: int, tokens: list[str], maps: np.ndarray) -> None:
         self.attention.show_maps(step, tokens, maps)
+        self._drew()
 
     def show_embeddings(self, step: int, pieces: list[str], xy: np.ndarray,
                         explained: tuple[float, float]) -> None:
         self.embeddings.show_map(step, pieces, xy, explained)
+        self._drew()
 
     def reset_views(self) -> None:
         for view in (self.loss, self.samples, self.attention, self.embeddings):

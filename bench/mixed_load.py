@@ -82,26 +82,18 @@ def _index_forever(home: str, folder: str, chunks: Synchronized, go: Event, idle
         idle.set()
 
 
-class _Indexer:
-    """A folder indexing in a loop, in a child process (the CLI) or a thread (the app).
-    `chunks` counts what it has done (chunks embedded)."""
+class _Background:
+    """Work that runs in a loop beside the replies, held and resumed between rounds: `chunks`
+    counts what it has done, `_go` lets it run, `_idle` says it stopped, `_stop` ends it."""
 
-    def __init__(self, home: Path, folder: Path, where: str) -> None:
-        context = mp.get_context("spawn")
-        self.chunks: Synchronized = context.Value("q", 0)  # type: ignore[assignment]
-        self._go, self._idle, self._stop = context.Event(), context.Event(), context.Event()
-        args = (str(home), str(folder), self.chunks, self._go, self._idle, self._stop)
-        self._worker: Any
-        if where == "process":
-            # Not a daemon: daemons may not start children, and the library starts a parser.
-            self._worker = context.Process(target=_index_forever, args=args)
-        else:
-            self._worker = threading.Thread(target=_index_forever, args=args, daemon=True)
-        self._worker.start()
-        self.resume()
+    chunks: Any
+    _go: Any
+    _idle: Any
+    _stop: Any
+    _worker: Any
 
     def resume(self) -> None:
-        """Index, and return once a batch has been embedded (indexing is in full swing)."""
+        """Let it run, and return once it has done one piece (it is in full swing)."""
         start = self.chunks.value
         self._go.set()
         while self.chunks.value == start:
@@ -109,17 +101,17 @@ class _Indexer:
             time.sleep(0.02)
 
     def hold(self) -> None:
-        """Stop indexing at the next batch and wait for it to stop."""
+        """Stop it at its next step and wait for it to stop."""
         self._go.clear()
         while not self._idle.wait(0.1):
             self._check()
 
     def _check(self) -> None:
         if not self._worker.is_alive():
-            raise RuntimeError("the indexer stopped (see its traceback above)")
+            raise RuntimeError(f"{type(self).__name__} stopped (see its traceback above)")
 
     def rate(self, seconds: float) -> float:
-        """Chunks embedded per second over the next `seconds`."""
+        """Pieces done per second over the next `seconds`."""
         start, started = self.chunks.value, time.perf_counter()
         time.sleep(seconds)
         return (self.chunks.value - start) / (time.perf_counter() - started)
@@ -130,10 +122,28 @@ class _Indexer:
         self._worker.join(120)
 
 
-class _Summarizer:
+class _Indexer(_Background):
+    """A folder indexing in a loop, in a child process (the CLI) or a thread (the app);
+    `chunks` counts the chunks embedded."""
+
+    def __init__(self, home: Path, folder: Path, where: str) -> None:
+        context = mp.get_context("spawn")
+        self.chunks: Synchronized = context.Value("q", 0)  # type: ignore[assignment]
+        self._go, self._idle, self._stop = context.Event(), context.Event(), context.Event()
+        args = (str(home), str(folder), self.chunks, self._go, self._idle, self._stop)
+        if where == "process":
+            # Not a daemon: daemons may not start children, and the library starts a parser.
+            self._worker = context.Process(target=_index_forever, args=args)
+        else:
+            self._worker = threading.Thread(target=_index_forever, args=args, daemon=True)
+        self._worker.start()
+        self.resume()
+
+
+class _Summarizer(_Background):
     """The folder's summaries written over and over on a thread of this process, by the
     engine child the app's summaries worker starts; `chunks` counts the summaries written.
-    The same hold/resume/rate interface as _Indexer."""
+    A failure ends the thread, and the next hold or resume says so."""
 
     def __init__(self, home: Path, folder: Path) -> None:
         from core.api import open_library
@@ -141,7 +151,6 @@ class _Summarizer:
         self.chunks = _Count()
         self._go, self._idle, self._stop = threading.Event(), threading.Event(), \
             threading.Event()
-        self._error: BaseException | None = None
         library = open_library(home / "summaries.sqlite")
         library.add_paths("bench", [folder])
         library.index("bench")
@@ -154,47 +163,17 @@ class _Summarizer:
     def _summarize_forever(self, path: Path) -> None:
         from core.api import open_library, start_summary_engine
 
-        try:
-            with open_library(path) as library, start_summary_engine() as engine:
-                while not self._stop.is_set():
-                    if not self._go.wait(0.1):
-                        continue
-                    self._idle.clear()
-                    for event in library.summarize_events("bench", engine, _Held(self._go)):
-                        if event.stage == "summarized":
-                            self.chunks.value += 1
-                        elif event.stage == "finished":  # all written: write them again
-                            library.store.conn.execute("DELETE FROM rag_summaries")
-                    self._idle.set()
-        except BaseException as exc:  # told by _check on the measuring thread
-            self._error = exc
-            self._idle.set()
-
-    def resume(self) -> None:
-        start = self.chunks.value
-        self._go.set()
-        while self.chunks.value == start:
-            self._check()
-            time.sleep(0.02)
-
-    def hold(self) -> None:
-        self._go.clear()
-        while not self._idle.wait(0.1):
-            self._check()
-
-    def _check(self) -> None:
-        if self._error is not None or not self._worker.is_alive():
-            raise RuntimeError(f"the summarizer stopped: {self._error!r}")
-
-    def rate(self, seconds: float) -> float:
-        start, started = self.chunks.value, time.perf_counter()
-        time.sleep(seconds)
-        return (self.chunks.value - start) / (time.perf_counter() - started)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._go.clear()
-        self._worker.join(120)
+        with open_library(path) as library, start_summary_engine() as engine:
+            while not self._stop.is_set():
+                if not self._go.wait(0.1):
+                    continue
+                self._idle.clear()
+                for event in library.summarize_events("bench", engine, _Held(self._go)):
+                    if event.stage == "summarized":
+                        self.chunks.value += 1
+                    elif event.stage == "finished":  # all written: write them again
+                        library.store.conn.execute("DELETE FROM rag_summaries")
+                self._idle.set()
 
 
 class _Count:
@@ -212,7 +191,7 @@ def _reply(engine: EngineClient) -> DoneEvent:
     return done
 
 
-def _measure(engine: EngineClient, indexer: _Indexer | _Summarizer) -> dict[str, list[float]]:
+def _measure(engine: EngineClient, indexer: _Background) -> dict[str, list[float]]:
     alone: list[float] = []
     mixed: list[float] = []
     for round_ in range(ROUNDS):

@@ -114,6 +114,7 @@ class DocumentsController(QObject):
             self.handle.index(name)
         else:
             self.handle.remove_documents(name, paths)
+        self._resume_summaries(removed=None)
 
     def _on_auto_toggled(self, enabled: bool) -> None:
         self.auto_summaries = enabled
@@ -124,6 +125,15 @@ class DocumentsController(QObject):
         if self.indexing == name:
             self.handle.cancel()
         self.handle.remove_collection(name)
+        self._resume_summaries(removed=name)
+
+    def _resume_summaries(self, removed: str | None) -> None:
+        """A removal stops the summary run in progress (it gives way to any change); no index
+        run follows to ask for it again, so go on with it here after the removal, unless its
+        collection is the one removed. Its documents still lacking a summary are written."""
+        going = self.summarizing
+        if going is not None and going != removed:
+            self.handle.summarize(going, automatic=True)
 
     # -- news from the worker ---------------------------------------------------------------
     def _on_error(self, message: str) -> None:

@@ -285,6 +285,43 @@ def test_a_click_on_a_collection_is_answered_while_summaries_run(
     assert not docs.errors
 
 
+def test_a_summary_run_stopped_by_a_removal_goes_on_after_it(
+        qtbot: QtBot, open_docs: Callable[[], Docs], tmp_path: Path) -> None:
+    """Removing something stops the summary run in progress (it gives way to any change);
+    no index run follows to ask for it again, so the controller does, after the removal."""
+    docs = open_docs()
+    docs.panel.create_requested.emit("empty", [])
+    qtbot.waitUntil(lambda: "empty" in docs.panel.collections.names())
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_run(event: SummaryProgress) -> None:  # on the summaries thread
+        if event.stage == "started" and not held.is_set():
+            held.set()
+            release.wait(RUN_TIMEOUT_MS / 1000)
+
+    handle = docs.controller.handle
+    handle.summary_progress.connect(hold_the_run, Qt.ConnectionType.DirectConnection)
+    outcomes: list[SummaryOutcome] = []
+    on_gui_thread(handle.summarizing_finished, outcomes.append, docs.relays)
+    folder = write_notes(tmp_path / "valley", list(NOTES))
+    try:
+        docs.panel.create_requested.emit("valley", [str(folder)])
+        qtbot.waitUntil(lambda: held.is_set() and docs.controller.summarizing == "valley",
+                        timeout=RUN_TIMEOUT_MS)
+        docs.panel.remove_collection_requested.emit("empty")
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: docs.panel.collections.names() == ["valley"])
+    qtbot.waitUntil(lambda: len(outcomes) == 2, timeout=RUN_TIMEOUT_MS)
+    stopped, resumed = outcomes
+    assert stopped.collection == resumed.collection == "valley"
+    assert stopped.cancelled and stopped.summarized == 0
+    assert not resumed.cancelled and not resumed.error and resumed.total == len(NOTES)
+    qtbot.waitUntil(lambda: len(docs.panel.table.table_model.summaries())
+                    == resumed.summarized)
+    assert not docs.errors
+
+
 def test_an_index_run_keeps_the_progress_area_while_a_summary_run_overlaps_it(
         qtbot: QtBot, open_docs: Callable[[], Docs]) -> None:
     """A summary run asked for before a queued index run started can overlap it (two threads):

@@ -248,6 +248,21 @@ def test_cancel_keeps_what_was_written_and_the_next_run_finishes(
     assert set(multiprocessing.active_children()) == children
 
 
+class HeldRun:
+    """Holds the next real summary run at its start, on the summaries thread (a directly
+    connected slot waits there), until `released` is set: a test acts while it is mid-way."""
+
+    def __init__(self, docs: Docs) -> None:
+        self.held, self.released = threading.Event(), threading.Event()
+        docs.controller.handle.summary_progress.connect(self._hold,
+                                                        Qt.ConnectionType.DirectConnection)
+
+    def _hold(self, event: SummaryProgress) -> None:
+        if event.stage == "started" and not self.held.is_set():
+            self.held.set()
+            self.released.wait(RUN_TIMEOUT_MS / 1000)
+
+
 def test_a_click_on_a_collection_is_answered_while_summaries_run(
         qtbot: QtBot, open_docs: Callable[[], Docs], tmp_path: Path) -> None:
     """Summaries have a thread of their own: choosing a collection mid-run shows it at once
@@ -255,15 +270,9 @@ def test_a_click_on_a_collection_is_answered_while_summaries_run(
     docs = open_docs()
     docs.panel.create_requested.emit("empty", [])
     qtbot.waitUntil(lambda: "empty" in docs.panel.collections.names())
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_run(event: SummaryProgress) -> None:  # on the summaries thread
-        if event.stage == "started" and not held.is_set():
-            held.set()
-            release.wait(RUN_TIMEOUT_MS / 1000)
-
+    hold = HeldRun(docs)
+    held, release = hold.held, hold.released
     handle = docs.controller.handle
-    handle.summary_progress.connect(hold_the_run, Qt.ConnectionType.DirectConnection)
     shown: list[str] = []
     on_gui_thread(handle.documents_changed, lambda name, _docs: shown.append(name),
                   docs.relays)
@@ -292,15 +301,9 @@ def test_a_summary_run_stopped_by_a_removal_goes_on_after_it(
     docs = open_docs()
     docs.panel.create_requested.emit("empty", [])
     qtbot.waitUntil(lambda: "empty" in docs.panel.collections.names())
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_run(event: SummaryProgress) -> None:  # on the summaries thread
-        if event.stage == "started" and not held.is_set():
-            held.set()
-            release.wait(RUN_TIMEOUT_MS / 1000)
-
+    hold = HeldRun(docs)
+    held, release = hold.held, hold.released
     handle = docs.controller.handle
-    handle.summary_progress.connect(hold_the_run, Qt.ConnectionType.DirectConnection)
     outcomes: list[SummaryOutcome] = []
     on_gui_thread(handle.summarizing_finished, outcomes.append, docs.relays)
     folder = write_notes(tmp_path / "valley", list(NOTES))
